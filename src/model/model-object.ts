@@ -1,0 +1,625 @@
+// ModelObject, the base class of every model, and model(), the schema DSL of the original
+// Jetstream: `model('Shape', function () { this.has('x', Number) })`.
+//
+// Layout, chosen for memory (DESIGN.md: memory per object matters at 100,000 objects): each
+// property's value lives in its own instance field (`$x`), initialised in declaration order so
+// that every instance of a class shares one hidden class; accessors on the prototype validate
+// assignments. The first parent link takes two fields; further links go to an array that most
+// objects never allocate.
+import { DefinitionError, ValidationError } from '../errors.js';
+import { Collection, sameValue } from './collection.js';
+import { isEnumeration } from './enumeration.js';
+import { checkDefinitionName, type ElementType, Kind, kindOf, Property } from './property.js';
+import { uuidv4 } from './uuid.js';
+
+/**
+ * What an object in a scope reports to its scope. Implemented by the server's Scope and by the
+ * client SDK's scope; the model layer knows nothing else about scopes.
+ */
+export interface ScopeLink {
+  readonly name: string;
+  /** The scope's root object, which is never removed as an orphan. */
+  readonly root: ModelObject | null;
+  /** `child` became reachable from an object of this scope: index it (and its subtree). */
+  _join(child: ModelObject): void;
+  /** A property of an object in the scope was assigned by code (not by a fragment). */
+  _propertyChanged(obj: ModelObject, prop: Property): void;
+  /** An object of the scope lost a parent link; it may now be an orphan. */
+  _lostParent(obj: ModelObject): void;
+}
+
+/** A (parent, key) relationship: `parent[key]` holds the child, or contains it. */
+export interface ParentRelationship {
+  parent: ModelObject;
+  key: string;
+}
+
+type Callback<T> = (err: Error | null, result?: T) => void;
+
+/** Bumped on every definition change; caches derived from class graphs check it. */
+export let definitionsVersion = 0;
+
+const RESERVED_NAMES = new Set<string>();
+
+export class ModelObject {
+  // ---- class-side state (set by model() and has()) -------------------------------------------
+  static typeName = 'ModelObject';
+  /** @internal Own and inherited properties, inherited first, in declaration order. */
+  static $props: Property[] = [];
+  /** @internal Property lookup by name (null prototype). */
+  static $propMap: Record<string, Property> = Object.create(null);
+  /** @internal Properties this class declared itself. */
+  static $own: Property[] = [];
+  /** @internal The model this one inherits from, if any. */
+  static $super: ModelClass | null = null;
+  /** @internal Direct submodels. */
+  static $subclasses: ModelClass[] = [];
+  /** @internal Procedures by name (see procedures/). */
+  static $procedures: Map<string, unknown> = new Map();
+
+  declare readonly typeName: string;
+
+  /** Lowercase RFC 4122 uuid; the object's identity on the wire. */
+  readonly uuid: string;
+  /** @internal */ _scope: ScopeLink | null = null;
+  /** @internal First parent link. */ _p0: ModelObject | null = null;
+  /** @internal */ _k0: string | null = null;
+  /** @internal Further links as a flat [parent, key, parent, key, …] list, or null. */
+  _px: (ModelObject | string)[] | null = null;
+
+  constructor(init?: { uuid?: string } & Record<string, unknown>) {
+    const cls = new.target as unknown as ModelClass;
+    if (cls === (ModelObject as unknown)) throw new DefinitionError('ModelObject is abstract: define a model');
+    const uuid = init?.uuid;
+    if (uuid !== undefined && typeof uuid !== 'string') throw new ValidationError('uuid must be a string');
+    this.uuid = uuid === undefined ? uuidv4() : uuid.toLowerCase();
+    const props = cls.$props;
+    for (let i = 0; i < props.length; i++) {
+      const p = props[i]!;
+      (this as unknown as Record<string, unknown>)[p.slot] = p.isCollection
+        ? new Collection(this, p, p.initialValue() as unknown[])
+        : p.defaultValue;
+    }
+    if (init) {
+      for (const key of Object.keys(init)) {
+        if (key === 'uuid') continue;
+        const p = cls.$propMap[key];
+        if (!p) throw new ValidationError(`Model '${cls.typeName}' has no property '${key}'`);
+        this._set(p, init[key]);
+      }
+    }
+  }
+
+  // ---- class-side DSL --------------------------------------------------------------------------
+
+  /** Declares a property: `this.has('x', Number, {defaultValue: 0})`, `this.has('tags', [String])`. */
+  static has(name: string, type: unknown, options?: { defaultValue?: unknown }): Property {
+    const cls = this as unknown as ModelClass;
+    checkDefinitionName(cls.typeName, name, (n) => RESERVED_NAMES.has(n));
+    if (cls.$propMap[name]) {
+      throw new DefinitionError(`Model '${cls.typeName}': property '${name}' already exists`);
+    }
+    let isCollection = false;
+    let element: unknown = type;
+    if (Array.isArray(type)) {
+      if (type.length !== 1) {
+        throw new DefinitionError(
+          `Model '${cls.typeName}': collection property '${name}' must be declared as [Type]`,
+        );
+      }
+      isCollection = true;
+      element = type[0];
+    }
+    const kind = kindOf(element, isModelClass);
+    if (kind === undefined) {
+      throw new DefinitionError(
+        `Model '${cls.typeName}': property '${name}' has an unknown type (${describeType(element)}); ` +
+          'use String, Number, Boolean, Date, an enumeration, a model, or [one of these]',
+      );
+    }
+    let defaultValue: unknown = isCollection ? [] : null;
+    if (options && options.defaultValue !== undefined && options.defaultValue !== null) {
+      if (kind === Kind.Model) {
+        throw new DefinitionError(`Model '${cls.typeName}': model property '${name}' cannot have a default value`);
+      }
+      const probe = new Property(name, kind, element as ElementType, isCollection, null, cls);
+      try {
+        if (isCollection) {
+          if (!Array.isArray(options.defaultValue)) throw new ValidationError('default must be an array');
+          defaultValue = options.defaultValue.map((v) => probe.coerceElement(v));
+        } else {
+          defaultValue = probe.coerceElement(options.defaultValue);
+        }
+      } catch (err) {
+        throw new DefinitionError(
+          `Model '${cls.typeName}': invalid default value for '${name}': ${(err as Error).message}`,
+        );
+      }
+    }
+    const prop = new Property(name, kind, element as ElementType, isCollection, defaultValue, cls);
+    cls.$own.push(prop);
+    defineAccessor(cls, prop);
+    refreshProps(cls);
+    definitionsVersion++;
+    return prop;
+  }
+
+  /** Makes this model inherit `Super`'s properties (including ones `Super` declares later). */
+  static inherit(Super: ModelClass): void {
+    const cls = this as unknown as ModelClass;
+    if (!isModelClass(Super) || Super === (ModelObject as unknown)) {
+      throw new DefinitionError(`Model '${cls.typeName}' can only inherit from a model`);
+    }
+    if (Super === cls || Super.isSubclassOf(cls)) {
+      throw new DefinitionError(`Model '${cls.typeName}' cannot inherit from '${Super.typeName}': cycle`);
+    }
+    if (cls.$super) {
+      cls.$super.$subclasses = cls.$super.$subclasses.filter((c) => c !== cls);
+    }
+    for (const p of cls.$own) {
+      if (Super.$propMap[p.name]) {
+        throw new DefinitionError(
+          `Model '${cls.typeName}': property '${p.name}' already exists in '${Super.typeName}'`,
+        );
+      }
+    }
+    cls.$super = Super;
+    Super.$subclasses.push(cls);
+    Object.setPrototypeOf(cls, Super);
+    Object.setPrototypeOf(cls.prototype, Super.prototype);
+    refreshProps(cls);
+    definitionsVersion++;
+  }
+
+  /** Defines a submodel: `Shape.model('Circle', function () { this.has('radius', Number) })`. */
+  static model<T extends ModelObject>(
+    this: ModelClass<T>,
+    name: string,
+    definition?: (this: ModelClass, cls: ModelClass) => void,
+    methods?: Record<string, unknown>,
+  ): ModelClass {
+    const Super = this;
+    return model(
+      name,
+      function (this: ModelClass) {
+        this.inherit(Super as unknown as ModelClass);
+        definition?.call(this, this);
+      },
+      methods,
+    );
+  }
+
+  /** True when this class is `other` or inherits from it. */
+  static isSubclassOf(other: unknown): boolean {
+    let c: ModelClass | null = this as unknown as ModelClass;
+    while (c) {
+      if (c === other) return true;
+      c = c.$super;
+    }
+    return other === ModelObject;
+  }
+
+  static getProperties(): Property[] {
+    return (this as unknown as ModelClass).$props.slice();
+  }
+
+  static getProperty(name: string): Property | undefined {
+    return (this as unknown as ModelClass).$propMap[name];
+  }
+
+  // ---- instance API ------------------------------------------------------------------------------
+
+  /** The scope this object belongs to, if any. */
+  get scope(): ScopeLink | null {
+    return this._scope;
+  }
+
+  get isScopeRoot(): boolean {
+    return this._scope !== null && this._scope.root === this;
+  }
+
+  getProperty(name: string): Property | undefined {
+    return (this.constructor as ModelClass).$propMap[name];
+  }
+
+  getProperties(): Property[] {
+    return (this.constructor as ModelClass).$props.slice();
+  }
+
+  /** Reads a property by name. */
+  get(name: string): unknown {
+    const p = this._prop(name);
+    return (this as unknown as Record<string, unknown>)[p.slot];
+  }
+
+  /** Assigns several properties at once (each validated; collections take arrays). */
+  assign(values: Record<string, unknown>): this {
+    for (const key of Object.keys(values)) this._set(this._prop(key), values[key]);
+    return this;
+  }
+
+  /**
+   * The original's value view: scalars as held (Dates as Date), collections as plain arrays,
+   * a model reference as its uuid (key omitted when null), model collections as uuid arrays.
+   */
+  getValues(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const p of (this.constructor as ModelClass).$props) {
+      const v = (this as unknown as Record<string, unknown>)[p.slot];
+      if (p.isCollection) {
+        const items = (v as Collection)._items;
+        out[p.name] = p.kind === Kind.Model ? items.map((o) => (o as ModelObject).uuid) : items.slice();
+      } else if (p.kind === Kind.Model) {
+        if (v) out[p.name] = (v as ModelObject).uuid;
+      } else {
+        out[p.name] = v;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Every property encoded for the wire (PROTOCOL.md §6): unset scalars as null, Dates as
+   * seconds, references as uuids; a null single reference is omitted.
+   */
+  toWireProperties(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    const props = (this.constructor as ModelClass).$props;
+    for (let i = 0; i < props.length; i++) {
+      const p = props[i]!;
+      const v = (this as unknown as Record<string, unknown>)[p.slot];
+      if (p.isCollection) {
+        const items = (v as Collection)._items;
+        if (p.kind === Kind.Model) out[p.name] = items.map((o) => (o as ModelObject).uuid);
+        else if (p.kind === Kind.Date) out[p.name] = items.map((d) => (d as Date).getTime() / 1000);
+        else out[p.name] = items.slice();
+      } else if (p.kind === Kind.Model) {
+        if (v) out[p.name] = (v as ModelObject).uuid;
+      } else if (p.kind === Kind.Date) {
+        out[p.name] = v === null || v === undefined ? null : (v as Date).getTime() / 1000;
+      } else {
+        out[p.name] = v === undefined ? null : v;
+      }
+    }
+    return out;
+  }
+
+  /** The `add` fragment that creates this object with all its properties. */
+  getAddSyncFragment(): { type: 'add'; uuid: string; clsName: string; properties: Record<string, unknown> } {
+    return { type: 'add', uuid: this.uuid, clsName: this.typeName, properties: this.toWireProperties() };
+  }
+
+  /** Direct children: single references, then collection elements, in declaration order. */
+  getChildModelObjects(): ModelObject[];
+  getChildModelObjects(cb: Callback<ModelObject[]>): void;
+  getChildModelObjects(cb?: Callback<ModelObject[]>): ModelObject[] | undefined {
+    const out: ModelObject[] = [];
+    this._forEachChild((child) => {
+      out.push(child);
+    });
+    return answer(out, cb);
+  }
+
+  getChildModelObjectUUIDs(): string[] {
+    return this.getChildModelObjects().map((c) => c.uuid);
+  }
+
+  /** Pre-order depth-first walk from this object; each object once (cycles are fine). */
+  getTreeModelObjects(): ModelObject[];
+  getTreeModelObjects(cb: Callback<ModelObject[]>): void;
+  getTreeModelObjects(cb?: Callback<ModelObject[]>): ModelObject[] | undefined {
+    return answer(walkTree(this), cb);
+  }
+
+  hasParents(): boolean {
+    return this._p0 !== null;
+  }
+
+  getParentRelationships(): ParentRelationship[] {
+    const out: ParentRelationship[] = [];
+    if (this._p0) out.push({ parent: this._p0, key: this._k0! });
+    const px = this._px;
+    if (px) for (let i = 0; i < px.length; i += 2) out.push({ parent: px[i] as ModelObject, key: px[i + 1] as string });
+    return out;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { uuid: this.uuid, clsName: this.typeName, ...this.getValues() };
+  }
+
+  // ---- internals shared with scope/ and client/ ------------------------------------------------
+
+  /** @internal */
+  _prop(name: string): Property {
+    const p = (this.constructor as ModelClass).$propMap[name];
+    if (!p) throw new ValidationError(`Model '${this.typeName}' has no property '${name}'`);
+    return p;
+  }
+
+  /** @internal Validated assignment from code; reports the change to the scope. */
+  _set(prop: Property, value: unknown): void {
+    if (prop.isCollection) {
+      if (!Array.isArray(value) && !(value instanceof Collection)) {
+        throw new ValidationError(
+          `Invalid value for '${this.typeName}.${prop.name}': a collection takes an array, got ${value === null ? 'null' : typeof value}`,
+        );
+      }
+      const items = value instanceof Collection ? value.toArray() : value;
+      ((this as unknown as Record<string, unknown>)[prop.slot] as Collection).setAsArray(items);
+      return;
+    }
+    const next = prop.coerce(value);
+    if (prop.kind === Kind.Model && next !== null) this._checkSameScope(next as ModelObject, prop);
+    if (this._setValue(prop, next) && this._scope) this._scope._propertyChanged(this, prop);
+  }
+
+  /**
+   * @internal Stores an already-validated single value, keeping parent links right.
+   * Returns false when the value did not change.
+   */
+  _setValue(prop: Property, next: unknown): boolean {
+    const fields = this as unknown as Record<string, unknown>;
+    const prev = fields[prop.slot];
+    if (prev === next || (prop.kind === Kind.Date && sameValue(prev, next))) return false;
+    fields[prop.slot] = next;
+    if (prop.kind === Kind.Model) {
+      if (next) (next as ModelObject)._addParent(this, prop.name);
+      if (prev) (prev as ModelObject)._removeParent(this, prop.name);
+    }
+    return true;
+  }
+
+  /** @internal Stores an already-validated collection, keeping parent links right. */
+  _setItems(prop: Property, next: unknown[]): boolean {
+    const col = (this as unknown as Record<string, unknown>)[prop.slot] as Collection;
+    const prev = col._items;
+    if (prev.length === next.length && prev.every((v, i) => sameValue(v, next[i]))) return false;
+    col._items = next;
+    if (prop.kind === Kind.Model) this._relinkCollection(prop, prev, next);
+    return true;
+  }
+
+  /** @internal Called by Collection before a mutation: validates every element. */
+  _collectionWillChange(prop: Property, next: unknown[]): unknown[] {
+    const out = new Array(next.length);
+    for (let i = 0; i < next.length; i++) {
+      const v = next[i];
+      if (v === null || v === undefined) {
+        throw new ValidationError(`Invalid value for '${this.typeName}.${prop.name}': collections cannot hold null`);
+      }
+      out[i] = prop.coerceElement(v);
+      if (prop.kind === Kind.Model) this._checkSameScope(out[i] as ModelObject, prop);
+    }
+    return out;
+  }
+
+  /** @internal Called by Collection after a mutation. */
+  _collectionDidChange(prop: Property, previous: unknown[], next: unknown[]): void {
+    if (prop.kind === Kind.Model) this._relinkCollection(prop, previous, next);
+    if (this._scope) this._scope._propertyChanged(this, prop);
+  }
+
+  private _relinkCollection(prop: Property, previous: unknown[], next: unknown[]): void {
+    const before = new Set(previous as ModelObject[]);
+    const after = new Set(next as ModelObject[]);
+    for (const child of after) if (!before.has(child)) child._addParent(this, prop.name);
+    for (const child of before) if (!after.has(child)) child._removeParent(this, prop.name);
+  }
+
+  private _checkSameScope(child: ModelObject, prop: Property): void {
+    if (this._scope && child._scope && child._scope !== this._scope) {
+      throw new ValidationError(
+        `Cannot set '${this.typeName}.${prop.name}': the ${child.typeName} belongs to scope '${child._scope.name}', not '${this._scope.name}'`,
+      );
+    }
+  }
+
+  /** @internal Records a (parent, key) link, once per pair; joins the parent's scope. */
+  _addParent(parent: ModelObject, key: string): void {
+    this._link(parent, key);
+    const scope = parent._scope;
+    if (scope && this._scope !== scope) scope._join(this);
+  }
+
+  /** @internal Records a (parent, key) link, once per pair, without touching scopes. */
+  _link(parent: ModelObject, key: string): void {
+    if (!this._hasLink(parent, key)) {
+      if (this._p0 === null) {
+        this._p0 = parent;
+        this._k0 = key;
+      } else if (this._px === null) {
+        this._px = [parent, key];
+      } else {
+        this._px.push(parent, key);
+      }
+    }
+  }
+
+  /** @internal Drops a (parent, key) link if present; tells the scope when it was the last. */
+  _removeParent(parent: ModelObject, key: string): void {
+    if (this._p0 === parent && this._k0 === key) {
+      const px = this._px;
+      if (px && px.length) {
+        this._p0 = px[0] as ModelObject;
+        this._k0 = px[1] as string;
+        px.splice(0, 2);
+        if (px.length === 0) this._px = null;
+      } else {
+        this._p0 = null;
+        this._k0 = null;
+      }
+    } else {
+      const px = this._px;
+      if (!px) return;
+      let i = 0;
+      for (; i < px.length; i += 2) if (px[i] === parent && px[i + 1] === key) break;
+      if (i >= px.length) return;
+      px.splice(i, 2);
+      if (px.length === 0) this._px = null;
+    }
+    const scope = this._scope;
+    if (scope && scope.root !== this) scope._lostParent(this);
+  }
+
+  private _hasLink(parent: ModelObject, key: string): boolean {
+    if (this._p0 === parent && this._k0 === key) return true;
+    const px = this._px;
+    if (px) for (let i = 0; i < px.length; i += 2) if (px[i] === parent && px[i + 1] === key) return true;
+    return false;
+  }
+
+  /** @internal True when some parent belongs to the same scope as this object. */
+  _hasParentInScope(): boolean {
+    const s = this._scope;
+    if (this._p0 && this._p0._scope === s) return true;
+    const px = this._px;
+    if (px) for (let i = 0; i < px.length; i += 2) if ((px[i] as ModelObject)._scope === s) return true;
+    return false;
+  }
+
+  /** @internal Visits each (child, key) edge in declaration order; duplicates included. */
+  _forEachChild(fn: (child: ModelObject, key: string) => void): void {
+    const cls = this.constructor as ModelClass;
+    const props = cls.$props;
+    const fields = this as unknown as Record<string, unknown>;
+    for (let i = 0; i < props.length; i++) {
+      const p = props[i]!;
+      if (p.kind !== Kind.Model) continue;
+      const v = fields[p.slot];
+      if (p.isCollection) {
+        const items = (v as Collection<ModelObject>)._items;
+        for (let j = 0; j < items.length; j++) fn(items[j]!, p.name);
+      } else if (v) {
+        fn(v as ModelObject, p.name);
+      }
+    }
+  }
+}
+
+for (let p: object | null = ModelObject.prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+  for (const n of Object.getOwnPropertyNames(p)) RESERVED_NAMES.add(n);
+}
+for (const n of ['uuid', 'typeName', 'scope', 'isScopeRoot', 'then']) RESERVED_NAMES.add(n);
+Object.defineProperty(ModelObject.prototype, 'typeName', {
+  get(this: ModelObject) {
+    return (this.constructor as ModelClass).typeName;
+  },
+  configurable: true,
+});
+
+/** A model class: the constructor plus the static DSL. */
+export type ModelClass<T extends ModelObject = ModelObject> = {
+  new (init?: { uuid?: string } & Record<string, unknown>): T;
+  readonly prototype: T;
+} & Omit<typeof ModelObject, 'prototype'>;
+
+export function isModelClass(value: unknown): value is ModelClass {
+  return typeof value === 'function' && (value === ModelObject || value.prototype instanceof ModelObject);
+}
+
+/**
+ * Defines a model, as in the original: `model('Shape', function () { this.has('x', Number) })`.
+ * The definition runs once with `this` (and its argument) bound to the new class. The optional
+ * `methods` become instance methods; an object as second argument means methods only.
+ */
+export function model(
+  name: string,
+  definition?: ((this: ModelClass, cls: ModelClass) => void) | Record<string, unknown>,
+  methods?: Record<string, unknown>,
+): ModelClass {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new DefinitionError('A model requires a model name');
+  }
+  if (definition !== undefined && typeof definition !== 'function') {
+    methods = definition;
+    definition = undefined;
+  }
+  const cls = { [name]: class extends ModelObject {} }[name] as unknown as ModelClass;
+  (cls as { typeName: string }).typeName = name;
+  cls.$own = [];
+  cls.$props = [];
+  cls.$propMap = Object.create(null);
+  cls.$super = null;
+  cls.$subclasses = [];
+  cls.$procedures = new Map();
+  if (methods) {
+    for (const key of Object.keys(methods)) {
+      if (RESERVED_NAMES.has(key)) throw new DefinitionError(`Model '${name}': method name '${key}' is reserved`);
+      Object.defineProperty(cls.prototype, key, { value: methods[key], writable: true, configurable: true });
+    }
+  }
+  definitionsVersion++;
+  if (typeof definition === 'function') definition.call(cls, cls);
+  return cls;
+}
+
+function defineAccessor(cls: ModelClass, prop: Property): void {
+  const slot = prop.slot;
+  Object.defineProperty(cls.prototype, prop.name, {
+    get(this: Record<string, unknown>) {
+      return this[slot];
+    },
+    set(this: ModelObject, value: unknown) {
+      this._set(prop, value);
+    },
+    enumerable: true,
+    configurable: true,
+  });
+}
+
+/** Recomputes the effective property list of `cls` and of every submodel. */
+function refreshProps(cls: ModelClass): void {
+  const inherited = cls.$super ? cls.$super.$props : [];
+  cls.$props = inherited.concat(cls.$own);
+  const map: Record<string, Property> = Object.create(null);
+  for (const p of cls.$props) map[p.name] = p;
+  cls.$propMap = map;
+  for (const sub of cls.$subclasses) {
+    for (const p of cls.$props) {
+      if (sub.$own.some((o) => o.name === p.name)) {
+        throw new DefinitionError(`Model '${sub.typeName}': property '${p.name}' already exists in '${cls.typeName}'`);
+      }
+    }
+    refreshProps(sub);
+  }
+}
+
+/** Pre-order depth-first walk, each object once; children in declaration order. */
+export function walkTree(root: ModelObject): ModelObject[] {
+  const out: ModelObject[] = [];
+  const seen = new Set<ModelObject>();
+  const stack: ModelObject[] = [root];
+  const children: ModelObject[] = [];
+  const collect = (c: ModelObject) => {
+    children.push(c);
+  };
+  while (stack.length) {
+    const obj = stack.pop()!;
+    if (seen.has(obj)) continue;
+    seen.add(obj);
+    out.push(obj);
+    children.length = 0;
+    obj._forEachChild(collect);
+    for (let i = children.length - 1; i >= 0; i--) {
+      const c = children[i]!;
+      if (!seen.has(c)) stack.push(c);
+    }
+  }
+  return out;
+}
+
+function answer<T>(value: T, cb?: Callback<T>): T | undefined {
+  if (cb) {
+    cb(null, value);
+    return undefined;
+  }
+  return value;
+}
+
+function describeType(t: unknown): string {
+  if (t === undefined) return 'undefined';
+  if (t === null) return 'null';
+  if (typeof t === 'function') return t.name || 'anonymous function';
+  if (isEnumeration(t)) return t.typeName;
+  return typeof t;
+}

@@ -1,0 +1,410 @@
+// The changeset engine (PROTOCOL.md §7 steps 3–6). It runs in two phases:
+//
+//   plan   — pure: resolves every fragment against the scope and the other fragments of the
+//            batch, validates and decodes every property, and decides which fragments are
+//            accepted. Nothing is mutated, so an atomic changeset that fails leaves no trace
+//            (it is never "undone after the fact").
+//   commit — creates the added objects, sets properties in the protocol's order (adds, then
+//            changes in input order), and lets the scope sweep orphans.
+//
+// Rules a reader should know:
+// - An add whose uuid exists (in the scope or earlier in the batch) is rejected.
+// - A reference may point at an object in the scope or at any accepted add of the batch, of a
+//   compatible class. An add that fails makes every fragment that references it fail too.
+// - A change may target an object added by the same changeset [fix].
+// - An add must end up with a parent: it is accepted only when the batch's final reference
+//   values connect it to an object already in the scope (directly or through other adds).
+import { ErrorType, type WireError } from '../errors.js';
+import type { Collection } from '../model/collection.js';
+import { definitionsVersion, isModelClass, type ModelClass, type ModelObject } from '../model/model-object.js';
+import { INVALID, Kind, type Property } from '../model/property.js';
+import type { AppliedFragment, Fragment } from './types.js';
+
+/** What the engine needs from a scope. */
+export interface EngineScope {
+  readonly root: ModelObject | null;
+  readonly _index: Map<string, ModelObject>;
+}
+
+interface Decoded {
+  prop: Property;
+  /** Scalar: the decoded value. Reference: uuid or null. Collection: array of either. */
+  value: unknown;
+}
+
+interface Entry {
+  frag: Fragment;
+  /** add: the class to instantiate; change: the target's class. */
+  cls: ModelClass | null;
+  /** change: the existing target, when it is not an add of this batch. */
+  target: ModelObject | null;
+  decoded: Decoded[];
+  /** uuids of staged adds this fragment references (for failure propagation). */
+  refsToAdds: string[] | null;
+  error: WireError | null;
+  /** add only: set at commit. */
+  obj: ModelObject | null;
+}
+
+export interface Plan {
+  entries: Entry[];
+  adds: Map<string, Entry>;
+  failed: number;
+}
+
+const EMPTY: Record<string, unknown> = Object.freeze(Object.create(null));
+
+function err(message: string): WireError {
+  return { message, type: ErrorType.invalidFragment };
+}
+
+// ---- class resolution ------------------------------------------------------------------------
+
+const classCache = new WeakMap<ModelClass, { version: number; byName: Map<string, ModelClass> }>();
+
+/**
+ * The classes a fragment may name under a root of class `rootCls`: the root's class, every
+ * class reachable through reference properties, and every submodel of those [fix: the original
+ * missed submodels that nothing referenced].
+ */
+export function reachableClasses(rootCls: ModelClass): Map<string, ModelClass> {
+  const cached = classCache.get(rootCls);
+  if (cached && cached.version === definitionsVersion) return cached.byName;
+  const byName = new Map<string, ModelClass>();
+  const queue: ModelClass[] = [rootCls];
+  const seen = new Set<ModelClass>();
+  while (queue.length) {
+    const c = queue.pop()!;
+    if (seen.has(c)) continue;
+    seen.add(c);
+    if (!byName.has(c.typeName)) byName.set(c.typeName, c);
+    for (const sub of c.$subclasses) queue.push(sub);
+    for (const p of c.$props) if (p.kind === Kind.Model && isModelClass(p.type)) queue.push(p.type);
+  }
+  classCache.set(rootCls, { version: definitionsVersion, byName });
+  return byName;
+}
+
+function classNamed(cls: ModelClass, name: string): boolean {
+  for (let c: ModelClass | null = cls; c; c = c.$super) if (c.typeName === name) return true;
+  return false;
+}
+
+// ---- plan ------------------------------------------------------------------------------------
+
+export function plan(scope: EngineScope, fragments: readonly Fragment[]): Plan {
+  const root = scope.root!;
+  const index = scope._index;
+  const classes = reachableClasses(root.constructor as ModelClass);
+  const entries: Entry[] = new Array(fragments.length);
+  const adds = new Map<string, Entry>();
+  let failed = 0;
+
+  // Step 3a: stage the adds.
+  for (let i = 0; i < fragments.length; i++) {
+    const frag = fragments[i]!;
+    const e: Entry = { frag, cls: null, target: null, decoded: [], refsToAdds: null, error: null, obj: null };
+    entries[i] = e;
+    if (frag.type !== 'add') continue;
+    if (index.has(frag.uuid) || adds.has(frag.uuid)) {
+      e.error = err(`ModelObject with UUID '${frag.uuid}' already exists`);
+      failed++;
+      continue;
+    }
+    const cls = classes.get(frag.clsName);
+    if (!cls) {
+      e.error = err(`No such class type '${frag.clsName}'`);
+      failed++;
+      continue;
+    }
+    e.cls = cls;
+    adds.set(frag.uuid, e);
+  }
+
+  const lookup = (uuid: string): ModelClass | undefined => {
+    const obj = index.get(uuid);
+    if (obj) return obj.constructor as ModelClass;
+    const a = adds.get(uuid);
+    return a && a.error === null ? (a.cls as ModelClass) : undefined;
+  };
+
+  // Step 3b: decode the adds' properties.
+  for (const e of adds.values()) {
+    if (!decode(e, e.cls!, lookup, adds)) {
+      failed++;
+    }
+  }
+  // An add that references a failed add fails too (to a fixpoint).
+  failed += propagateFailures(adds.values(), adds);
+
+  // Step 3c: resolve and decode the changes.
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    const frag = e.frag;
+    if (frag.type !== 'change') continue;
+    let cls: ModelClass;
+    const obj = index.get(frag.uuid);
+    if (obj) {
+      e.target = obj;
+      cls = obj.constructor as ModelClass;
+    } else {
+      const a = adds.get(frag.uuid);
+      if (!a || a.error !== null) {
+        e.error = err(`No such ModelObject '${frag.uuid}'`);
+        failed++;
+        continue;
+      }
+      cls = a.cls!;
+    }
+    if (frag.clsName !== cls.typeName && !classNamed(cls, frag.clsName)) {
+      e.error = err(`ModelObject '${frag.uuid}' is a ${cls.typeName}, not a ${frag.clsName}`);
+      failed++;
+      continue;
+    }
+    e.cls = cls;
+    if (!decode(e, cls, lookup, adds)) failed++;
+  }
+
+  // Step 4: every add must end up with a parent.
+  if (adds.size > 0) failed += checkParents(entries, adds, index);
+
+  return { entries, adds, failed };
+}
+
+function decode(
+  e: Entry,
+  cls: ModelClass,
+  lookup: (uuid: string) => ModelClass | undefined,
+  adds: Map<string, Entry>,
+): boolean {
+  const props = e.frag.properties ?? EMPTY;
+  const map = cls.$propMap;
+  for (const key in props) {
+    const prop = map[key];
+    if (prop === undefined) {
+      e.error = err(`No property at '${key}'`);
+      return false;
+    }
+    const raw = props[key];
+    let value: unknown;
+    if (prop.isCollection) {
+      if (!Array.isArray(raw)) {
+        e.error = err(`Collection type without array value at '${key}'`);
+        return false;
+      }
+      if (prop.kind === Kind.Model) {
+        const missing: string[] = [];
+        for (let j = 0; j < raw.length; j++) {
+          const u = raw[j];
+          if (typeof u !== 'string' || u.length === 0) {
+            e.error = err(`Not valid type at '${key}', should be array of UUIDs`);
+            return false;
+          }
+          const target = lookup(u);
+          if (!target) missing.push(u);
+          else if (!target.isSubclassOf(prop.type)) {
+            e.error = err(`ModelObject '${u}' at '${key}' is a ${target.typeName}, should be ${prop.label}`);
+            return false;
+          } else if (adds.has(u)) (e.refsToAdds ??= []).push(u);
+        }
+        if (missing.length) {
+          e.error = err(`No such ModelObjects '${JSON.stringify(missing)}' at '${key}'`);
+          return false;
+        }
+        value = raw;
+      } else {
+        const out = new Array(raw.length);
+        for (let j = 0; j < raw.length; j++) {
+          const v = raw[j] === null ? INVALID : prop.decodeScalar(raw[j]);
+          if (v === INVALID) {
+            e.error = err(`Not valid type at '${key}', should be array of ${prop.label}`);
+            return false;
+          }
+          out[j] = v;
+        }
+        value = out;
+      }
+    } else if (raw === null) {
+      value = null;
+    } else if (prop.kind === Kind.Model) {
+      if (typeof raw !== 'string') {
+        e.error = err(`Cannot set property at '${key}' as non-UUID`);
+        return false;
+      }
+      const target = lookup(raw);
+      if (!target) {
+        e.error = err(`No such ModelObject '${raw}' at '${key}'`);
+        return false;
+      }
+      if (!target.isSubclassOf(prop.type)) {
+        e.error = err(`ModelObject '${raw}' at '${key}' is a ${target.typeName}, should be ${prop.label}`);
+        return false;
+      }
+      if (adds.has(raw)) (e.refsToAdds ??= []).push(raw);
+      value = raw;
+    } else {
+      value = prop.decodeScalar(raw);
+      if (value === INVALID) {
+        e.error = err(`Not valid type at '${key}', should be ${prop.label}`);
+        return false;
+      }
+    }
+    e.decoded.push({ prop, value });
+  }
+  return true;
+}
+
+/** Fails every live entry that references a failed add, until nothing changes. */
+function propagateFailures(entries: Iterable<Entry>, adds: Map<string, Entry>): number {
+  const list = [...entries];
+  let failed = 0;
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const e of list) {
+      if (e.error !== null || e.refsToAdds === null) continue;
+      for (const u of e.refsToAdds) {
+        const a = adds.get(u)!;
+        if (a.error !== null) {
+          e.error = err(`No such ModelObject '${u}': its add fragment failed`);
+          failed++;
+          changed = true;
+          break;
+        }
+      }
+    }
+  }
+  return failed;
+}
+
+/**
+ * Rejects adds that the batch's final reference values do not connect to an object already in
+ * the scope, then fragments that reference rejected adds, until nothing changes.
+ */
+function checkParents(entries: Entry[], adds: Map<string, Entry>, index: Map<string, ModelObject>): number {
+  let failed = 0;
+  for (;;) {
+    // The final value of each reference property touched by the batch: last writer wins.
+    // Adds are applied before changes whatever their position, so they are read first.
+    const finalRefs = new Map<string, Map<string, unknown>>();
+    for (const pass of ['add', 'change']) {
+      for (const e of entries) {
+        if (e.error !== null || e.frag.type !== pass) continue;
+        for (const d of e.decoded) {
+          if (d.prop.kind !== Kind.Model) continue;
+          let m = finalRefs.get(e.frag.uuid);
+          if (!m) finalRefs.set(e.frag.uuid, (m = new Map()));
+          m.set(d.prop.name, d.value);
+        }
+      }
+    }
+    const grounded = new Set<string>();
+    const queue: string[] = [];
+    const visit = (owner: string) => {
+      const m = finalRefs.get(owner);
+      if (!m) return;
+      for (const v of m.values()) {
+        if (v === null) continue;
+        for (const u of Array.isArray(v) ? (v as string[]) : [v as string]) {
+          const a = adds.get(u);
+          if (a && a.error === null && !grounded.has(u)) {
+            grounded.add(u);
+            queue.push(u);
+          }
+        }
+      }
+    };
+    for (const owner of finalRefs.keys()) if (index.has(owner)) visit(owner);
+    while (queue.length) visit(queue.pop()!);
+
+    let changed = false;
+    for (const [u, a] of adds) {
+      if (a.error === null && !grounded.has(u)) {
+        a.error = err(`No parents: ModelObject '${u}' is not referenced by any object in the scope`);
+        failed++;
+        changed = true;
+      }
+    }
+    if (!changed) return failed;
+    // Changes that target or reference a rejected add fail as well.
+    for (const e of entries) {
+      if (e.error !== null || e.frag.type !== 'change') continue;
+      const t = adds.get(e.frag.uuid);
+      if (t && t.error !== null) {
+        e.error = err(`No such ModelObject '${e.frag.uuid}': its add fragment failed`);
+        failed++;
+      }
+    }
+    failed += propagateFailures(entries, adds);
+  }
+}
+
+// ---- commit ----------------------------------------------------------------------------------
+
+/**
+ * Applies the accepted entries of a plan. The caller has switched the scope's change capture
+ * off and sweeps orphans afterwards. Returns the accepted fragments, wire-encoded, in order.
+ */
+export function commit(scope: EngineScope, p: Plan): AppliedFragment[] {
+  const index = scope._index;
+  const resolve = (uuid: string): ModelObject => (index.get(uuid) ?? p.adds.get(uuid)!.obj)!;
+
+  for (const e of p.adds.values()) {
+    if (e.error === null) e.obj = new e.cls!({ uuid: e.frag.uuid });
+  }
+  for (const e of p.adds.values()) {
+    if (e.error === null) setDecoded(e.obj!, e.decoded, resolve);
+  }
+  const applied: AppliedFragment[] = [];
+  for (const e of p.entries) {
+    if (e.error !== null) continue;
+    if (e.frag.type === 'change') {
+      const target = e.target ?? p.adds.get(e.frag.uuid)!.obj!;
+      setDecoded(target, e.decoded, resolve);
+    }
+    applied.push(encodeApplied(e));
+  }
+  return applied;
+}
+
+function setDecoded(obj: ModelObject, decoded: Decoded[], resolve: (uuid: string) => ModelObject): void {
+  for (let i = 0; i < decoded.length; i++) {
+    const { prop, value } = decoded[i]!;
+    if (prop.isCollection) {
+      const items = prop.kind === Kind.Model ? (value as string[]).map(resolve) : (value as unknown[]);
+      obj._setItems(prop, items);
+    } else if (prop.kind === Kind.Model) {
+      obj._setValue(prop, value === null ? null : resolve(value as string));
+    } else {
+      obj._setValue(prop, value);
+    }
+  }
+}
+
+/** The fragment as forwarded: Dates re-encoded as seconds (clients may send ISO strings). */
+function encodeApplied(e: Entry): AppliedFragment {
+  const f = e.frag;
+  let props = f.properties;
+  let needsCopy = props === undefined;
+  if (!needsCopy) {
+    for (const d of e.decoded) {
+      if (d.prop.kind === Kind.Date) {
+        needsCopy = true;
+        break;
+      }
+    }
+  }
+  if (!needsCopy) return f as AppliedFragment;
+  const out: Record<string, unknown> = {};
+  for (const d of e.decoded) {
+    const v = d.value;
+    if (d.prop.kind === Kind.Date && v !== null) {
+      out[d.prop.name] = Array.isArray(v) ? v.map((x: Date) => x.getTime() / 1000) : (v as Date).getTime() / 1000;
+    } else {
+      out[d.prop.name] = props![d.prop.name];
+    }
+  }
+  props = out;
+  return { type: f.type, uuid: f.uuid, clsName: f.clsName, properties: props };
+}
+
+export type { Collection };

@@ -1,0 +1,5 @@
+// scope/: Scope (root, uuid index, change capture), the changeset engine, and the update
+// operators. Server-side; depends on model/ only. Must not import server/, transport/ or store/.
+export { commit, plan, reachableClasses } from './changeset.js';
+export { Scope, type ScopeEvents, type ScopeOptions, scope } from './scope.js';
+export type { AppliedFragment, ApplyOptions, ChangeContext, ChangesetResult, Fragment } from './types.js';

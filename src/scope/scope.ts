@@ -1,0 +1,357 @@
+// Scope: a named tree of model objects under one root, with a uuid index, the changeset engine
+// (changeset.ts), and capture of server-side edits (PROTOCOL.md §7.9).
+//
+// Every change to the tree leaves through one door, the 'changes' event, with the applied
+// fragments in order: a changeset from a client emits synchronously when it is applied;
+// assignments made by server code are collected and emitted once per event-loop turn. Pending
+// server edits are always emitted before a changeset is applied, so every listener (sessions,
+// the store) sees one total order.
+import { Emitter } from '../util/emitter.js';
+import { ErrorType, ScopeError, SyncError, type WireError } from '../errors.js';
+import type { Collection } from '../model/collection.js';
+import { type ModelClass, type ModelObject, type ScopeLink, walkTree } from '../model/model-object.js';
+import { Kind, type Property } from '../model/property.js';
+import { uuidv4 } from '../model/uuid.js';
+import { commit, plan } from './changeset.js';
+import type { AppliedFragment, ApplyOptions, ChangeContext, ChangesetResult, Fragment } from './types.js';
+
+export interface ScopeOptions {
+  /** The name clients fetch the scope by. */
+  name: string;
+  /** Application data, readable by procedure expressions (`$scope.params.…`). */
+  params?: Record<string, unknown>;
+  /** Skip procedure constraint matching for this scope (procedures still run). */
+  disableProcedureConstraints?: boolean;
+}
+
+export interface ScopeEvents {
+  /** Applied fragments, in order, and what caused them. */
+  changes: (fragments: AppliedFragment[], context: ChangeContext) => void;
+  // biome-ignore lint/suspicious/noExplicitAny: open-ended for application events
+  [event: string]: (...args: any[]) => unknown;
+}
+
+type Callback<T> = (err: Error | null, result?: T) => void;
+
+const ATOMIC_REJECTED: WireError = {
+  message: 'Atomic changeset rejected: another fragment of it failed',
+  type: ErrorType.atomicRejected,
+};
+
+const schedule: (fn: () => void) => void =
+  typeof setImmediate === 'function' ? (fn) => setImmediate(fn) : (fn) => setTimeout(fn, 0);
+
+export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
+  readonly name: string;
+  readonly uuid: string;
+  params: Record<string, unknown>;
+  disableProcedureConstraints: boolean;
+  /** Number of change batches emitted so far (the store's version counter). */
+  version = 0;
+
+  #root: ModelObject | null = null;
+  /** @internal uuid → object, for every object in the scope. */
+  readonly _index = new Map<string, ModelObject>();
+
+  // Server-side edit capture (§7.9).
+  #capturing = true;
+  #pendingAdds = new Set<ModelObject>();
+  #pendingChanges = new Map<ModelObject, Set<Property>>();
+  #orphans = new Set<ModelObject>();
+  #flushScheduled = false;
+
+  constructor(options: ScopeOptions) {
+    super();
+    if (!options || typeof options.name !== 'string' || options.name.length === 0) {
+      throw new ScopeError('A scope requires a name');
+    }
+    this.name = options.name;
+    this.uuid = uuidv4();
+    this.params = options.params ?? {};
+    this.disableProcedureConstraints = options.disableProcedureConstraints === true;
+  }
+
+  // ---- root and lookup -----------------------------------------------------------------------
+
+  get root(): ModelObject | null {
+    return this.#root;
+  }
+
+  /** Makes `obj` the root; its whole tree joins the scope (without emitting changes). */
+  setRoot(obj: ModelObject): this;
+  setRoot(obj: ModelObject, cb: Callback<ModelObject>): void;
+  setRoot(obj: ModelObject, cb?: Callback<ModelObject>): this | undefined {
+    try {
+      if (this.#root) throw new ScopeError('Already has root modelObject set');
+      if (!obj || typeof (obj as ModelObject)._forEachChild !== 'function') {
+        throw new ScopeError('The root must be a model object');
+      }
+      if (obj._scope && obj._scope !== this) {
+        throw new ScopeError(`The object already belongs to scope '${obj._scope.name}'`);
+      }
+      this.#root = obj;
+      this.#withoutCapture(() => this._join(obj));
+    } catch (e) {
+      if (cb) return void cb(e as Error);
+      throw e;
+    }
+    if (cb) return void cb(null, obj);
+    return this;
+  }
+
+  getRootModelObject(): ModelObject | null;
+  getRootModelObject(cb: Callback<ModelObject>): void;
+  getRootModelObject(cb?: Callback<ModelObject>): ModelObject | null | undefined {
+    if (!cb) return this.#root;
+    if (!this.#root) return void cb(new ScopeError('No root modelObject set'));
+    cb(null, this.#root);
+  }
+
+  getRootModelObjectUUID(): string | null {
+    return this.#root ? this.#root.uuid : null;
+  }
+
+  getRootModelObjectType(): ModelClass | null {
+    return this.#root ? (this.#root.constructor as ModelClass) : null;
+  }
+
+  /** The object with this uuid in the scope, or null. */
+  get(uuid: string): ModelObject | null {
+    return this._index.get(typeof uuid === 'string' ? uuid.toLowerCase() : uuid) ?? null;
+  }
+
+  getModelObjectByUUID(uuid: string): ModelObject | null;
+  getModelObjectByUUID(uuid: string, cb: Callback<ModelObject | null>): void;
+  getModelObjectByUUID(uuid: string, cb?: Callback<ModelObject | null>): ModelObject | null | undefined {
+    const obj = this.get(uuid);
+    if (!cb) return obj;
+    cb(null, obj);
+  }
+
+  containsModelObject(obj: ModelObject): boolean {
+    return this._index.get(obj.uuid) === obj;
+  }
+
+  /** Number of objects in the scope. */
+  get size(): number {
+    return this._index.size;
+  }
+
+  /** Every object, pre-order depth-first from the root, each once. */
+  getAllModelObjects(): ModelObject[];
+  getAllModelObjects(cb: Callback<ModelObject[]>): void;
+  getAllModelObjects(cb?: Callback<ModelObject[]>): ModelObject[] | undefined {
+    if (!this.#root) {
+      if (cb) return void cb(new ScopeError('No root modelObject set'));
+      return [];
+    }
+    this.flush();
+    const all = walkTree(this.#root);
+    if (cb) return void cb(null, all);
+    return all;
+  }
+
+  /** The scope as the protocol's ScopeState carries it: root first as `change`, then adds. */
+  getState(): { rootUUID: string; fragments: AppliedFragment[] } {
+    if (!this.#root) throw new ScopeError(`Scope '${this.name}' has no root`);
+    const all = this.getAllModelObjects();
+    const fragments: AppliedFragment[] = new Array(all.length);
+    for (let i = 0; i < all.length; i++) {
+      const o = all[i]!;
+      fragments[i] = { type: i === 0 ? 'change' : 'add', uuid: o.uuid, clsName: o.typeName, properties: o.toWireProperties() };
+    }
+    return { rootUUID: this.#root.uuid, fragments };
+  }
+
+  // ---- changesets ------------------------------------------------------------------------------
+
+  /**
+   * Applies a changeset (PROTOCOL.md §7 steps 3–6): one result per fragment, in input order.
+   * With `atomic`, either every fragment applies or none does. Emits 'changes' with the
+   * applied fragments (when there are any) before returning.
+   */
+  applyChangeset(fragments: readonly Fragment[], options: ApplyOptions = {}): ChangesetResult {
+    if (!Array.isArray(fragments)) throw new SyncError('fragments must be an array');
+    if (!this.#root) {
+      const error = new SyncError('No root model set').toWire();
+      return { results: fragments.map(() => error), applied: [] };
+    }
+    this.flush();
+    const p = plan(this, fragments);
+    const results: (WireError | null)[] = new Array(fragments.length);
+    if (options.atomic === true && p.failed > 0) {
+      for (let i = 0; i < p.entries.length; i++) results[i] = p.entries[i]!.error ?? ATOMIC_REJECTED;
+      return { results, applied: [] };
+    }
+    let applied: AppliedFragment[] = [];
+    if (p.failed < fragments.length) {
+      this.#capturing = false;
+      try {
+        applied = commit(this, p);
+        this.#sweepOrphans();
+      } finally {
+        this.#capturing = true;
+      }
+    }
+    for (let i = 0; i < p.entries.length; i++) results[i] = p.entries[i]!.error;
+    if (applied.length) this.#emitChanges(applied, contextOf(options));
+    return { results, applied };
+  }
+
+  /** The original's callback form: `cb(err, results)` with `{accepted, error?}` per fragment. */
+  applySyncFragments(
+    fragments: Fragment[],
+    options: ApplyOptions | Callback<{ accepted: boolean; error?: WireError }[]> = {},
+    cb?: Callback<{ accepted: boolean; error?: WireError }[]>,
+  ): { accepted: boolean; error?: WireError }[] | undefined {
+    if (typeof options === 'function') {
+      cb = options;
+      options = {};
+    }
+    let out: { accepted: boolean; error?: WireError }[];
+    try {
+      out = this.applyChangeset(fragments, options).results.map((e) =>
+        e ? { accepted: false, error: e } : { accepted: true },
+      );
+    } catch (e) {
+      if (cb) return void cb(e as Error);
+      throw e;
+    }
+    if (cb) return void cb(null, out);
+    return out;
+  }
+
+  // ---- server-side edits (§7.9) ----------------------------------------------------------------
+
+  /** Emits pending server-side edits now instead of at the end of the event-loop turn. */
+  flush(): void {
+    if (this.#pendingAdds.size === 0 && this.#pendingChanges.size === 0 && this.#orphans.size === 0) return;
+    this.#sweepOrphans();
+    const fragments: AppliedFragment[] = [];
+    for (const obj of this.#pendingAdds) {
+      if (obj._scope === this) fragments.push(obj.getAddSyncFragment());
+    }
+    for (const [obj, props] of this.#pendingChanges) {
+      if (obj._scope !== this || this.#pendingAdds.has(obj)) continue;
+      fragments.push({ type: 'change', uuid: obj.uuid, clsName: obj.typeName, properties: encodeProps(obj, props) });
+    }
+    this.#pendingAdds.clear();
+    this.#pendingChanges.clear();
+    if (fragments.length) this.#emitChanges(fragments, {});
+  }
+
+  /** @internal */
+  _join(obj: ModelObject): void {
+    const stack = [obj];
+    while (stack.length) {
+      const o = stack.pop()!;
+      if (o._scope === this) continue;
+      if (o._scope) throw new ScopeError(`ModelObject '${o.uuid}' belongs to scope '${o._scope.name}'`);
+      const existing = this._index.get(o.uuid);
+      if (existing && existing !== o) {
+        throw new ScopeError(`Scope '${this.name}' already has a ModelObject with UUID '${o.uuid}'`);
+      }
+      o._scope = this;
+      this._index.set(o.uuid, o);
+      if (this.#capturing) {
+        this.#pendingAdds.add(o);
+        this.#scheduleFlush();
+      }
+      o._forEachChild((child, key) => {
+        child._link(o, key);
+        if (child._scope !== this) stack.push(child);
+      });
+    }
+  }
+
+  /** @internal */
+  _propertyChanged(obj: ModelObject, prop: Property): void {
+    if (!this.#capturing || this.#pendingAdds.has(obj)) return;
+    let set = this.#pendingChanges.get(obj);
+    if (!set) this.#pendingChanges.set(obj, (set = new Set()));
+    set.add(prop);
+    this.#scheduleFlush();
+  }
+
+  /** @internal */
+  _lostParent(obj: ModelObject): void {
+    this.#orphans.add(obj);
+    if (this.#capturing) this.#scheduleFlush();
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  #withoutCapture(fn: () => void): void {
+    const was = this.#capturing;
+    this.#capturing = false;
+    try {
+      fn();
+    } finally {
+      this.#capturing = was;
+    }
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    schedule(() => {
+      this.#flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Removes every object that lost its last parent, with cascade (§7 step 5). */
+  #sweepOrphans(): void {
+    const orphans = this.#orphans;
+    while (orphans.size) {
+      const o = orphans.values().next().value as ModelObject;
+      orphans.delete(o);
+      if (o._scope !== this || o === this.#root || o._hasParentInScope()) continue;
+      o._scope = null;
+      this._index.delete(o.uuid);
+      this.#pendingAdds.delete(o);
+      this.#pendingChanges.delete(o);
+      // The removed object keeps its values, but its children forget it: a detached subtree
+      // must not keep links (and memory) alive. Re-attaching it re-links (see _join).
+      o._forEachChild((child, key) => child._removeParent(o, key));
+    }
+  }
+
+  #emitChanges(fragments: AppliedFragment[], context: ChangeContext): void {
+    this.version++;
+    this.emit('changes', fragments, context);
+  }
+}
+
+function contextOf(options: ApplyOptions): ChangeContext {
+  const ctx: ChangeContext = {};
+  if (options.origin !== undefined) ctx.origin = options.origin;
+  if (options.atomic !== undefined) ctx.atomic = options.atomic;
+  if (options.procedure !== undefined) ctx.procedure = options.procedure;
+  return ctx;
+}
+
+function encodeProps(obj: ModelObject, props: Set<Property>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const fields = obj as unknown as Record<string, unknown>;
+  for (const p of props) {
+    const v = fields[p.slot];
+    if (p.isCollection) {
+      const items = (v as Collection)._items;
+      out[p.name] =
+        p.kind === Kind.Model
+          ? items.map((o) => (o as ModelObject).uuid)
+          : items.map((x) => p.encodeScalar(x));
+    } else if (p.kind === Kind.Model) {
+      out[p.name] = v ? (v as ModelObject).uuid : null;
+    } else {
+      out[p.name] = v === undefined || v === null ? null : p.encodeScalar(v);
+    }
+  }
+  return out;
+}
+
+/** Creates a scope: `scope({name: 'Canvas'})`. */
+export function scope(options: ScopeOptions): Scope {
+  return new Scope(options);
+}

@@ -1,0 +1,35 @@
+import type { WireError } from '../errors.js';
+
+/** A wire fragment (PROTOCOL.md §6). */
+export interface Fragment {
+  type: 'add' | 'change';
+  uuid: string;
+  clsName: string;
+  properties?: Record<string, unknown>;
+}
+
+/** An applied fragment: properties always present, values wire-encoded. */
+export interface AppliedFragment extends Fragment {
+  properties: Record<string, unknown>;
+}
+
+/** Who or what caused a change; handed to 'changes' listeners. */
+export interface ChangeContext {
+  /** The session whose changeset this was; absent for server-side edits and updates. */
+  origin?: unknown;
+  atomic?: boolean;
+  procedure?: string;
+}
+
+export interface ApplyOptions extends ChangeContext {
+  /** All or nothing (PROTOCOL.md §7 step 6). */
+  atomic?: boolean;
+}
+
+/** The outcome of one changeset: one entry per fragment, in input order. */
+export interface ChangesetResult {
+  /** `null` = accepted, else the error sent in that fragment's reply. */
+  results: (WireError | null)[];
+  /** The accepted fragments, in input order, as they are forwarded to other sessions. */
+  applied: AppliedFragment[];
+}

@@ -1,0 +1,388 @@
+// The PostgreSQL store, through a `pg` Pool.
+//
+// Fragments are stored as TEXT holding the JSON we already serialized, not JSONB: the server never
+// queries inside them, TEXT takes the string as is (JSONB parses and re-encodes it on insert, and on
+// read is printed back to text and parsed again), keeps key order, and accepts "\u0000", which
+// JSONB refuses. bench/store-append.ts measures the difference.
+//
+// Versions: `scopes` holds each scope's latest version. An append compares and bumps it in one
+// statement (UPDATE … WHERE version = expected, or INSERT for a new scope), inside the transaction
+// that inserts the records. A second writer either waits on the row lock and then finds the version
+// moved, or finds the row inserted; both come out as a StoreConflictError and nothing is stored.
+//
+// Ordering within this process: calls touching a scope run one after another, in call order (see
+// `serialize`), so the server may issue the next group commit before the previous one settled.
+
+import pg from 'pg';
+import { StoreError, wrapStoreError } from './errors.js';
+import {
+  appendConflict,
+  checkScopeName,
+  checkSnapshot,
+  encodeFragments,
+  encodeSnapshotFragments,
+  planAppend,
+  type ScopeBatch,
+  staleSnapshot,
+} from './records.js';
+import type { ChangeRecord, LoadedScope, Snapshot, Store } from './types.js';
+
+export interface PostgresStoreOptions {
+  /** e.g. `postgres://user:pass@host:5432/db` (DATABASE_URL). */
+  connectionString: string;
+  /** Schema of the tables, created when missing. Default: none (the connection's search_path). */
+  schema?: string;
+  /** Prefix of the table names. Default `jetstream_`. */
+  tablePrefix?: string;
+  /** Connections in the pool. Default 10. */
+  poolSize?: number;
+  /** How long to wait for a connection before a call rejects. Default 10,000 ms. */
+  connectionTimeoutMillis?: number;
+  /**
+   * Errors that happen outside any call (an idle connection dropped by the server). They are not
+   * fatal: the pool replaces the connection and the next call reports any lasting problem. Default:
+   * ignored.
+   */
+  onError?: (err: StoreError) => void;
+}
+
+/** Rows per INSERT statement: 3 parameters each, well below PostgreSQL's 65,535. */
+const INSERT_CHUNK = 1000;
+
+interface HeadRow {
+  name: string;
+  version: string;
+}
+
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  private readonly options: PostgresStoreOptions;
+  private readonly schema: string | undefined;
+  private readonly t: { scopes: string; changes: string; snapshots: string };
+  private pool: pg.Pool | null = null;
+  private opening: Promise<void> | null = null;
+  /** Per scope, the settling of the last call touching it. */
+  private readonly tails = new Map<string, Promise<void>>();
+
+  constructor(options: PostgresStoreOptions) {
+    if (typeof options?.connectionString !== 'string' || options.connectionString === '') {
+      throw new StoreError('PostgreSQL store: the `connectionString` option is required');
+    }
+    this.options = options;
+    this.schema = options.schema;
+    const prefix = options.tablePrefix ?? 'jetstream_';
+    const qualify = (name: string) =>
+      this.schema === undefined ? quoteIdent(prefix + name) : `${quoteIdent(this.schema)}.${quoteIdent(prefix + name)}`;
+    this.t = { scopes: qualify('scopes'), changes: qualify('changes'), snapshots: qualify('snapshots') };
+  }
+
+  async open(): Promise<void> {
+    if (this.pool !== null) return;
+    this.opening ??= this.connect().finally(() => {
+      this.opening = null;
+    });
+    return this.opening;
+  }
+
+  private async connect(): Promise<void> {
+    const pool = new pg.Pool({
+      connectionString: this.options.connectionString,
+      max: this.options.poolSize ?? 10,
+      connectionTimeoutMillis: this.options.connectionTimeoutMillis ?? 10_000,
+    });
+    // Without a listener, an idle connection dropped by the server would crash the process.
+    pool.on('error', (err) => {
+      this.options.onError?.(wrapStoreError('PostgreSQL store: idle connection failed', err));
+    });
+    try {
+      await withTransaction(pool, async (client) => {
+        // Several processes may open the same database at once; CREATE … IF NOT EXISTS alone races.
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`jetstream-schema:${this.t.scopes}`]);
+        if (this.schema !== undefined) {
+          const found = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema]);
+          if (found.rowCount === 0) await client.query(`CREATE SCHEMA ${quoteIdent(this.schema)}`);
+        }
+        await client.query(`
+          CREATE TABLE IF NOT EXISTS ${this.t.scopes} (
+            name TEXT PRIMARY KEY,
+            version BIGINT NOT NULL
+          );
+          CREATE TABLE IF NOT EXISTS ${this.t.changes} (
+            scope TEXT NOT NULL,
+            version BIGINT NOT NULL,
+            fragments TEXT NOT NULL,
+            PRIMARY KEY (scope, version)
+          );
+          CREATE TABLE IF NOT EXISTS ${this.t.snapshots} (
+            scope TEXT PRIMARY KEY,
+            version BIGINT NOT NULL,
+            root_uuid TEXT NOT NULL,
+            fragments TEXT NOT NULL
+          );`);
+      });
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw wrapStoreError('PostgreSQL store: cannot open', err);
+    }
+    this.pool = pool;
+  }
+
+  async close(): Promise<void> {
+    await this.opening?.catch(() => undefined);
+    const pool = this.pool;
+    if (pool === null) return;
+    await Promise.all([...this.tails.values()]);
+    this.pool = null;
+    await pool.end().catch((err) => {
+      throw wrapStoreError('PostgreSQL store: cannot close', err);
+    });
+  }
+
+  async load(scope: string): Promise<LoadedScope | null> {
+    checkScopeName(scope);
+    const pool = this.pool_('load');
+    return this.serialize([scope], async () => {
+      // One statement, so the three parts come from one consistent view.
+      const sql = `
+        SELECT 0 AS kind, version, NULL AS root_uuid, NULL AS fragments FROM ${this.t.scopes} WHERE name = $1
+        UNION ALL
+        SELECT 1, version, root_uuid, fragments FROM ${this.t.snapshots} WHERE scope = $1
+        UNION ALL
+        SELECT 2, c.version, NULL, c.fragments FROM ${this.t.changes} c
+          WHERE c.scope = $1
+            AND c.version > coalesce((SELECT version FROM ${this.t.snapshots} WHERE scope = $1), -1)
+        ORDER BY kind, version`;
+      let rows: { kind: number; version: string; root_uuid: string | null; fragments: string | null }[];
+      try {
+        rows = (await pool.query(sql, [scope])).rows;
+      } catch (err) {
+        throw wrapStoreError(`PostgreSQL store: cannot load scope ${JSON.stringify(scope)}`, err);
+      }
+      const head = rows[0];
+      if (head === undefined || head.kind !== 0) return null;
+      const loaded: LoadedScope = { snapshot: null, changes: [], version: Number(head.version) };
+      for (let i = 1; i < rows.length; i++) {
+        const row = rows[i]!;
+        const fragments = JSON.parse(row.fragments ?? '[]');
+        if (row.kind === 1) {
+          loaded.snapshot = { scope, version: Number(row.version), rootUUID: row.root_uuid ?? '', fragments };
+        } else {
+          loaded.changes.push({ scope, version: Number(row.version), fragments });
+        }
+      }
+      return loaded;
+    });
+  }
+
+  async append(records: ChangeRecord[]): Promise<void> {
+    const batches = planAppend(records);
+    if (batches.length === 0) return;
+    const pool = this.pool_('append');
+    const encoded = records.map((r) => encodeFragments(r));
+    await this.serialize(
+      batches.map((b) => b.scope),
+      () =>
+        withTransaction(pool, (client) => this.appendIn(client, batches, records, encoded)).catch((err) => {
+          throw wrapStoreError('PostgreSQL store: cannot append', err);
+        }),
+    );
+  }
+
+  private async appendIn(
+    client: pg.PoolClient,
+    batches: ScopeBatch[],
+    records: ChangeRecord[],
+    encoded: string[],
+  ): Promise<void> {
+    const names = batches.map((b) => b.scope);
+    const expected = batches.map((b) => b.expectedVersion);
+    const next = batches.map((b) => b.lastVersion);
+    // Compare-and-bump every scope's head and, only when all of them moved, insert the first chunk
+    // of records: one statement, one round trip.
+    const first = Math.min(records.length, INSERT_CHUNK);
+    const params: unknown[] = [names, expected, next, batches.length];
+    const sql = `
+      WITH input AS (
+        SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[]) AS t(name, expected, next)
+      ), upd AS (
+        UPDATE ${this.t.scopes} s SET version = i.next FROM input i
+          WHERE s.name = i.name AND s.version = i.expected
+          RETURNING s.name
+      ), ins AS (
+        INSERT INTO ${this.t.scopes} (name, version)
+          SELECT name, next FROM input WHERE expected = 0 AND name NOT IN (SELECT name FROM upd)
+          ON CONFLICT (name) DO NOTHING
+          RETURNING name
+      ), moved AS (
+        SELECT name FROM upd UNION ALL SELECT name FROM ins
+      ), rec AS (
+        INSERT INTO ${this.t.changes} (scope, version, fragments)
+          SELECT * FROM (VALUES ${values(records, encoded, 0, first, params)}) AS v(scope, version, fragments)
+          WHERE (SELECT count(*) FROM moved) = $4
+      )
+      SELECT array(SELECT name FROM moved) AS moved`;
+    const result = await client.query<{ moved: string[] }>(sql, params);
+    const moved = new Set(result.rows[0]?.moved ?? []);
+    if (moved.size !== batches.length) {
+      const failed = batches.find((b) => !moved.has(b.scope))!;
+      const head = await client.query<HeadRow>(`SELECT name, version FROM ${this.t.scopes} WHERE name = $1`, [
+        failed.scope,
+      ]);
+      throw appendConflict(failed, Number(head.rows[0]?.version ?? 0));
+    }
+    for (let start = first; start < records.length; start += INSERT_CHUNK) {
+      const end = Math.min(records.length, start + INSERT_CHUNK);
+      const more: unknown[] = [];
+      await client.query(
+        `INSERT INTO ${this.t.changes} (scope, version, fragments) VALUES ${values(records, encoded, start, end, more)}`,
+        more,
+      );
+    }
+  }
+
+  async writeSnapshot(snapshot: Snapshot): Promise<void> {
+    checkSnapshot(snapshot);
+    const pool = this.pool_('writeSnapshot');
+    const fragments = encodeSnapshotFragments(snapshot);
+    // One statement, hence one transaction: replace the snapshot unless ours is older, then bump the
+    // head and prune, both only when the snapshot was written.
+    const sql = `
+      WITH prev AS (
+        SELECT version FROM ${this.t.snapshots} WHERE scope = $1
+      ), snap AS (
+        INSERT INTO ${this.t.snapshots} AS sn (scope, version, root_uuid, fragments) VALUES ($1, $2, $3, $4)
+          ON CONFLICT (scope) DO UPDATE
+            SET version = EXCLUDED.version, root_uuid = EXCLUDED.root_uuid, fragments = EXCLUDED.fragments
+            WHERE sn.version <= EXCLUDED.version
+          RETURNING 1
+      ), head AS (
+        INSERT INTO ${this.t.scopes} AS h (name, version) SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM snap)
+          ON CONFLICT (name) DO UPDATE SET version = GREATEST(h.version, EXCLUDED.version)
+      ), pruned AS (
+        DELETE FROM ${this.t.changes} WHERE scope = $1 AND version <= $2 AND EXISTS (SELECT 1 FROM snap)
+      )
+      SELECT (SELECT count(*) FROM snap)::int AS written, (SELECT version FROM prev) AS previous`;
+    await this.serialize([snapshot.scope], async () => {
+      let row: { written: number; previous: string | null } | undefined;
+      try {
+        row = (await pool.query(sql, [snapshot.scope, snapshot.version, snapshot.rootUUID, fragments])).rows[0];
+      } catch (err) {
+        throw wrapStoreError(
+          `PostgreSQL store: cannot write the snapshot of ${JSON.stringify(snapshot.scope)}`,
+          err,
+        );
+      }
+      if (row?.written !== 1) throw staleSnapshot(snapshot, Number(row?.previous ?? Number.NaN));
+    });
+  }
+
+  async listScopes(): Promise<string[]> {
+    const pool = this.pool_('listScopes');
+    try {
+      // COLLATE "C": code-unit order, the same as the other stores, whatever the database locale.
+      const result = await pool.query<{ name: string }>(
+        `SELECT name FROM ${this.t.scopes} ORDER BY name COLLATE "C"`,
+      );
+      return result.rows.map((r) => r.name);
+    } catch (err) {
+      throw wrapStoreError('PostgreSQL store: cannot list scopes', err);
+    }
+  }
+
+  async deleteScope(scope: string): Promise<void> {
+    checkScopeName(scope);
+    const pool = this.pool_('deleteScope');
+    const sql = `
+      WITH c AS (DELETE FROM ${this.t.changes} WHERE scope = $1),
+           s AS (DELETE FROM ${this.t.snapshots} WHERE scope = $1)
+      DELETE FROM ${this.t.scopes} WHERE name = $1`;
+    await this.serialize([scope], async () => {
+      try {
+        await pool.query(sql, [scope]);
+      } catch (err) {
+        throw wrapStoreError(`PostgreSQL store: cannot delete scope ${JSON.stringify(scope)}`, err);
+      }
+    });
+  }
+
+  /** Drops the store's tables (and its schema, when it has one). For tests and admin. */
+  async drop(): Promise<void> {
+    const pool = this.pool_('drop');
+    try {
+      if (this.schema !== undefined) {
+        await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(this.schema)} CASCADE`);
+      } else {
+        await pool.query(`DROP TABLE IF EXISTS ${this.t.changes}, ${this.t.snapshots}, ${this.t.scopes}`);
+      }
+    } catch (err) {
+      throw wrapStoreError('PostgreSQL store: cannot drop', err);
+    }
+  }
+
+  private pool_(what: string): pg.Pool {
+    if (this.pool === null) throw new StoreError(`PostgreSQL store: cannot ${what}: the store is not open`);
+    return this.pool;
+  }
+
+  /**
+   * Runs `fn` once every earlier call touching any of `scopes` has settled, so calls on one scope
+   * reach the database in call order even though the pool runs them on different connections.
+   */
+  private serialize<T>(scopes: string[], fn: () => Promise<T>): Promise<T> {
+    const before = scopes.map((s) => this.tails.get(s)).filter((p) => p !== undefined);
+    const run = before.length === 0 ? fn() : Promise.all(before).then(fn);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    for (const scope of scopes) this.tails.set(scope, settled);
+    void settled.then(() => {
+      for (const scope of scopes) if (this.tails.get(scope) === settled) this.tails.delete(scope);
+    });
+    return run;
+  }
+}
+
+/** `($1, $2, $3), …` for records[start..end), pushing their values onto `params`. */
+function values(records: ChangeRecord[], encoded: string[], start: number, end: number, params: unknown[]): string {
+  const parts: string[] = [];
+  for (let i = start; i < end; i++) {
+    const n = params.length;
+    params.push(records[i]!.scope, records[i]!.version, encoded[i]);
+    parts.push(`($${n + 1}, $${n + 2}::int8, $${n + 3})`);
+  }
+  return parts.join(', ');
+}
+
+/**
+ * BEGIN … COMMIT on one pooled connection. While we hold the connection the pool does not listen
+ * for its errors, so we do: a connection lost mid-transaction must reject this call, not crash the
+ * process. A connection in doubt is destroyed rather than returned to the pool.
+ */
+async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error) => {
+    broken = err;
+  };
+  client.on('error', onError);
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch((rollbackErr: Error) => {
+      broken ??= rollbackErr;
+    });
+    throw err;
+  } finally {
+    client.off('error', onError);
+    client.release(broken);
+  }
+}
+
+function quoteIdent(name: string): string {
+  if (name.length === 0 || name.includes('\u0000')) throw new StoreError(`Invalid SQL identifier ${JSON.stringify(name)}`);
+  return `"${name.replace(/"/g, '""')}"`;
+}
