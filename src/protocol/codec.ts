@@ -14,7 +14,6 @@ import {
   type Fragment,
   type FragmentReply,
   type Ping,
-  type ScopeFetch,
   type ScopeFetchReply,
   type ScopeState,
   type ScopeSync,
@@ -64,7 +63,10 @@ export function resolveLimits(overrides?: Partial<ProtocolLimits>): ProtocolLimi
     for (const key of Object.keys(defaultLimits)) {
       const value = (overrides as Record<string, unknown>)[key];
       if (value === undefined) continue;
-      if (typeof value !== 'number' || !(value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && value > 0))) {
+      if (
+        typeof value !== 'number' ||
+        !(value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && value > 0))
+      ) {
         throw new TypeError(`Protocol limit ${key} must be a positive integer, got ${String(value)}`);
       }
       limits[key] = value;
@@ -125,7 +127,10 @@ function invalidMessage(message: string): WireError {
   return { message, type: ErrorType.invalidMessage };
 }
 
-function frameError(message: string, type: string = ErrorType.invalidMessage): { ok: false; error: WireError } {
+function frameError(
+  message: string,
+  type: string = ErrorType.invalidMessage,
+): { ok: false; error: WireError } {
   return { ok: false, error: { message, type } };
 }
 
@@ -162,7 +167,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function isUint(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= Number.MAX_SAFE_INTEGER;
+  return (
+    typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= Number.MAX_SAFE_INTEGER
+  );
 }
 
 /** Parses and validates one inbound frame. Never throws on any input. */
@@ -187,7 +194,9 @@ export function decodeFrame(data: FrameData, limits: ProtocolLimits, opts: Decod
   if (Array.isArray(parsed)) {
     const n = parsed.length;
     if (n > limits.maxMessagesPerFrame) {
-      return frameError(`Frame holds ${n} messages, more than maxMessagesPerFrame (${limits.maxMessagesPerFrame})`);
+      return frameError(
+        `Frame holds ${n} messages, more than maxMessagesPerFrame (${limits.maxMessagesPerFrame})`,
+      );
     }
     // In array order, as given: the original sorted by index, which moved index-0 pings first.
     const items = new Array<DecodedItem>(n);
@@ -361,7 +370,12 @@ export function encodeScopeFetchReply(index: number, replyTo: number, result: nu
 }
 
 /** `ScopeState` around a pre-encoded fragment array (see {@link encodeFragments}). */
-export function encodeScopeState(index: number, scopeIndex: number, rootUUID: string, fragmentsJson: string): string {
+export function encodeScopeState(
+  index: number,
+  scopeIndex: number,
+  rootUUID: string,
+  fragmentsJson: string,
+): string {
   return (
     '{"type":"ScopeState","index":' +
     uint(index, 'index') +
@@ -389,8 +403,13 @@ export function encodeScopeSync(index: number, scopeIndex: number, fragmentsJson
 }
 
 /** `ScopeSyncReply`: one entry per request fragment, `{}` = accepted. */
-export function encodeScopeSyncReply(index: number, replyTo: number, replies: readonly FragmentReply[]): string {
-  let out = '{"type":"ScopeSyncReply","index":' + uint(index, 'index') + ',"replyTo":' + uint(replyTo, 'replyTo');
+export function encodeScopeSyncReply(
+  index: number,
+  replyTo: number,
+  replies: readonly FragmentReply[],
+): string {
+  let out =
+    '{"type":"ScopeSyncReply","index":' + uint(index, 'index') + ',"replyTo":' + uint(replyTo, 'replyTo');
   out += ',"fragmentReplies":[';
   for (let i = 0; i < replies.length; i++) {
     const r = replies[i]!;
@@ -410,7 +429,13 @@ export function encodeScopeSyncReply(index: number, replyTo: number, replies: re
 
 /** `Ping` (index 0; `resendMissing` always present: the iOS client requires the key). */
 export function encodePing(ack: number, resendMissing: boolean): string {
-  return '{"type":"Ping","index":0,"ack":' + uint(ack, 'ack') + ',"resendMissing":' + (resendMissing === true) + '}';
+  return (
+    '{"type":"Ping","index":0,"ack":' +
+    uint(ack, 'ack') +
+    ',"resendMissing":' +
+    (resendMissing === true) +
+    '}'
+  );
 }
 
 /** One frame: every message queued in one event-loop turn, in order, as a JSON array. */
@@ -463,8 +488,7 @@ export function encodeClientScopeSync(
 
 export type ServerDecodeResult =
   /** Valid messages in frame order; `dropped` = why the other elements were dropped. */
-  | { ok: true; messages: ServerMessage[]; dropped: WireError[] }
-  | { ok: false; error: WireError };
+  { ok: true; messages: ServerMessage[]; dropped: WireError[] } | { ok: false; error: WireError };
 
 const knownServerTypes: ReadonlySet<string> = new Set<ServerMessageType>(
   Object.keys(serverMessageChecks) as ServerMessageType[],
@@ -475,7 +499,10 @@ const knownServerTypes: ReadonlySet<string> = new Set<ServerMessageType>(
  * object is accepted too. Unknown message types and invalid messages are dropped (reported in
  * `dropped`), the rest kept in order. `limits` default to {@link serverFrameLimits}.
  */
-export function decodeServerFrame(data: FrameData, limits: ProtocolLimits = serverFrameLimits): ServerDecodeResult {
+export function decodeServerFrame(
+  data: FrameData,
+  limits: ProtocolLimits = serverFrameLimits,
+): ServerDecodeResult {
   const text = frameText(data, limits.maxFrameBytes);
   if (text === undefined) return frameError(`Frame exceeds maxFrameBytes (${limits.maxFrameBytes})`);
   let parsed: unknown;
@@ -484,8 +511,13 @@ export function decodeServerFrame(data: FrameData, limits: ProtocolLimits = serv
   } catch {
     return frameError(NOT_JSON);
   }
-  const list: unknown[] | undefined = Array.isArray(parsed) ? parsed : isRecord(parsed) ? [parsed] : undefined;
-  if (list === undefined) return frameError('A frame must be a message object or an array of message objects');
+  const list: unknown[] | undefined = Array.isArray(parsed)
+    ? parsed
+    : isRecord(parsed)
+      ? [parsed]
+      : undefined;
+  if (list === undefined)
+    return frameError('A frame must be a message object or an array of message objects');
   const messages: ServerMessage[] = [];
   const dropped: WireError[] = [];
   for (const value of list) {
@@ -536,7 +568,10 @@ function decodeServerMessage(value: unknown, limits: ProtocolLimits): ServerMess
       return message;
     }
     case 'ScopeSyncReply': {
-      const raw = value.fragmentReplies as Array<{ error?: WireError; modifications?: Record<string, unknown> }>;
+      const raw = value.fragmentReplies as Array<{
+        error?: WireError;
+        modifications?: Record<string, unknown>;
+      }>;
       const fragmentReplies = new Array<FragmentReply>(raw.length);
       for (let i = 0; i < raw.length; i++) {
         const r = raw[i]!;
@@ -553,7 +588,12 @@ function decodeServerMessage(value: unknown, limits: ProtocolLimits): ServerMess
       return message;
     }
     case 'Ping': {
-      const message: Ping = { type: t, index, ack: value.ack as number, resendMissing: value.resendMissing === true };
+      const message: Ping = {
+        type: t,
+        index,
+        ack: value.ack as number,
+        resendMissing: value.resendMissing === true,
+      };
       return message;
     }
   }

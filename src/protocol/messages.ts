@@ -7,7 +7,8 @@
 // loops are faster there and give error messages that name the fragment and the property.
 
 import { type TSchema, Type } from '@sinclair/typebox';
-import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
+import { TypeCompiler, type ValueError } from '@sinclair/typebox/compiler';
+import { Value } from '@sinclair/typebox/value';
 import type { WireError } from '../errors.js';
 
 export type { WireError };
@@ -134,7 +135,13 @@ export type ClientMessage = SessionCreate | ScopeFetch | ScopeSync | Ping | Repl
 export type ClientMessageType = ClientMessage['type'];
 
 /** What a client accepts from the server. */
-export type ServerMessage = SessionCreateReply | ScopeFetchReply | ScopeState | ScopeSync | ScopeSyncReply | Ping;
+export type ServerMessage =
+  | SessionCreateReply
+  | ScopeFetchReply
+  | ScopeState
+  | ScopeSync
+  | ScopeSyncReply
+  | Ping;
 export type ServerMessageType = ServerMessage['type'];
 
 // ---------------------------------------------------------------------------------------------
@@ -255,9 +262,15 @@ export const ScopeSyncReplySchema = Type.Object({
 // ---------------------------------------------------------------------------------------------
 // Compiled checks
 
+/** The part of TypeBox's TypeCheck the codec uses. */
+export interface SchemaCheck {
+  Check(value: unknown): boolean;
+  Errors(value: unknown): { First(): ValueError | undefined };
+}
+
 /** A compiled schema and the messages its fields get when they are wrong. */
 export interface MessageCheck {
-  readonly check: TypeCheck<TSchema>;
+  readonly check: SchemaCheck;
   /** Field name → message for a missing (`undefined`) or wrong value. */
   readonly fieldErrors: Readonly<Record<string, (value: unknown) => string>>;
 }
@@ -271,8 +284,22 @@ const indexError = (value: unknown) =>
 const paramsError = () => 'Invalid params: must be an object';
 const errorError = () => 'Invalid error: must be {message: string, type?: string}';
 
+/**
+ * TypeCompiler generates code with `new Function`, which a browser page with a strict
+ * Content-Security-Policy (no 'unsafe-eval') forbids. This folder also runs in the browser
+ * client, so fall back to TypeBox's interpreting checker there instead of failing at import.
+ */
+function checker(schema: TSchema): SchemaCheck {
+  try {
+    return TypeCompiler.Compile(schema);
+  } catch {
+    /* c8 ignore next 2 */
+    return { Check: (value) => Value.Check(schema, value), Errors: (value) => Value.Errors(schema, value) };
+  }
+}
+
 function compile(schema: TSchema, fieldErrors: Record<string, (value: unknown) => string>): MessageCheck {
-  return { check: TypeCompiler.Compile(schema), fieldErrors: { index: indexError, ...fieldErrors } };
+  return { check: checker(schema), fieldErrors: { index: indexError, ...fieldErrors } };
 }
 
 /** Checks for client → server messages, by `type`. */

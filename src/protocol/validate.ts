@@ -153,20 +153,27 @@ export function checkFragments(raw: readonly unknown[], limits: ProtocolLimits):
     const { type, uuid, clsName } = f as Record<string, unknown>;
     let properties = (f as Record<string, unknown>).properties;
     if (type !== 'add' && type !== 'change') {
-      return { fragments: [], error: `Fragment ${i}: invalid type ${quote(type)}, must be "add" or "change"` };
+      return {
+        fragments: [],
+        error: `Fragment ${i}: invalid type ${quote(type)}, must be "add" or "change"`,
+      };
     }
     const id = normalizeUuid(uuid);
     if (id === undefined) {
       return {
         fragments: [],
-        error: uuid === undefined ? `Fragment ${i}: requires uuid` : `Fragment ${i}: invalid uuid ${quote(uuid)}`,
+        error:
+          uuid === undefined ? `Fragment ${i}: requires uuid` : `Fragment ${i}: invalid uuid ${quote(uuid)}`,
       };
     }
     if (typeof clsName !== 'string' || clsName.length === 0) {
       return { fragments: [], error: `Fragment ${i}: clsName must be a non-empty string` };
     }
     if (clsName.length > limits.maxStringLength) {
-      return { fragments: [], error: `Fragment ${i}: clsName exceeds maxStringLength (${limits.maxStringLength})` };
+      return {
+        fragments: [],
+        error: `Fragment ${i}: clsName exceeds maxStringLength (${limits.maxStringLength})`,
+      };
     }
     if (properties === undefined || properties === null) {
       properties = {};

@@ -14,6 +14,7 @@ import { Kind, type Property } from '../model/property.js';
 import { uuidv4 } from '../model/uuid.js';
 import { commit, plan } from './changeset.js';
 import type { AppliedFragment, ApplyOptions, ChangeContext, ChangesetResult, Fragment } from './types.js';
+import { type QueryResult, type UpdateOptions, type UpdateQuery, type UpdateSpec, update } from './update.js';
 
 export interface ScopeOptions {
   /** The name clients fetch the scope by. */
@@ -219,6 +220,30 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
     }
     if (cb) return void cb(null, out);
     return out;
+  }
+
+  /**
+   * The update operators (PROTOCOL.md §10; see update.ts). Returns the result, or with a
+   * callback answers `cb(err, result)` instead of throwing.
+   */
+  update(query: UpdateQuery, spec: UpdateSpec, options?: UpdateOptions): QueryResult;
+  update(query: UpdateQuery, spec: UpdateSpec, cb: Callback<QueryResult>): void;
+  update(query: UpdateQuery, spec: UpdateSpec, options: UpdateOptions | undefined, cb: Callback<QueryResult>): void;
+  update(
+    query: UpdateQuery,
+    spec: UpdateSpec,
+    options?: UpdateOptions | Callback<QueryResult>,
+    cb?: Callback<QueryResult>,
+  ): QueryResult | undefined {
+    if (typeof options === 'function') [cb, options] = [options, undefined];
+    if (!cb) return update(this, query, spec, options);
+    let result: QueryResult;
+    try {
+      result = update(this, query, spec, options);
+    } catch (e) {
+      return void cb(e as Error);
+    }
+    cb(null, result);
   }
 
   // ---- server-side edits (§7.9) ----------------------------------------------------------------

@@ -1,12 +1,8 @@
 import type { WireError } from '../errors.js';
+import type { Fragment } from '../protocol/messages.js';
 
 /** A wire fragment (PROTOCOL.md §6). */
-export interface Fragment {
-  type: 'add' | 'change';
-  uuid: string;
-  clsName: string;
-  properties?: Record<string, unknown>;
-}
+export type { Fragment };
 
 /** An applied fragment: properties always present, values wire-encoded. */
 export interface AppliedFragment extends Fragment {

@@ -34,6 +34,8 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** Prefix of the table names. Default `jetstream_`. */
   tablePrefix?: string;
+  /** `application_name` of the connections, as pg_stat_activity shows it. Default `jetstream`. */
+  applicationName?: string;
   /** Connections in the pool. Default 10. */
   poolSize?: number;
   /** How long to wait for a connection before a call rejects. Default 10,000 ms. */
@@ -87,6 +89,7 @@ export class PostgresStore implements Store {
   private async connect(): Promise<void> {
     const pool = new pg.Pool({
       connectionString: this.options.connectionString,
+      application_name: this.options.applicationName ?? 'jetstream',
       max: this.options.poolSize ?? 10,
       connectionTimeoutMillis: this.options.connectionTimeoutMillis ?? 10_000,
     });

@@ -46,6 +46,11 @@ export class Emitter<Events extends { [K in keyof Events]: Listener } = Record<s
     return this;
   }
 
+  /** A copy of the listeners of `event`, in registration order. */
+  listeners<K extends keyof Events>(event: K): Events[K][] {
+    return (this.#listeners.get(event)?.slice() ?? []) as Events[K][];
+  }
+
   listenerCount(event: keyof Events): number {
     return this.#listeners.get(event)?.length ?? 0;
   }

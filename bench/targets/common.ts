@@ -1,0 +1,51 @@
+// What every benchmark target process shares: it is forked by the suite, builds a Canvas scope
+// with BENCH_SHAPES shapes, listens on a free port and tells the parent over IPC; it answers
+// `gc` (collect, then report memory) and `stop`.
+import { randomUUID } from 'node:crypto';
+
+export interface TargetHandle {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** The messages a target sends to the suite. */
+export type TargetEvent =
+  | { type: 'ready'; port: number }
+  | { type: 'unavailable'; reason: string }
+  | { type: 'gc'; heapUsed: number; rss: number };
+
+/** The i-th shape of the benchmark canvas: the same values for every target. */
+export function shapeValues(i: number): { x: number; y: number; width: number; height: number; type: number } {
+  return { x: i % 1000, y: Math.floor(i / 1000), width: 10 + (i % 7), height: 10 + (i % 5), type: i % 4 };
+}
+
+export const CANVAS_NAME = 'Canvas';
+export const shapeCount = (): number => Number(process.env.BENCH_SHAPES ?? 32);
+export { randomUUID };
+
+function send(event: TargetEvent): void {
+  process.send?.(event);
+}
+
+export async function runTarget(start: (shapes: number) => Promise<TargetHandle | string>): Promise<void> {
+  const handle = await start(shapeCount());
+  if (typeof handle === 'string') {
+    send({ type: 'unavailable', reason: handle });
+    process.disconnect?.();
+    return;
+  }
+  process.on('message', (msg: { type?: string }) => {
+    if (msg?.type === 'gc') {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      gc?.();
+      const m = process.memoryUsage();
+      send({ type: 'gc', heapUsed: m.heapUsed, rss: m.rss });
+    } else if (msg?.type === 'stop') {
+      void handle.close().finally(() => process.exit(0));
+      setTimeout(() => process.exit(0), 2000).unref();
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+  send({ type: 'ready', port: handle.port });
+}

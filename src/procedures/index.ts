@@ -1,0 +1,52 @@
+// procedures/: named per-model procedures that clients invoke on a ScopeSync (PROTOCOL.md §9):
+// constraints, binding expressions, the remote `http` type and custom remote types, and
+// applySync, the per-scope ordered entry point the server calls for every client changeset.
+// Importing this module attaches `defineProcedure`, `getProcedure` and
+// `registerRemoteProcedureType` to ModelObject. Server-side: depends on model/ and scope/ only;
+// must not import server/, transport/ or store/.
+export {
+  ArrayPropertyConstraint,
+  type ArrayConstraintType,
+  arrayPropertyConstraint,
+  Constraint,
+  type ConstraintSpec,
+  HasNewValuePropertyConstraint,
+  hasNewValuePropertyConstraint,
+  type PropertyConstraintValue,
+} from './constraints.js';
+export {
+  bindValues,
+  Expression,
+  type ExpressionContext,
+  ExpressionError,
+  type ExpressionSource,
+  expr,
+} from './expression.js';
+export {
+  DEFAULT_TIMEOUT_MS,
+  DownstreamError,
+  HTTP_METHODS,
+  type HttpMethod,
+  type HttpRemoteOptions,
+  RemoteHttpProcedure,
+} from './http.js';
+export { type ProcedureLogger, setProcedureLogger } from './log.js';
+export {
+  CONSTRAINTS_NOT_MET,
+  defineProcedure,
+  getProcedure,
+  type ProcedureOptions,
+  type RemoteOptions,
+  registerRemoteProcedureType,
+  resolveProcedure,
+  SyncProcedure,
+} from './procedure.js';
+export { applySync, isScopeBusy, type SyncRequest } from './sync.js';
+export type {
+  ProcedureResult,
+  ProcedureUpdate,
+  RemoteOutcome,
+  RemoteProcedure,
+  RemoteProcedureType,
+  RemoteTypeOptions,
+} from './types.js';

@@ -1,0 +1,94 @@
+// The scope hub: which sessions hold which scope (and at which scopeIndex), and the fan-out of
+// every scope's 'changes' to them. One 'changes' listener per scope, whatever the number of
+// sessions (the original added one per fetch and never removed it). The fragment list of a
+// change is encoded once; each session only wraps it in its own envelope (DESIGN.md).
+import { encodeFragments } from '../protocol/index.js';
+import type { Scope } from '../scope/scope.js';
+import type { AppliedFragment, ChangeContext } from '../scope/types.js';
+
+/** What the hub needs from a session. */
+export interface Subscriber {
+  enqueueScopeSync(scopeIndex: number, fragmentsJson: string): void;
+}
+
+/**
+ * Where a scope's changes go before they are broadcast: straight through without a store; after
+ * the group commit with one (store/). Order is preserved either way.
+ */
+export interface ChangeSink {
+  changes(scope: Scope, fragments: AppliedFragment[], context: ChangeContext, broadcast: () => void): void;
+}
+
+interface Entry {
+  sessions: Map<Subscriber, number>;
+  listener: (fragments: AppliedFragment[], context: ChangeContext) => void;
+  state: { version: number; rootUUID: string; json: string } | null;
+}
+
+export class ScopeHub {
+  #entries = new Map<Scope, Entry>();
+
+  constructor(private readonly sink: ChangeSink | null = null) {}
+
+  subscribe(scope: Scope, session: Subscriber, scopeIndex: number): void {
+    let entry = this.#entries.get(scope);
+    if (!entry) {
+      const e: Entry = {
+        sessions: new Map(),
+        state: null,
+        listener: (fragments, context) => {
+          if (this.sink) this.sink.changes(scope, fragments, context, () => this.#broadcast(e, fragments, context));
+          else this.#broadcast(e, fragments, context);
+        },
+      };
+      entry = e;
+      this.#entries.set(scope, entry);
+      scope.on('changes', entry.listener);
+    }
+    entry.sessions.set(session, scopeIndex);
+  }
+
+  unsubscribe(scope: Scope, session: Subscriber): void {
+    const entry = this.#entries.get(scope);
+    if (!entry) return;
+    entry.sessions.delete(session);
+    if (entry.sessions.size === 0) {
+      scope.off('changes', entry.listener);
+      this.#entries.delete(scope);
+    }
+  }
+
+  /** Sessions currently holding `scope`. */
+  subscribers(scope: Scope): number {
+    return this.#entries.get(scope)?.sessions.size ?? 0;
+  }
+
+  /**
+   * The scope's state, encoded once per version: many sessions fetching an unchanged scope
+   * (a reconnect storm) cost one encoding.
+   */
+  state(scope: Scope): { rootUUID: string; json: string } {
+    scope.flush();
+    const entry = this.#entries.get(scope);
+    if (entry?.state && entry.state.version === scope.version) return entry.state;
+    const { rootUUID, fragments } = scope.getState();
+    const state = { version: scope.version, rootUUID, json: encodeFragments(fragments) };
+    if (entry) entry.state = state;
+    return state;
+  }
+
+  close(): void {
+    for (const [scope, entry] of this.#entries) scope.off('changes', entry.listener);
+    this.#entries.clear();
+  }
+
+  #broadcast(entry: Entry, fragments: AppliedFragment[], context: ChangeContext): void {
+    if (entry.sessions.size === 0) return;
+    const origin = context.origin;
+    if (entry.sessions.size === 1 && entry.sessions.has(origin as Subscriber)) return;
+    const json = encodeFragments(fragments);
+    for (const [session, scopeIndex] of entry.sessions) {
+      if (session !== origin) session.enqueueScopeSync(scopeIndex, json);
+    }
+  }
+}

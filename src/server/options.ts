@@ -1,0 +1,91 @@
+// Server options, with the defaults a demanding user would pick. Every option is documented
+// in docs/server.md; validation happens once, at construction.
+import type { Server as HttpServer } from 'node:http';
+import { type ProtocolLimits, resolveLimits } from '../protocol/index.js';
+import type { Scope } from '../scope/scope.js';
+import type { Transport } from '../transport/types.js';
+
+/** A pino-compatible logger (pino itself fits). */
+export interface Logger {
+  debug(obj: unknown, msg?: string): void;
+  info(obj: unknown, msg?: string): void;
+  warn(obj: unknown, msg?: string): void;
+  error(obj: unknown, msg?: string): void;
+}
+
+export interface ServerOptions {
+  /** Transports to accept connections from. Default: a WebSocket transport on `port` or `server`. */
+  transports?: Transport[];
+  /** Port for the default WebSocket transport (0 = any free port). */
+  port?: number;
+  /** HTTP server to attach the default WebSocket transport to (instead of `port`). */
+  server?: HttpServer;
+  /**
+   * Scopes served to every session by name when the application installs no `fetch` handler:
+   * the shortest way to a working server.
+   */
+  scopes?: Scope[];
+  /** The original's name for session options: `{inactivityExpiryTimeoutDuration: ms}`. */
+  sessionOptions?: { inactivityExpiryTimeoutDuration?: number };
+  /** A session with no inbound message for this long expires (close 4097). Default 10 min. */
+  sessionExpiry?: number;
+  /** A new connection must send SessionCreate within this many ms. Default 10 s. */
+  establishSessionTimeout?: number;
+  /** How long an application hook may take to answer before the request is denied. Default 10 s. */
+  hookTimeout?: number;
+  /** Keep-alive ping every `pingInterval ± pingVariance/2` ms. Defaults 10 s and 2 s. */
+  pingInterval?: number;
+  pingVariance?: number;
+  /** Invalid messages a session may send before it is closed with 4096. Default 20. */
+  maxInvalidMessages?: number;
+  /** Frame, changeset, string and array limits (see protocol/codec.ts `defaultLimits`). */
+  limits?: Partial<ProtocolLimits>;
+  /** Log destination; silent by default. */
+  logger?: Logger;
+}
+
+export interface ResolvedOptions {
+  sessionExpiry: number;
+  establishSessionTimeout: number;
+  hookTimeout: number;
+  pingInterval: number;
+  pingVariance: number;
+  maxInvalidMessages: number;
+  limits: ProtocolLimits;
+  logger: Logger;
+}
+
+const noop = () => {};
+export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop };
+
+function positive(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new TypeError(`Server option ${name} must be a positive number of milliseconds, got ${String(value)}`);
+  }
+  return value;
+}
+
+export function resolveOptions(options: ServerOptions): ResolvedOptions {
+  const pingInterval = positive('pingInterval', options.pingInterval, 10_000);
+  const pingVariance =
+    options.pingVariance === 0 ? 0 : positive('pingVariance', options.pingVariance, Math.min(2_000, pingInterval));
+  const maxInvalid = options.maxInvalidMessages ?? 20;
+  if (!Number.isInteger(maxInvalid) || maxInvalid < 1) {
+    throw new TypeError(`Server option maxInvalidMessages must be a positive integer, got ${String(maxInvalid)}`);
+  }
+  return {
+    sessionExpiry: positive(
+      'sessionExpiry',
+      options.sessionExpiry ?? options.sessionOptions?.inactivityExpiryTimeoutDuration,
+      10 * 60_000,
+    ),
+    establishSessionTimeout: positive('establishSessionTimeout', options.establishSessionTimeout, 10_000),
+    hookTimeout: positive('hookTimeout', options.hookTimeout, 10_000),
+    pingInterval,
+    pingVariance,
+    maxInvalidMessages: maxInvalid,
+    limits: resolveLimits(options.limits),
+    logger: options.logger ?? silentLogger,
+  };
+}

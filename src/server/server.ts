@@ -1,0 +1,305 @@
+// The server: accepts connections from its transports, runs the handshake (PROTOCOL.md §4, §8),
+// owns the sessions, and batches every session's output into one frame per event-loop turn.
+//
+// Application hooks, in the order they run (each may answer with a callback or a promise; one
+// that throws, rejects or times out denies that request and nothing else):
+//   1. 'connection' (connection)                 — deny on headers/query: close 4096
+//   2. 'session'    (session, connection, params, callback) or the README's (session, params, callback)
+//   3. session 'fetch' (name, params, callback)  — map a scope name to a Scope, or deny
+import { ErrorType, type WireError } from '../errors.js';
+import { decodeFrame, encodeSessionCreateReply, type SessionCreate } from '../protocol/index.js';
+import type { Scope } from '../scope/scope.js';
+import type { ChangesetResult } from '../scope/types.js';
+import type { Connection, InboundData, Transport } from '../transport/types.js';
+import { WebsocketTransport } from '../transport/websocket.js';
+import { Emitter } from '../util/emitter.js';
+import { closeReason } from './close-reason.js';
+import { callHook, reasonMessage } from './hooks.js';
+import { type ChangeSink, ScopeHub } from './hub.js';
+import { type Logger, type ResolvedOptions, resolveOptions, type ServerOptions } from './options.js';
+import { Session, type SessionHost } from './session.js';
+import { createToken } from './token.js';
+
+const CLOSE_DENIED = 4096;
+
+/** What a `connection` hook sees: the socket's parameters, and a way to refuse it. */
+export class IncomingConnection {
+  denied: WireError | null = null;
+  constructor(readonly connection: Connection) {}
+  /** `x-jetstream-*` headers and query parameters, prefix removed. */
+  get params(): Record<string, string> {
+    return this.connection.params;
+  }
+  get headers(): Record<string, string | string[] | undefined> {
+    return this.connection.headers;
+  }
+  get remoteAddress(): string | undefined {
+    return this.connection.remoteAddress;
+  }
+  /** Refuses the connection: it is closed with 4096 and the reason. */
+  deny(reason?: unknown): void {
+    this.denied = {
+      message: reasonMessage(reason, 'Connection was rejected'),
+      type: ErrorType.rejected,
+    };
+  }
+  /** Kept for the original API; connections are accepted unless denied. */
+  accept(): void {}
+}
+
+export type SessionCallback = (err?: unknown) => void;
+export type SessionHook =
+  | ((session: Session, connection: IncomingConnection, params: Record<string, unknown>, callback: SessionCallback) => unknown)
+  | ((session: Session, params: Record<string, unknown>, callback: SessionCallback) => unknown);
+
+export interface ServerEvents {
+  connection: (connection: IncomingConnection) => unknown;
+  session: SessionHook;
+  listening: () => void;
+  error: (err: Error) => void;
+  // biome-ignore lint/suspicious/noExplicitAny: open-ended for application events
+  [event: string]: (...args: any[]) => unknown;
+}
+
+/** Applies a changeset. Replaced by procedures/sync.ts once procedures are loaded. */
+export type SyncApplier = SessionHost['applySync'];
+
+let defaultApplySync: SyncApplier = (scope, req) =>
+  scope.applyChangeset(req.fragments, { atomic: req.atomic, origin: req.origin, procedure: req.procedure });
+
+/** @internal Lets procedures/ install the ordered, procedure-aware applier. */
+export function setDefaultApplySync(fn: SyncApplier): void {
+  defaultApplySync = fn;
+}
+
+export class Server extends Emitter<ServerEvents> implements SessionHost {
+  readonly options: ResolvedOptions;
+  readonly logger: Logger;
+  readonly hub: ScopeHub;
+  readonly transports: Transport[];
+  #sessions = new Map<string, Session>();
+  #scopes = new Map<string, Scope>();
+  #dirty: Session[] = [];
+  #flushScheduled = false;
+  #pendingConnections = new Set<Connection>();
+  #listening: Promise<this> | null = null;
+  #closed = false;
+  #sink: ChangeSink | null;
+
+  constructor(options: ServerOptions = {}, internals: { sink?: ChangeSink; afterCommit?: (fn: () => void) => void } = {}) {
+    super();
+    this.options = resolveOptions(options);
+    this.logger = this.options.logger;
+    this.#sink = internals.sink ?? null;
+    if (internals.afterCommit) this.afterCommit = internals.afterCommit;
+    this.hub = new ScopeHub(this.#sink);
+    for (const s of options.scopes ?? []) this.#scopes.set(s.name, s);
+    if (options.transports && options.transports.length > 0) {
+      this.transports = options.transports.slice();
+    } else if (options.server) {
+      this.transports = [new WebsocketTransport({ server: options.server })];
+    } else {
+      this.transports = [new WebsocketTransport({ port: options.port ?? 3000 })];
+    }
+  }
+
+  /** Starts every transport. Resolves once all are listening. */
+  listen(): Promise<this> {
+    this.#listening ??= Promise.all(this.transports.map((t) => t.listen((c) => this.#onConnection(c)))).then(() => {
+      this.emit('listening');
+      return this;
+    });
+    return this.#listening;
+  }
+
+  /** The port of the first WebSocket transport (after listen). */
+  get port(): number | undefined {
+    for (const t of this.transports) if (t instanceof WebsocketTransport) return t.port;
+    return undefined;
+  }
+
+  /** Live sessions. */
+  get sessions(): Session[] {
+    return [...this.#sessions.values()];
+  }
+
+  /** Serves `scope` by name to sessions that have no fetch handler. */
+  addScope(scope: Scope): void {
+    this.#scopes.set(scope.name, scope);
+  }
+
+  /** Ends every session and stops every transport. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const s of [...this.#sessions.values()]) s.close(1001, { message: 'Server shutting down' });
+    for (const c of this.#pendingConnections) c.close(1001, 'Server shutting down');
+    this.hub.close();
+    await Promise.all(this.transports.map((t) => t.close()));
+  }
+
+  // ---- SessionHost -----------------------------------------------------------------------------
+
+  findScope(name: string): Scope | undefined {
+    return this.#scopes.get(name);
+  }
+
+  applySync(scope: Scope, req: Parameters<SyncApplier>[1]): ChangesetResult | Promise<ChangesetResult> {
+    return defaultApplySync(scope, req);
+  }
+
+  afterCommit(fn: () => void): void {
+    fn();
+  }
+
+  scheduleFlush(session: Session): void {
+    this.#dirty.push(session);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      const dirty = this.#dirty;
+      this.#dirty = [];
+      for (let i = 0; i < dirty.length; i++) dirty[i]!._flush();
+    });
+  }
+
+  sessionEnded(session: Session): void {
+    if (this.#sessions.get(session.token) === session) this.#sessions.delete(session.token);
+  }
+
+  // ---- connections -----------------------------------------------------------------------------
+
+  #onConnection(conn: Connection): void {
+    if (this.#closed) {
+      conn.close(1001, 'Server shutting down');
+      return;
+    }
+    const token = conn.params.sessiontoken;
+    if (token !== undefined) {
+      this.#resume(conn, token);
+      return;
+    }
+    void this.#establish(conn);
+  }
+
+  #resume(conn: Connection, token: string): void {
+    const session = this.#sessions.get(token);
+    if (!session || session.expired) {
+      deny(conn, { message: 'Session token unrecognized', type: ErrorType.sessionTokenUnrecognized });
+      return;
+    }
+    session._attach(conn, true);
+  }
+
+  async #establish(conn: Connection): Promise<void> {
+    this.#pendingConnections.add(conn);
+    // Frames that arrive before the session is accepted are kept, not lost (original bug 11).
+    const frames: InboundData[] = [];
+    let closed = false;
+    let wake: (() => void) | null = null;
+    const onMessage = (data: InboundData) => {
+      frames.push(data);
+      wake?.();
+    };
+    const onClose = () => {
+      closed = true;
+      wake?.();
+    };
+    conn.on('message', onMessage);
+    conn.on('close', onClose);
+    const cleanup = () => {
+      conn.off('message', onMessage);
+      conn.off('close', onClose);
+      this.#pendingConnections.delete(conn);
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      wake?.();
+    }, this.options.establishSessionTimeout);
+    let timedOut = false;
+
+    try {
+      const incoming = new IncomingConnection(conn);
+      const hookError = await this.#runConnectionHooks(incoming);
+      if (hookError) return deny(conn, hookError);
+
+      while (frames.length === 0 && !closed && !timedOut) await new Promise<void>((r) => (wake = r));
+      clearTimeout(timer);
+      if (closed) return;
+      if (frames.length === 0) {
+        return deny(conn, { message: 'Session establish timed out', type: ErrorType.sessionEstablishTimedOut });
+      }
+      const first = decodeFrame(frames.shift()!, this.options.limits, { handshake: true });
+      if (!first.ok) return deny(conn, first.error);
+      const item = first.items[0];
+      if (item?.kind !== 'message' || item.message.type !== 'SessionCreate') {
+        return deny(conn, { message: 'Unrecognized handshake', type: ErrorType.unrecognizedHandshake });
+      }
+      const create = item.message as SessionCreate;
+      const session = new Session(this, createToken(), create.params, create.version);
+      const denial = await this.#runSessionHooks(session, incoming, create.params);
+      if (closed || this.#closed) return;
+      if (denial) {
+        conn.send(`[${encodeSessionCreateReply(0, denial)}]`);
+        return deny(conn, denial);
+      }
+      this.#sessions.set(session.token, session);
+      cleanup();
+      session._attach(conn, false);
+      session._sendNow(encodeSessionCreateReply(0, session.token));
+      for (const f of frames) session._receive(f);
+    } catch (err) {
+      this.logger.error({ err }, 'handshake failed');
+      deny(conn, { message: 'Internal error', type: ErrorType.rejected });
+    } finally {
+      clearTimeout(timer);
+      cleanup();
+    }
+  }
+
+  async #runConnectionHooks(incoming: IncomingConnection): Promise<WireError | null> {
+    for (const hook of this.listeners('connection')) {
+      try {
+        const r = hook(incoming);
+        if (r && typeof (r as Promise<unknown>).then === 'function') await r;
+      } catch (err) {
+        incoming.deny(err);
+      }
+      if (incoming.denied) return incoming.denied;
+    }
+    return null;
+  }
+
+  async #runSessionHooks(
+    session: Session,
+    incoming: IncomingConnection,
+    params: Record<string, unknown>,
+  ): Promise<WireError | null> {
+    for (const hook of this.listeners('session')) {
+      const answer = await callHook<unknown>((cb) => {
+        // The README's form is (session, params, callback); the original code's is
+        // (session, connection, params, callback). Three declared parameters mean the
+        // README's form, unless the hook is an async function (it answers by promise).
+        const h = hook as (...args: unknown[]) => unknown;
+        const readmeForm = h.length <= 3 && !(h.length === 3 && h.constructor?.name === 'AsyncFunction');
+        return readmeForm ? h(session, params, cb) : h(session, incoming, params, cb);
+      }, this.options.hookTimeout);
+      if (!answer.ok) {
+        this.logger.info({ reason: reasonMessage(answer.error, '') }, 'session denied');
+        return { message: reasonMessage(answer.error, 'Session creation denied'), type: ErrorType.rejected };
+      }
+    }
+    return null;
+  }
+}
+
+/** Closes a socket with 4096 and the reason as JSON, shortened to fit the close frame. */
+function deny(conn: Connection, error: WireError): void {
+  conn.close(CLOSE_DENIED, closeReason(error));
+}
+
+/** Creates a server and waits until it listens. */
+export async function createServer(options: ServerOptions = {}): Promise<Server> {
+  return new Server(options).listen();
+}

@@ -1,0 +1,403 @@
+// A session: one client's conversation with the server (PROTOCOL.md §3, §4). It outlives
+// sockets: a client that reconnects with the token re-attaches and both sides resend what the
+// other has not acknowledged.
+//
+// Outbound: one index counter (SessionCreateReply took 0), every message with index ≠ 0 kept
+// until the client's Ping acks it, and everything queued in one event-loop turn sent as one
+// frame. Inbound: dedupe by index, garbage counted and answered where the client waits.
+import { ErrorType, type WireError } from '../errors.js';
+import {
+  type ClientMessage,
+  type DecodedItem,
+  decodeFrame,
+  encodePing,
+  encodeScopeFetchReply,
+  encodeScopeState,
+  encodeScopeSync,
+  encodeScopeSyncReply,
+  type FragmentReply,
+  type ScopeFetch,
+  type ScopeSync,
+} from '../protocol/index.js';
+import { Scope } from '../scope/scope.js';
+import type { ChangesetResult } from '../scope/types.js';
+import type { Connection, InboundData } from '../transport/types.js';
+import { Emitter } from '../util/emitter.js';
+import { closeReason } from './close-reason.js';
+import { callHook, reasonMessage } from './hooks.js';
+import type { ScopeHub, Subscriber } from './hub.js';
+import type { Logger, ResolvedOptions } from './options.js';
+
+/** What a session needs from its server. */
+export interface SessionHost {
+  readonly options: ResolvedOptions;
+  readonly hub: ScopeHub;
+  readonly logger: Logger;
+  /** Scopes served by name when the application installs no fetch handler. */
+  findScope(name: string): Scope | undefined;
+  /** Applies a client changeset (ordering, procedures); see procedures/sync.ts. */
+  applySync(
+    scope: Scope,
+    req: { fragments: ScopeSync['fragments']; atomic?: boolean; procedure?: string; origin: Session },
+  ): ChangesetResult | Promise<ChangesetResult>;
+  /** Runs `fn` once every change accepted so far is durable (immediately without a store). */
+  afterCommit(fn: () => void): void;
+  scheduleFlush(session: Session): void;
+  sessionEnded(session: Session): void;
+}
+
+export type FetchCallback = (err?: unknown, scope?: Scope) => void;
+
+export interface SessionEvents {
+  /** The application maps a scope name to a Scope (or denies) — `callback(err, scope)` or a promise. */
+  fetch: (name: string, params: Record<string, unknown>, callback: FetchCallback) => unknown;
+  /** The session expired or was closed; it will never be used again. */
+  expire: () => void;
+  // biome-ignore lint/suspicious/noExplicitAny: open-ended for application events
+  [event: string]: (...args: any[]) => unknown;
+}
+
+const CLOSE_DENIED = 4096;
+const CLOSE_SESSION_CLOSED = 4097;
+
+export class Session extends Emitter<SessionEvents> implements Subscriber {
+  /** The secret the client presents to resume. Never sent again after SessionCreateReply. */
+  readonly token: string;
+  /** The SessionCreate `params`, for authentication. */
+  readonly params: Record<string, unknown>;
+  /** The SessionCreate `version`. */
+  readonly version: string;
+  /** Scopes this session fetched; the position is the `scopeIndex`. */
+  readonly scopes: Scope[] = [];
+  /** Free for the application (user id, roles…). */
+  data: Record<string, unknown> = {};
+  expired = false;
+  connection: Connection | null = null;
+
+  #host: SessionHost;
+  #nextIndex = 1;
+  #unackedIndex: number[] = [];
+  #unackedText: string[] = [];
+  #pending: string[] = [];
+  /** After a resume, nothing goes out before the client's first message (§4). */
+  #hold = false;
+  #lastClientIndex = 0;
+  #invalid = 0;
+  #lastActivity = Date.now();
+  #expiryTimer: ReturnType<typeof setTimeout> | null = null;
+  #pingTimer: ReturnType<typeof setTimeout> | null = null;
+  #detach: (() => void) | null = null;
+
+  constructor(host: SessionHost, token: string, params: Record<string, unknown>, version: string) {
+    super();
+    this.#host = host;
+    this.token = token;
+    this.params = params;
+    this.version = version;
+  }
+
+  /** Messages sent and not yet acknowledged (for tests and metrics). */
+  get unacknowledged(): number {
+    return this.#unackedIndex.length;
+  }
+
+  // ---- sockets --------------------------------------------------------------------------------
+
+  /** @internal Attaches a socket; the previous one, if any, is closed and forgotten (§4 [fix]). */
+  _attach(conn: Connection, resumed: boolean): void {
+    if (this.expired) return;
+    const previous = this.connection;
+    this.#detach?.();
+    if (previous && previous !== conn) previous.close(1000, 'Replaced by a new connection');
+    this.connection = conn;
+    this.#pending = [];
+    this.#hold = resumed;
+    const onMessage = (data: InboundData) => this._receive(data);
+    const onClose = () => {
+      if (this.connection !== conn) return;
+      this.#detach?.();
+      this.connection = null;
+      this.#stopPing();
+    };
+    conn.on('message', onMessage);
+    conn.on('close', onClose);
+    this.#detach = () => {
+      conn.off('message', onMessage);
+      conn.off('close', onClose);
+      this.#detach = null;
+    };
+    this.#armPing();
+    this.#armExpiry();
+  }
+
+  /** Ends the session: closes the socket with 4097 and forgets the token. */
+  close(code = CLOSE_SESSION_CLOSED, reason: WireError = { message: 'Session closed', type: ErrorType.sessionExpired }): void {
+    if (this.expired) return;
+    this.expired = true;
+    this.#stopPing();
+    if (this.#expiryTimer) clearTimeout(this.#expiryTimer);
+    this.#expiryTimer = null;
+    for (const scope of this.scopes) this.#host.hub.unsubscribe(scope, this);
+    const conn = this.connection;
+    this.#detach?.();
+    this.connection = null;
+    this.#pending = [];
+    this.#unackedIndex = [];
+    this.#unackedText = [];
+    if (conn) conn.close(code, closeReason(reason));
+    this.#host.sessionEnded(this);
+    try {
+      this.emit('expire');
+    } catch (err) {
+      this.#host.logger.error({ err }, 'session expire listener threw');
+    }
+  }
+
+  // ---- inbound ---------------------------------------------------------------------------------
+
+  /** @internal One inbound frame. */
+  _receive(data: InboundData): void {
+    if (this.expired) return;
+    this.#lastActivity = Date.now();
+    if (this.#hold) {
+      this.#hold = false;
+      if (this.#pending.length) this.#host.scheduleFlush(this);
+    }
+    const result = decodeFrame(data, this.#host.options.limits, { handshake: false });
+    if (!result.ok) {
+      this.#garbage(result.error);
+      return;
+    }
+    const items = result.items;
+    for (let i = 0; i < items.length && !this.expired; i++) this.#dispatch(items[i]!);
+  }
+
+  #dispatch(item: DecodedItem): void {
+    if (item.kind === 'invalid') {
+      this.#garbage(item.error);
+      return;
+    }
+    if (item.kind === 'answerable') {
+      if (!this.#fresh(item.index)) return;
+      if (item.type === 'ScopeFetch') {
+        this.#enqueue((i) => encodeScopeFetchReply(i, item.index, item.error));
+      } else {
+        const replies: FragmentReply[] = new Array(item.fragmentCount).fill({ error: item.error });
+        this.#enqueue((i) => encodeScopeSyncReply(i, item.index, replies));
+      }
+      this.#garbage(item.error);
+      return;
+    }
+    const msg: ClientMessage = item.message;
+    if (msg.type === 'Ping') {
+      this.#acknowledge(msg.ack);
+      if (msg.resendMissing) this.#resend();
+      return;
+    }
+    if (!this.#fresh(msg.index)) return;
+    if (msg.type === 'ScopeSync') this.#sync(msg);
+    else if (msg.type === 'ScopeFetch') void this.#fetch(msg);
+    // SessionCreate after the handshake, Reply and the known server types: ignored (§2.6).
+  }
+
+  /** Index rule of §3: 0 always passes; at or below the highest seen is a resend, dropped. */
+  #fresh(index: number): boolean {
+    if (index === 0) return true;
+    if (index <= this.#lastClientIndex) return false;
+    this.#lastClientIndex = index;
+    return true;
+  }
+
+  #garbage(error: WireError): void {
+    this.#host.logger.debug({ error }, 'invalid inbound message');
+    if (++this.#invalid >= this.#host.options.maxInvalidMessages) {
+      this.close(CLOSE_DENIED, { message: 'Too many invalid messages', type: ErrorType.tooManyInvalidMessages });
+    }
+  }
+
+  #acknowledge(ack: number): void {
+    const idx = this.#unackedIndex;
+    let n = 0;
+    while (n < idx.length && idx[n]! <= ack) n++;
+    if (n > 0) {
+      idx.splice(0, n);
+      this.#unackedText.splice(0, n);
+    }
+  }
+
+  #resend(): void {
+    this.#pending = [encodePing(this.#lastClientIndex, true), ...this.#unackedText];
+    this.#host.scheduleFlush(this);
+  }
+
+  // ---- fetch -----------------------------------------------------------------------------------
+
+  async #fetch(msg: ScopeFetch): Promise<void> {
+    const listeners = this.listeners('fetch');
+    let scope: unknown;
+    let error: string | null = null;
+    if (listeners.length === 0) {
+      scope = this.#host.findScope(msg.name);
+      if (!scope) error = `No such scope '${msg.name}'`;
+    } else {
+      const answer = await callHook<Scope>((cb) => {
+        let returned: unknown;
+        for (const l of listeners) {
+          const r = l(msg.name, msg.params, cb);
+          if (r !== undefined) returned = r;
+        }
+        return returned;
+      }, this.#host.options.hookTimeout);
+      if (answer.ok) scope = answer.value;
+      else error = reasonMessage(answer.error, 'Fetch denied');
+    }
+    if (this.expired) return;
+    if (error === null && !(scope instanceof Scope)) error = 'Server tried to accept with non-scope';
+    if (error === null && !(scope as Scope).root) error = `Scope '${(scope as Scope).name}' has no root`;
+    if (error !== null) {
+      const e: WireError = { message: error, type: ErrorType.rejected };
+      this.#enqueue((i) => encodeScopeFetchReply(i, msg.index, e));
+      return;
+    }
+    const s = scope as Scope;
+    let scopeIndex = this.scopes.indexOf(s);
+    if (scopeIndex < 0) {
+      scopeIndex = this.scopes.push(s) - 1;
+      this.#host.hub.subscribe(s, this, scopeIndex);
+    }
+    let state: { rootUUID: string; json: string };
+    try {
+      state = this.#host.hub.state(s);
+    } catch (err) {
+      this.#host.logger.error({ err, scope: s.name }, 'could not encode scope state');
+      const e: WireError = { message: `Scope '${s.name}' could not be read`, type: ErrorType.rejected };
+      this.#enqueue((i) => encodeScopeFetchReply(i, msg.index, e));
+      return;
+    }
+    // Reply and state in one frame: both are queued in this turn. The state reflects every
+    // change already broadcast, and later changes follow it in index order.
+    this.#host.afterCommit(() => {
+      this.#enqueue((i) => encodeScopeFetchReply(i, msg.index, scopeIndex));
+      this.#enqueue((i) => encodeScopeState(i, scopeIndex, state.rootUUID, state.json));
+    });
+  }
+
+  // ---- sync ------------------------------------------------------------------------------------
+
+  #sync(msg: ScopeSync): void {
+    const scope = this.scopes[msg.scopeIndex];
+    const n = msg.fragments.length;
+    if (!scope) {
+      const e: FragmentReply = {
+        error: { message: `Scope at index ${msg.scopeIndex} was not found`, type: ErrorType.scopeIndexNotFound },
+      };
+      this.#enqueue((i) => encodeScopeSyncReply(i, msg.index, new Array(n).fill(e)));
+      return;
+    }
+    if (n === 0) {
+      this.#enqueue((i) => encodeScopeSyncReply(i, msg.index, []));
+      return;
+    }
+    const req = { fragments: msg.fragments, atomic: msg.atomic, procedure: msg.procedure, origin: this };
+    let result: ChangesetResult | Promise<ChangesetResult>;
+    try {
+      result = this.#host.applySync(scope, req);
+    } catch (err) {
+      this.#host.logger.error({ err, scope: scope.name }, 'changeset failed');
+      const e: FragmentReply = {
+        error: { message: 'Could not apply SyncMessage: internal error', type: ErrorType.couldNotApplySyncMessage },
+      };
+      this.#enqueue((i) => encodeScopeSyncReply(i, msg.index, new Array(n).fill(e)));
+      return;
+    }
+    if (result instanceof Promise) result.then((r) => this.#reply(msg.index, r));
+    else this.#reply(msg.index, result);
+  }
+
+  #reply(replyTo: number, result: ChangesetResult): void {
+    const results = result.results;
+    const replies: FragmentReply[] = new Array(results.length);
+    for (let i = 0; i < results.length; i++) {
+      const e = results[i];
+      replies[i] = e ? { error: e } : ACCEPTED;
+    }
+    this.#host.afterCommit(() => this.#enqueue((i) => encodeScopeSyncReply(i, replyTo, replies)));
+  }
+
+  // ---- outbound --------------------------------------------------------------------------------
+
+  /** @internal The hub's fan-out path. */
+  enqueueScopeSync(scopeIndex: number, fragmentsJson: string): void {
+    this.#enqueue((i) => encodeScopeSync(i, scopeIndex, fragmentsJson));
+  }
+
+  #enqueue(build: (index: number) => string): void {
+    if (this.expired) return;
+    const index = this.#nextIndex++;
+    const text = build(index);
+    this.#unackedIndex.push(index);
+    this.#unackedText.push(text);
+    if (this.connection && !this.#hold) {
+      this.#pending.push(text);
+      if (this.#pending.length === 1) this.#host.scheduleFlush(this);
+    }
+  }
+
+  /** @internal Sends this turn's messages as one frame. */
+  _flush(): void {
+    const pending = this.#pending;
+    if (pending.length === 0 || !this.connection || this.#hold) return;
+    this.#pending = [];
+    this.connection.send(pending.length === 1 ? `[${pending[0]}]` : `[${pending.join(',')}]`);
+  }
+
+  /** @internal Sends a frame outside the counter (SessionCreateReply, index 0). */
+  _sendNow(text: string): void {
+    this.connection?.send(`[${text}]`);
+  }
+
+  // ---- timers ----------------------------------------------------------------------------------
+
+  #armPing(): void {
+    this.#stopPing();
+    const { pingInterval, pingVariance } = this.#host.options;
+    const delay = pingInterval - pingVariance / 2 + Math.random() * pingVariance;
+    this.#pingTimer = setTimeout(() => {
+      this.#pingTimer = null;
+      if (!this.connection || this.expired) return;
+      if (!this.#hold) {
+        this.#pending.push(encodePing(this.#lastClientIndex, false));
+        if (this.#pending.length === 1) this.#host.scheduleFlush(this);
+      }
+      this.#armPing();
+    }, delay);
+    this.#pingTimer.unref?.();
+  }
+
+  #stopPing(): void {
+    if (this.#pingTimer) clearTimeout(this.#pingTimer);
+    this.#pingTimer = null;
+  }
+
+  /** One timer per session, re-armed lazily: inbound messages only record the time. */
+  #armExpiry(): void {
+    if (this.#expiryTimer || this.expired) return;
+    const expiry = this.#host.options.sessionExpiry;
+    const check = () => {
+      this.#expiryTimer = null;
+      if (this.expired) return;
+      const idle = Date.now() - this.#lastActivity;
+      if (idle >= expiry) {
+        this.#host.logger.info({ session: this.token.slice(0, 6) }, 'session expired');
+        this.close(CLOSE_SESSION_CLOSED, { message: 'Session expired', type: ErrorType.sessionExpired });
+      } else {
+        this.#expiryTimer = setTimeout(check, expiry - idle);
+        this.#expiryTimer.unref?.();
+      }
+    };
+    this.#expiryTimer = setTimeout(check, expiry);
+    this.#expiryTimer.unref?.();
+  }
+}
+
+const ACCEPTED: FragmentReply = Object.freeze({}) as FragmentReply;

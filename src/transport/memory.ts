@@ -1,0 +1,111 @@
+// An in-memory transport for tests and embedding: no sockets, same semantics. Frames are
+// delivered asynchronously (next macrotask), as a socket would.
+import { Emitter } from '../util/emitter.js';
+import { connectionParams } from './params.js';
+import type { Connection, ConnectionEvents, InboundData, Transport } from './types.js';
+
+const OPEN = 1;
+const CLOSED = 3;
+
+const later: (fn: () => void) => void = (fn) => setImmediate(fn);
+
+/** The client end of an in-memory connection: a tiny WebSocket look-alike. */
+export class MemorySocket extends Emitter<{
+  message: (data: string) => void;
+  close: (code: number, reason: string) => void;
+}> {
+  readyState = OPEN;
+  /** @internal */ _peer!: MemoryConnection;
+
+  send(data: string): void {
+    if (this.readyState !== OPEN) return;
+    const peer = this._peer;
+    later(() => {
+      if (peer.isOpen) peer.emit('message', data);
+    });
+  }
+
+  close(code = 1000, reason = ''): void {
+    if (this.readyState !== OPEN) return;
+    this.readyState = CLOSED;
+    this._peer._closed(code, reason, false);
+    later(() => this.emit('close', code, reason));
+  }
+}
+
+class MemoryConnection extends Emitter<ConnectionEvents> implements Connection {
+  readonly params: Record<string, string>;
+  readonly remoteAddress = 'memory';
+  #open = true;
+
+  constructor(
+    readonly headers: Record<string, string | string[] | undefined>,
+    url: string,
+    private readonly socket: MemorySocket,
+  ) {
+    super();
+    this.params = connectionParams(headers, url);
+  }
+
+  get isOpen(): boolean {
+    return this.#open;
+  }
+
+  send(frame: string): void {
+    if (!this.#open) return;
+    const socket = this.socket;
+    later(() => {
+      if (socket.readyState === OPEN) socket.emit('message', frame);
+    });
+  }
+
+  close(code: number, reason = ''): void {
+    if (!this.#open) return;
+    this._closed(code, reason, true);
+  }
+
+  /** @internal */
+  _closed(code: number, reason: string, fromServer: boolean): void {
+    if (!this.#open) return;
+    this.#open = false;
+    if (fromServer) {
+      const socket = this.socket;
+      socket.readyState = CLOSED;
+      later(() => socket.emit('close', code, reason));
+    }
+    later(() => this.emit('close', code, reason));
+  }
+
+  /** @internal used by tests that send binary frames */
+  _receive(data: InboundData): void {
+    this.emit('message', data);
+  }
+}
+
+export class MemoryTransport implements Transport {
+  #onConnection: ((c: Connection) => void) | null = null;
+  #connections = new Set<MemoryConnection>();
+
+  listen(onConnection: (connection: Connection) => void): Promise<void> {
+    this.#onConnection = onConnection;
+    return Promise.resolve();
+  }
+
+  /** Opens a client socket; `url` may carry `?x-jetstream-…` query parameters. */
+  connect(options: { headers?: Record<string, string>; url?: string } = {}): MemorySocket {
+    if (!this.#onConnection) throw new Error('MemoryTransport is not listening');
+    const socket = new MemorySocket();
+    const conn = new MemoryConnection(options.headers ?? {}, options.url ?? '/', socket);
+    socket._peer = conn;
+    this.#connections.add(conn);
+    conn.on('close', () => this.#connections.delete(conn));
+    this.#onConnection(conn);
+    return socket;
+  }
+
+  close(): Promise<void> {
+    for (const c of this.#connections) c.close(1001, 'Server closing');
+    this.#onConnection = null;
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,111 @@
+// The WebSocket transport, on `ws`. One `ws` server, either on its own port or attached to an
+// existing HTTP server (so the demo page and the sync endpoint share a port).
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { Emitter } from '../util/emitter.js';
+import { connectionParams } from './params.js';
+import type { Connection, ConnectionEvents, Transport } from './types.js';
+
+export interface WebsocketTransportOptions {
+  /** Listen on this port (0 = any free port). Exactly one of `port` and `server`. */
+  port?: number;
+  /** Host to bind with `port` (default: all interfaces). */
+  host?: string;
+  /** Attach to this HTTP server instead of listening on a port. */
+  server?: HttpServer;
+  /** Only accept upgrades on this path (default: any path). */
+  path?: string;
+  /** Largest frame accepted, in bytes; larger frames close the socket with 1009. Default 1 MiB + 1 KiB. */
+  maxPayload?: number;
+}
+
+class WebsocketConnection extends Emitter<ConnectionEvents> implements Connection {
+  readonly params: Record<string, string>;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly remoteAddress: string | undefined;
+
+  constructor(
+    private readonly ws: WebSocket,
+    req: IncomingMessage,
+  ) {
+    super();
+    this.headers = req.headers;
+    this.params = connectionParams(req.headers, req.url);
+    this.remoteAddress = req.socket.remoteAddress;
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      // ws hands text frames as Buffers too; the codec decodes UTF-8 either way.
+      this.emit('message', isBinary || !Buffer.isBuffer(data) ? toBytes(data) : data.toString('utf8'));
+    });
+    ws.on('close', (code: number, reason: Buffer) => this.emit('close', code, reason.toString()));
+    // Socket errors (resets, protocol violations) end in 'close'; without a listener ws would throw.
+    ws.on('error', () => {});
+  }
+
+  get isOpen(): boolean {
+    return this.ws.readyState === this.ws.OPEN;
+  }
+
+  send(frame: string): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(frame);
+  }
+
+  close(code: number, reason?: string): void {
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) {
+      this.ws.close(code, reason);
+    }
+  }
+}
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+}
+
+export class WebsocketTransport implements Transport {
+  #wss: WebSocketServer | null = null;
+
+  constructor(readonly options: WebsocketTransportOptions) {
+    const hasPort = options.port !== undefined;
+    const hasServer = options.server !== undefined;
+    if (hasPort === hasServer) throw new TypeError('WebsocketTransport requires exactly one of port or server');
+    if (hasPort && (!Number.isInteger(options.port) || options.port! < 0 || options.port! > 65535)) {
+      throw new TypeError(`Invalid port: ${String(options.port)}`);
+    }
+  }
+
+  /** The original API: `WebsocketTransport.configure({port})`, handed to the server's `transports`. */
+  static configure(options: WebsocketTransportOptions): WebsocketTransport {
+    return new WebsocketTransport(options);
+  }
+
+  listen(onConnection: (connection: Connection) => void): Promise<void> {
+    const { port, host, server, path } = this.options;
+    const maxPayload = this.options.maxPayload ?? 1024 * 1024 + 1024;
+    return new Promise((resolve, reject) => {
+      const wss = server
+        ? new WebSocketServer({ server, path, maxPayload })
+        : new WebSocketServer({ port, host, path, maxPayload }, () => resolve());
+      this.#wss = wss;
+      wss.on('connection', (ws, req) => onConnection(new WebsocketConnection(ws, req)));
+      wss.on('error', reject);
+      if (server) resolve();
+    });
+  }
+
+  /** The bound port (after listen). */
+  get port(): number | undefined {
+    const wss = this.#wss;
+    if (!wss) return undefined;
+    if (this.options.server) return (this.options.server.address() as AddressInfo | null)?.port;
+    return (wss.address() as AddressInfo).port;
+  }
+
+  close(): Promise<void> {
+    const wss = this.#wss;
+    this.#wss = null;
+    if (!wss) return Promise.resolve();
+    for (const ws of wss.clients) ws.terminate();
+    return new Promise((resolve) => wss.close(() => resolve()));
+  }
+}
