@@ -13,6 +13,7 @@ export {
 } from './enumeration.js';
 export {
   definitionsVersion,
+  type DynamicModelObject,
   isModelClass,
   type ModelClass,
   ModelObject,

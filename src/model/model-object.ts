@@ -177,7 +177,7 @@ export class ModelObject {
     name: string,
     definition?: (this: ModelClass, cls: ModelClass) => void,
     methods?: Record<string, unknown>,
-  ): ModelClass {
+  ): ModelClass<DynamicModelObject> {
     const Super = this;
     return model(
       name,
@@ -499,7 +499,12 @@ export class ModelObject {
 for (let p: object | null = ModelObject.prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
   for (const n of Object.getOwnPropertyNames(p)) RESERVED_NAMES.add(n);
 }
-for (const n of ['uuid', 'typeName', 'scope', 'isScopeRoot', 'then']) RESERVED_NAMES.add(n);
+// The instance fields are reserved too: they are own properties of every instance, so a
+// property named `_scope` would be shadowed by the field, and assigning it would overwrite the
+// object's scope link instead of going through the validating accessor.
+for (const n of ['uuid', 'typeName', 'scope', 'isScopeRoot', 'then', '_scope', '_p0', '_k0', '_px']) {
+  RESERVED_NAMES.add(n);
+}
 Object.defineProperty(ModelObject.prototype, 'typeName', {
   get(this: ModelObject) {
     return (this.constructor as ModelClass).typeName;
@@ -512,6 +517,13 @@ export type ModelClass<T extends ModelObject = ModelObject> = {
   new (init?: { uuid?: string } & Record<string, unknown>): T;
   readonly prototype: T;
 } & Omit<typeof ModelObject, 'prototype'>;
+
+/**
+ * An instance of a model defined with the untyped DSL: its properties are only known at run
+ * time, so they are typed loosely. Use defineModel() for compiler-checked properties.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: properties declared at run time by this.has()
+export type DynamicModelObject = ModelObject & { [property: string]: any };
 
 export function isModelClass(value: unknown): value is ModelClass {
   return typeof value === 'function' && (value === ModelObject || value.prototype instanceof ModelObject);
@@ -526,7 +538,7 @@ export function model(
   name: string,
   definition?: ((this: ModelClass, cls: ModelClass) => void) | Record<string, unknown>,
   methods?: Record<string, unknown>,
-): ModelClass {
+): ModelClass<DynamicModelObject> {
   if (typeof name !== 'string' || name.length === 0) {
     throw new DefinitionError('A model requires a model name');
   }
@@ -550,7 +562,7 @@ export function model(
   }
   definitionsVersion++;
   if (typeof definition === 'function') definition.call(cls, cls);
-  return cls;
+  return cls as ModelClass<DynamicModelObject>;
 }
 
 function defineAccessor(cls: ModelClass, prop: Property): void {

@@ -228,7 +228,12 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
    */
   update(query: UpdateQuery, spec: UpdateSpec, options?: UpdateOptions): QueryResult;
   update(query: UpdateQuery, spec: UpdateSpec, cb: Callback<QueryResult>): void;
-  update(query: UpdateQuery, spec: UpdateSpec, options: UpdateOptions | undefined, cb: Callback<QueryResult>): void;
+  update(
+    query: UpdateQuery,
+    spec: UpdateSpec,
+    options: UpdateOptions | undefined,
+    cb: Callback<QueryResult>,
+  ): void;
   update(
     query: UpdateQuery,
     spec: UpdateSpec,
@@ -263,6 +268,19 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
     this.#pendingAdds.clear();
     this.#pendingChanges.clear();
     if (fragments.length) this.#emitChanges(fragments, {});
+  }
+
+  /**
+   * @internal Forgets the whole tree (root included) without emitting anything, so that the
+   * scope can be rebuilt from a store after a failed append. Sessions keep holding the scope.
+   */
+  _reset(): void {
+    for (const o of this._index.values()) o._scope = null;
+    this._index.clear();
+    this.#pendingAdds.clear();
+    this.#pendingChanges.clear();
+    this.#orphans.clear();
+    this.#root = null;
   }
 
   /** @internal */

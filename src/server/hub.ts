@@ -63,6 +63,11 @@ export class ScopeHub {
     return this.#entries.get(scope)?.sessions.size ?? 0;
   }
 
+  /** Every session holding `scope`. */
+  sessionsOf(scope: Scope): Subscriber[] {
+    return [...(this.#entries.get(scope)?.sessions.keys() ?? [])];
+  }
+
   /**
    * The scope's state, encoded once per version: many sessions fetching an unchanged scope
    * (a reconnect storm) cost one encoding.

@@ -3,6 +3,7 @@
 import type { Server as HttpServer } from 'node:http';
 import { type ProtocolLimits, resolveLimits } from '../protocol/index.js';
 import type { Scope } from '../scope/scope.js';
+import type { Store } from '../store/types.js';
 import type { Transport } from '../transport/types.js';
 
 /** A pino-compatible logger (pino itself fits). */
@@ -42,6 +43,14 @@ export interface ServerOptions {
   limits?: Partial<ProtocolLimits>;
   /** Log destination; silent by default. */
   logger?: Logger;
+  /**
+   * Durable storage (store/: SQLite, PostgreSQL, memory). With a store, scopes opened through
+   * `server.openScope()` are loaded from it, and a change is acknowledged and broadcast only
+   * after it is stored (group commit per event-loop turn).
+   */
+  store?: Store;
+  /** Write a snapshot of a durable scope after this many stored changesets (default 1000). */
+  snapshotEvery?: number;
 }
 
 export interface ResolvedOptions {

@@ -8,7 +8,11 @@
 //   3. session 'fetch' (name, params, callback)  — map a scope name to a Scope, or deny
 import { ErrorType, type WireError } from '../errors.js';
 import { decodeFrame, encodeSessionCreateReply, type SessionCreate } from '../protocol/index.js';
-import type { Scope } from '../scope/scope.js';
+import type { ModelClass, ModelObject } from '../model/model-object.js';
+import { GroupCommit, snapshotOf } from '../persistence/group-commit.js';
+import { restoreScope } from '../persistence/restore.js';
+import { Scope, type ScopeOptions } from '../scope/scope.js';
+import type { Store } from '../store/types.js';
 import type { ChangesetResult } from '../scope/types.js';
 import type { Connection, InboundData, Transport } from '../transport/types.js';
 import { WebsocketTransport } from '../transport/websocket.js';
@@ -48,9 +52,12 @@ export class IncomingConnection {
 }
 
 export type SessionCallback = (err?: unknown) => void;
-export type SessionHook =
-  | ((session: Session, connection: IncomingConnection, params: Record<string, unknown>, callback: SessionCallback) => unknown)
-  | ((session: Session, params: Record<string, unknown>, callback: SessionCallback) => unknown);
+/**
+ * The 'session' hook, in either form: `(session, params, callback)` (the README's) or
+ * `(session, connection, params, callback)` (the original code's); see #runSessionHooks.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the two accepted forms differ in their middle arguments
+export type SessionHook = (session: Session, ...args: any[]) => unknown;
 
 export interface ServerEvents {
   connection: (connection: IncomingConnection) => unknown;
@@ -85,13 +92,30 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
   #listening: Promise<this> | null = null;
   #closed = false;
   #sink: ChangeSink | null;
+  #commits: GroupCommit | null = null;
+  #restoring = new Set<Scope>();
+  /** The durable store, when one is configured. */
+  readonly store: Store | null = null;
 
-  constructor(options: ServerOptions = {}, internals: { sink?: ChangeSink; afterCommit?: (fn: () => void) => void } = {}) {
+  constructor(options: ServerOptions = {}) {
     super();
     this.options = resolveOptions(options);
     this.logger = this.options.logger;
-    this.#sink = internals.sink ?? null;
-    if (internals.afterCommit) this.afterCommit = internals.afterCommit;
+    if (options.store) {
+      const commits = new GroupCommit(options.store, {
+        snapshotEvery: options.snapshotEvery,
+        onFailure: (scopes, err) => this.#storeFailed(scopes, err),
+        onSnapshotError: (scope, err) => this.logger.warn({ err, scope: scope.name }, 'snapshot failed'),
+      });
+      this.#commits = commits;
+      this.store = options.store;
+      // Broadcasts wait for the group commit of the changes they carry.
+      this.#sink = {
+        changes: (_scope, _fragments, _context, broadcast) => commits.afterCommit((err) => !err && broadcast()),
+      };
+    } else {
+      this.#sink = null;
+    }
     this.hub = new ScopeHub(this.#sink);
     for (const s of options.scopes ?? []) this.#scopes.set(s.name, s);
     if (options.transports && options.transports.length > 0) {
@@ -136,6 +160,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     for (const c of this.#pendingConnections) c.close(1001, 'Server shutting down');
     this.hub.close();
     await Promise.all(this.transports.map((t) => t.close()));
+    await this.#commits?.drain();
   }
 
   // ---- SessionHost -----------------------------------------------------------------------------
@@ -145,11 +170,88 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
   }
 
   applySync(scope: Scope, req: Parameters<SyncApplier>[1]): ChangesetResult | Promise<ChangesetResult> {
+    const failure = this.#commits?.failed.get(scope);
+    if (failure) {
+      const e = {
+        message: `Could not apply SyncMessage: the store failed (${failure.message}); the scope is being restored`,
+        type: ErrorType.storeFailed,
+      };
+      return { results: req.fragments.map(() => e), applied: [] };
+    }
     return defaultApplySync(scope, req);
   }
 
-  afterCommit(fn: () => void): void {
-    fn();
+  afterCommit(fn: (err: Error | null) => void): void {
+    if (this.#commits) this.#commits.afterCommit(fn);
+    else fn(null);
+  }
+
+  /**
+   * Opens a durable scope: loads it from the store (snapshot + change log), or creates it with
+   * `root()` and stores that initial state. The scope is then served by name and every change
+   * to it is stored before it is acknowledged. Without a store, simply creates it.
+   */
+  async openScope(options: ScopeOptions & { root: () => ModelObject }): Promise<Scope> {
+    const { root, ...scopeOptions } = options;
+    const scope = new Scope(scopeOptions);
+    const initial = root();
+    const store = this.store;
+    if (!store) {
+      scope.setRoot(initial);
+      this.addScope(scope);
+      return scope;
+    }
+    await store.open();
+    const loaded = await store.load(scope.name);
+    if (loaded) {
+      const warnings = restoreScope(scope, initial.constructor as ModelClass, loaded);
+      for (const w of warnings) this.logger.warn({ scope: scope.name }, w);
+    } else {
+      scope.setRoot(initial);
+      await store.writeSnapshot(snapshotOf(scope));
+    }
+    this.#commits!.track(scope);
+    this.addScope(scope);
+    return scope;
+  }
+
+  /** Resolves once every change accepted so far is stored. */
+  async drain(): Promise<void> {
+    await this.#commits?.drain();
+  }
+
+  #storeFailed(scopes: Scope[], err: Error): void {
+    this.logger.error({ err, scopes: scopes.map((s) => s.name) }, 'store append failed; restoring the scopes from the store');
+    for (const scope of scopes) void this.#restore(scope);
+  }
+
+  /** Rebuilds a scope from the store after a failed append, then resends its state to every holder. */
+  async #restore(scope: Scope): Promise<void> {
+    if (this.#restoring.has(scope) || !this.store || !scope.root) return;
+    this.#restoring.add(scope);
+    const rootClass = scope.root.constructor as ModelClass;
+    try {
+      for (let attempt = 0; !this.#closed; attempt++) {
+        try {
+          await this.#commits!.drain();
+          const loaded = await this.store.load(scope.name);
+          if (!loaded) throw new Error('the scope is no longer stored');
+          this.#commits!.untrack(scope);
+          scope._reset();
+          for (const w of restoreScope(scope, rootClass, loaded)) this.logger.warn({ scope: scope.name }, w);
+          this.#commits!.track(scope);
+          this.#commits!.failed.delete(scope);
+          for (const s of this.hub.sessionsOf(scope)) (s as Session)._sendState(scope);
+          this.logger.info({ scope: scope.name }, 'scope restored from the store');
+          return;
+        } catch (err) {
+          this.logger.warn({ err, scope: scope.name, attempt }, 'scope restore failed; retrying');
+          await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** attempt)).unref?.());
+        }
+      }
+    } finally {
+      this.#restoring.delete(scope);
+    }
   }
 
   scheduleFlush(session: Session): void {

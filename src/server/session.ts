@@ -40,8 +40,11 @@ export interface SessionHost {
     scope: Scope,
     req: { fragments: ScopeSync['fragments']; atomic?: boolean; procedure?: string; origin: Session },
   ): ChangesetResult | Promise<ChangesetResult>;
-  /** Runs `fn` once every change accepted so far is durable (immediately without a store). */
-  afterCommit(fn: () => void): void;
+  /**
+   * Runs `fn` once every change accepted so far is durable (at once without a store), with the
+   * store's error if they could not be stored.
+   */
+  afterCommit(fn: (err: Error | null) => void): void;
   scheduleFlush(session: Session): void;
   sessionEnded(session: Session): void;
 }
@@ -276,7 +279,12 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
     }
     // Reply and state in one frame: both are queued in this turn. The state reflects every
     // change already broadcast, and later changes follow it in index order.
-    this.#host.afterCommit(() => {
+    this.#host.afterCommit((err) => {
+      if (err) {
+        const e: WireError = { message: `Scope '${s.name}' could not be stored: ${err.message}`, type: ErrorType.storeFailed };
+        this.#enqueue((i) => encodeScopeFetchReply(i, msg.index, e));
+        return;
+      }
       this.#enqueue((i) => encodeScopeFetchReply(i, msg.index, scopeIndex));
       this.#enqueue((i) => encodeScopeState(i, scopeIndex, state.rootUUID, state.json));
     });
@@ -321,7 +329,24 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
       const e = results[i];
       replies[i] = e ? { error: e } : ACCEPTED;
     }
-    this.#host.afterCommit(() => this.#enqueue((i) => encodeScopeSyncReply(i, replyTo, replies)));
+    this.#host.afterCommit((err) => {
+      if (err) {
+        // Never an ack for something not stored (§7 step 7).
+        const e: FragmentReply = {
+          error: { message: `Could not apply SyncMessage: the changes could not be stored (${err.message})`, type: ErrorType.storeFailed },
+        };
+        for (let i = 0; i < replies.length; i++) if (replies[i] === ACCEPTED) replies[i] = e;
+      }
+      this.#enqueue((i) => encodeScopeSyncReply(i, replyTo, replies));
+    });
+  }
+
+  /** @internal Sends a fresh ScopeState for a scope this session holds (after a restore). */
+  _sendState(scope: Scope): void {
+    const scopeIndex = this.scopes.indexOf(scope);
+    if (scopeIndex < 0 || this.expired) return;
+    const state = this.#host.hub.state(scope);
+    this.#enqueue((i) => encodeScopeState(i, scopeIndex, state.rootUUID, state.json));
   }
 
   // ---- outbound --------------------------------------------------------------------------------

@@ -1,0 +1,142 @@
+// Group commit (PROTOCOL.md §7 step 7 [beyond]): every change a durable scope emits during one
+// event-loop turn goes into one store transaction; replies and broadcasts that depend on those
+// changes wait for it. Nothing is acknowledged before it is on disk.
+//
+// Groups are committed one after another, so the store sees each scope's versions in order,
+// and callbacks run in the order they were queued (a sync reply never overtakes the broadcast
+// of an earlier changeset, nor a fetch reply the changes it already contains).
+//
+// When an append fails, the changes of that group are in memory but not on disk. Their replies
+// carry an error (never an ack), their broadcasts are dropped, and each affected scope is
+// marked failed: it rejects changesets with a clear error until `onFailure` has restored it
+// from the store (reads keep working meanwhile).
+import { encodeFragments } from '../protocol/codec.js';
+import type { Scope } from '../scope/scope.js';
+import type { AppliedFragment, ChangeContext } from '../scope/types.js';
+import type { ChangeRecord, Store } from '../store/types.js';
+import { REPLAY } from './restore.js';
+
+export type CommitCallback = (err: Error | null) => void;
+
+interface Group {
+  records: ChangeRecord[];
+  callbacks: CommitCallback[];
+  scopes: Set<Scope>;
+}
+
+export interface GroupCommitOptions {
+  /** Write a snapshot after this many change records of a scope (default 1000). */
+  snapshotEvery?: number;
+  /** Called when a group could not be stored, with the scopes it touched. */
+  onFailure?: (scopes: Scope[], err: Error) => void;
+  /** Called when a background snapshot fails (logged; the change log still has everything). */
+  onSnapshotError?: (scope: Scope, err: Error) => void;
+}
+
+export class GroupCommit {
+  #open: Group | null = null;
+  /** The tail of the chain of group commits (each waits for the previous). */
+  #chain: Promise<void> = Promise.resolve();
+  #inFlight = 0;
+  #sinceSnapshot = new Map<Scope, number>();
+  #listeners = new Map<Scope, (f: AppliedFragment[], c: ChangeContext) => void>();
+  /** Scopes whose last append failed: they refuse changesets until restored. */
+  readonly failed = new Map<Scope, Error>();
+  readonly snapshotEvery: number;
+
+  constructor(
+    readonly store: Store,
+    private readonly options: GroupCommitOptions = {},
+  ) {
+    this.snapshotEvery = options.snapshotEvery ?? 1000;
+  }
+
+  /** Records every change `scope` emits from now on. */
+  track(scope: Scope): void {
+    if (this.#listeners.has(scope)) return;
+    const listener = (fragments: AppliedFragment[], context: ChangeContext) => {
+      if (context.origin === REPLAY) return;
+      const group = this.#group();
+      group.records.push({ scope: scope.name, version: scope.version, fragments, encodedFragments: encodeFragments(fragments) });
+      group.scopes.add(scope);
+    };
+    this.#listeners.set(scope, listener);
+    scope.on('changes', listener);
+  }
+
+  untrack(scope: Scope): void {
+    const l = this.#listeners.get(scope);
+    if (l) scope.off('changes', l);
+    this.#listeners.delete(scope);
+    this.#sinceSnapshot.delete(scope);
+  }
+
+  /** Runs `fn` once everything recorded so far is stored — at once when nothing is pending. */
+  afterCommit(fn: CommitCallback): void {
+    if (this.#open === null && this.#inFlight === 0) fn(null);
+    else this.#group().callbacks.push(fn);
+  }
+
+  /** Resolves when every group queued so far has been committed (or failed). */
+  drain(): Promise<void> {
+    if (this.#open) this.#commitOpen();
+    return this.#chain;
+  }
+
+  #group(): Group {
+    if (this.#open) return this.#open;
+    const g: Group = { records: [], callbacks: [], scopes: new Set() };
+    this.#open = g;
+    setImmediate(() => this.#commitOpen());
+    return g;
+  }
+
+  #commitOpen(): void {
+    const g = this.#open;
+    if (!g) return;
+    this.#open = null;
+    this.#inFlight++;
+    this.#chain = this.#chain.then(async () => {
+      let error: Error | null = null;
+      if (g.records.length) {
+        try {
+          await this.store.append(g.records);
+        } catch (err) {
+          error = err instanceof Error ? err : new Error(String(err));
+        }
+      }
+      this.#inFlight--;
+      if (error) {
+        for (const s of g.scopes) this.failed.set(s, error);
+        this.options.onFailure?.([...g.scopes], error);
+      } else {
+        for (const r of g.records) {
+          const s = [...g.scopes].find((x) => x.name === r.scope);
+          if (s) this.#sinceSnapshot.set(s, (this.#sinceSnapshot.get(s) ?? 0) + 1);
+        }
+      }
+      for (const cb of g.callbacks) cb(error);
+      if (!error) await this.#maybeSnapshot(g.scopes);
+    });
+  }
+
+  /** Snapshots in the background, only when everything in memory is also on disk. */
+  async #maybeSnapshot(scopes: Set<Scope>): Promise<void> {
+    for (const scope of scopes) {
+      if ((this.#sinceSnapshot.get(scope) ?? 0) < this.snapshotEvery) continue;
+      if (this.#open !== null || this.failed.has(scope)) continue;
+      this.#sinceSnapshot.set(scope, 0);
+      try {
+        await this.store.writeSnapshot(snapshotOf(scope));
+      } catch (err) {
+        this.options.onSnapshotError?.(scope, err as Error);
+      }
+    }
+  }
+}
+
+/** The scope's current state as a store snapshot. */
+export function snapshotOf(scope: Scope) {
+  const { rootUUID, fragments } = scope.getState();
+  return { scope: scope.name, version: scope.version, rootUUID, fragments };
+}
