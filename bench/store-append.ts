@@ -30,7 +30,13 @@ function fragment(): StoredFragment {
     type: 'change',
     uuid: randomUUID(),
     clsName: 'Shape',
-    properties: { x: Math.random() * 1000, y: Math.random() * 1000, color: '#ff8800', label: 'a shape', z: 3 },
+    properties: {
+      x: Math.random() * 1000,
+      y: Math.random() * 1000,
+      color: '#ff8800',
+      label: 'a shape',
+      z: 3,
+    },
   };
 }
 
@@ -148,7 +154,9 @@ async function textVersusJsonb(connectionString: string, schema: string): Promis
         }
         const insert = performance.now() - t0;
         const t1 = performance.now();
-        const read = await client.query(`SELECT fragments FROM "${schema}".raw_${type} WHERE scope = $1`, [`s${n}`]);
+        const read = await client.query(`SELECT fragments FROM "${schema}".raw_${type} WHERE scope = $1`, [
+          `s${n}`,
+        ]);
         for (const row of read.rows) if (typeof row.fragments === 'string') JSON.parse(row.fragments);
         const load = performance.now() - t1;
         lines.push(

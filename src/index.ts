@@ -3,18 +3,29 @@
 // same object as the default export plus named exports (see scripts/build.mjs).
 import { enumeration } from './model/enumeration.js';
 import { ModelObject, model } from './model/model-object.js';
+import {
+  applySync,
+  arrayPropertyConstraint,
+  expr,
+  hasNewValuePropertyConstraint,
+  setProcedureLogger,
+} from './procedures/index.js';
 import { Scope, scope } from './scope/scope.js';
-import { createServer, Server } from './server/server.js';
+import { createServer, Server, setDefaultApplySync } from './server/server.js';
 import type { ServerOptions } from './server/options.js';
 import { MemoryTransport } from './transport/memory.js';
 import { WebsocketTransport } from './transport/websocket.js';
 
 export * from './errors.js';
 export * from './model/index.js';
+export * from './procedures/index.js';
 export * from './protocol/index.js';
 export * from './scope/index.js';
 export * from './server/index.js';
 export * from './transport/index.js';
+
+// Client changesets go through procedures/ (ordering per scope, named procedures).
+setDefaultApplySync(applySync);
 
 /** Transports, as the original exposed them: `transport.WebsocketTransport.configure({port})`. */
 export const transport = { WebsocketTransport, MemoryTransport };
@@ -44,6 +55,10 @@ const api = Object.assign(jetstream, {
   Server,
   Scope,
   ModelObject,
+  expr,
+  hasNewValuePropertyConstraint,
+  arrayPropertyConstraint,
+  setProcedureLogger,
 });
 
 export default api;

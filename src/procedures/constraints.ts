@@ -24,7 +24,9 @@ export class ArrayPropertyConstraint {
   constructor(options: { type: ArrayConstraintType }) {
     const type = options?.type;
     if (type !== 'insert' && type !== 'remove') {
-      throw new DefinitionError(`Invalid array constraint type '${String(type)}', should be one of: insert, remove`);
+      throw new DefinitionError(
+        `Invalid array constraint type '${String(type)}', should be one of: insert, remove`,
+      );
     }
     this.type = type;
   }
@@ -72,9 +74,12 @@ export class Constraint {
   readonly #keys: string[];
 
   constructor(spec: ConstraintSpec) {
-    if (spec === null || typeof spec !== 'object') throw new DefinitionError('A constraint must be an object');
+    if (spec === null || typeof spec !== 'object')
+      throw new DefinitionError('A constraint must be an object');
     if (spec.type !== 'add' && spec.type !== 'change') {
-      throw new DefinitionError(`Constraint requires type to be one of: add, change (got '${String(spec.type)}')`);
+      throw new DefinitionError(
+        `Constraint requires type to be one of: add, change (got '${String(spec.type)}')`,
+      );
     }
     if (typeof spec.clsName !== 'string' || spec.clsName.length === 0) {
       throw new DefinitionError('Constraint requires clsName');
@@ -102,7 +107,9 @@ export class Constraint {
         );
       }
       if (v instanceof ArrayPropertyConstraint && spec.type === 'add' && v.type === 'remove') {
-        throw new DefinitionError(`Constraint on '${spec.clsName}.${key}': an add fragment cannot remove from an array`);
+        throw new DefinitionError(
+          `Constraint on '${spec.clsName}.${key}': an add fragment cannot remove from an array`,
+        );
       }
       copy[key] = v as PropertyConstraintValue;
     }
@@ -171,4 +178,27 @@ export function firstUnmatched(
     return i;
   }
   return -1;
+}
+
+type OwnKeys<T> = Extract<Exclude<keyof T, keyof ModelObject>, string>;
+/** Property names of a model's instances, or any string when the class is untyped (`model()`). */
+export type PropertyNames<T> = [OwnKeys<T>] extends [never] ? string : OwnKeys<T>;
+
+/**
+ * The typed form of a constraint: the class instead of its name, and property names checked
+ * against the model when it was defined with `defineModel`:
+ * `constraint('change', ChatRoom, {name: hasNewValuePropertyConstraint()})`.
+ */
+export function constraint<T extends ModelObject>(
+  type: 'add' | 'change',
+  Model: ModelClass<T>,
+  properties?: { [K in PropertyNames<T>]?: PropertyConstraintValue },
+  options?: { allowAdditionalProperties?: boolean },
+): ConstraintSpec {
+  const spec: ConstraintSpec = { type, clsName: Model.typeName };
+  if (properties) spec.properties = properties as Record<string, PropertyConstraintValue>;
+  if (options?.allowAdditionalProperties !== undefined)
+    spec.allowAdditionalProperties = options.allowAdditionalProperties;
+  new Constraint(spec);
+  return spec;
 }

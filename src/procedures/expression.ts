@@ -58,7 +58,8 @@ export class Expression {
   readonly #evaluate: Evaluator;
 
   constructor(value: string) {
-    if (typeof value !== 'string' || value.length === 0) throw new DefinitionError('An expression requires a value');
+    if (typeof value !== 'string' || value.length === 0)
+      throw new DefinitionError('An expression requires a value');
     this.value = value;
     this.#evaluate = parse(value);
   }
@@ -142,7 +143,10 @@ function parse(source: string): Evaluator {
     case '$case':
       return parseCase(source, rest);
     default:
-      throw bad(source, `expression type '${type}' is unrecognized (use $incoming, $scope, $rootModel, $model or $case)`);
+      throw bad(
+        source,
+        `expression type '${type}' is unrecognized (use $incoming, $scope, $rootModel, $model or $case)`,
+      );
   }
 }
 
@@ -156,7 +160,8 @@ function parseIncoming(source: string): Evaluator {
     throw bad(source, `change type '${changeType}' is not one of: add, change`);
   }
   const m = FIELD.exec(parts[3]!);
-  if (!m) throw bad(source, `'${parts[3]}' is not a field (name, name[N], name[inserted[N]] or name[removed[N]])`);
+  if (!m)
+    throw bad(source, `'${parts[3]}' is not a field (name, name[N], name[inserted[N]] or name[removed[N]])`);
   const field = m[1]!;
   const plainIndex = m[2] === undefined ? null : Number.parseInt(m[2], 10);
   const diff = (m[3] as 'inserted' | 'removed' | undefined) ?? null;
@@ -174,11 +179,18 @@ function parseIncoming(source: string): Evaluator {
         break;
       }
     }
-    if (!frag) throw new ExpressionError(source, `the changeset has no '${changeType}' fragment of class '${clsName}'`);
+    if (!frag)
+      throw new ExpressionError(
+        source,
+        `the changeset has no '${changeType}' fragment of class '${clsName}'`,
+      );
     if (field === 'uuid') return frag.uuid;
     const props = frag.properties;
     if (!props || !Object.hasOwn(props, field)) {
-      throw new ExpressionError(source, `the '${changeType}' fragment of '${clsName}' has no property '${field}'`);
+      throw new ExpressionError(
+        source,
+        `the '${changeType}' fragment of '${clsName}' has no property '${field}'`,
+      );
     }
     const value = props[field];
     if (plainIndex === null && diff === null) return value;
@@ -190,10 +202,13 @@ function parseIncoming(source: string): Evaluator {
         const obj = ctx.scope.get(frag.uuid);
         if (!obj) throw new ExpressionError(source, `no ModelObject '${frag.uuid}' in the scope`);
         const prop = obj.getProperty(field);
-        if (!prop || !prop.isCollection) throw new ExpressionError(source, `'${clsName}.${field}' is not a collection`);
+        if (!prop?.isCollection)
+          throw new ExpressionError(source, `'${clsName}.${field}' is not a collection`);
         const items = (obj.get(field) as Collection)._items;
         current =
-          prop.kind === Kind.Model ? items.map((o) => (o as ModelObject).uuid) : items.map((x) => prop.encodeScalar(x));
+          prop.kind === Kind.Model
+            ? items.map((o) => (o as ModelObject).uuid)
+            : items.map((x) => prop.encodeScalar(x));
       }
       list = diff === 'inserted' ? difference(value, current) : difference(current, value);
     }
@@ -230,7 +245,8 @@ function parseScope(source: string, rest: string): Evaluator {
       }
       v = (v as Record<string, unknown>)[p];
     }
-    if (v === undefined) throw new ExpressionError(source, `scope '${ctx.scope.name}' has no params.${path.join('.')}`);
+    if (v === undefined)
+      throw new ExpressionError(source, `scope '${ctx.scope.name}' has no params.${path.join('.')}`);
     return v;
   };
 }
@@ -268,7 +284,8 @@ function parseCase(source: string, rest: string): Evaluator {
     const value = inner.evaluate(ctx);
     const map = cases[name]!;
     const key = String(value);
-    if (!Object.hasOwn(map, key)) throw new ExpressionError(source, `case '${name}' has no entry for ${JSON.stringify(value)}`);
+    if (!Object.hasOwn(map, key))
+      throw new ExpressionError(source, `case '${name}' has no entry for ${JSON.stringify(value)}`);
     return map[key];
   };
 }
@@ -317,20 +334,27 @@ function resolveKeyPath(source: string, obj: ModelObject, path: readonly Segment
       const items = (raw as Collection)._items;
       if (index === null) {
         if (!isLast || prop.kind === Kind.Model) {
-          throw new ExpressionError(source, `'${name}' is a collection of ${prop.label}: index it, e.g. ${name}[0]`);
+          throw new ExpressionError(
+            source,
+            `'${name}' is a collection of ${prop.label}: index it, e.g. ${name}[0]`,
+          );
         }
         return items.map((x) => prop.encodeScalar(x));
       }
       value = items.at(index);
       if (value === undefined) {
-        throw new ExpressionError(source, `index ${index} is out of range for '${name}' (length ${items.length})`);
+        throw new ExpressionError(
+          source,
+          `index ${index} is out of range for '${name}' (length ${items.length})`,
+        );
       }
     } else {
       if (index !== null) throw new ExpressionError(source, `'${name}' is not a collection`);
       value = raw;
     }
     if (prop.kind === Kind.Model) {
-      if (isLast) throw new ExpressionError(source, `'${name}' is a ${prop.label}, not a value: use '${name}.uuid'`);
+      if (isLast)
+        throw new ExpressionError(source, `'${name}' is a ${prop.label}, not a value: use '${name}.uuid'`);
       if (value === null || value === undefined) throw new ExpressionError(source, `'${name}' is null`);
       current = value as ModelObject;
       continue;

@@ -95,11 +95,13 @@ export class RemoteHttpProcedure implements RemoteProcedure {
     const method = remote.method ?? 'GET';
     if (typeof method !== 'string') throw fail('method is required to be a string');
     const upper = method.toUpperCase() as HttpMethod;
-    if (!HTTP_METHODS.includes(upper)) throw fail(`method is not valid, should be one of: ${HTTP_METHODS.join(', ')}`);
+    if (!HTTP_METHODS.includes(upper))
+      throw fail(`method is not valid, should be one of: ${HTTP_METHODS.join(', ')}`);
     this.method = upper;
 
     for (const key of ['params', 'headers', 'cases'] as const) {
-      if (remote[key] !== undefined && !isPlainObject(remote[key])) throw fail(`${key} are required to be passed by object`);
+      if (remote[key] !== undefined && !isPlainObject(remote[key]))
+        throw fail(`${key} are required to be passed by object`);
     }
     this.params = remote.params ?? {};
     this.headers = remote.headers ?? {};
@@ -109,7 +111,8 @@ export class RemoteHttpProcedure implements RemoteProcedure {
     for (const m of this.#pathTemplate.matchAll(PLACEHOLDER)) {
       if (!Object.hasOwn(this.params, m[1]!)) missing.push(m[1]!);
     }
-    if (missing.length) throw fail(`Params is missing some required keys: ${missing.map((k) => `'${k}'`).join(', ')}`);
+    if (missing.length)
+      throw fail(`Params is missing some required keys: ${missing.map((k) => `'${k}'`).join(', ')}`);
 
     if (remote.body !== undefined && remote.body !== null) {
       if (typeof remote.body !== 'object') throw fail('body is required to be passed by object or array');
@@ -118,20 +121,27 @@ export class RemoteHttpProcedure implements RemoteProcedure {
     }
 
     const timeout = remote.timeout ?? DEFAULT_TIMEOUT_MS;
-    if (!Number.isInteger(timeout) || timeout <= 0) throw fail('timeout is required to be milliseconds as positive integer');
+    if (!Number.isInteger(timeout) || timeout <= 0)
+      throw fail('timeout is required to be milliseconds as positive integer');
     this.timeout = timeout;
 
     const codes = remote.successStatusCodes ?? [200];
-    if (!Array.isArray(codes) || codes.length === 0 || !codes.every((c) => Number.isInteger(c) && c >= 100 && c <= 599)) {
+    if (
+      !Array.isArray(codes) ||
+      codes.length === 0 ||
+      !codes.every((c) => Number.isInteger(c) && c >= 100 && c <= 599)
+    ) {
       throw fail('successStatusCodes is required to be a non-empty array of HTTP status codes');
     }
     this.successStatusCodes = codes.slice();
 
     const key = remote.updatesResponseKey ?? '_updates';
-    if (typeof key !== 'string' || key.length === 0) throw fail('updatesResponseKey is required to be a string');
+    if (typeof key !== 'string' || key.length === 0)
+      throw fail('updatesResponseKey is required to be a string');
     this.updatesResponseKey = key;
 
-    if (remote.fetch !== undefined && typeof remote.fetch !== 'function') throw fail('fetch is required to be a function');
+    if (remote.fetch !== undefined && typeof remote.fetch !== 'function')
+      throw fail('fetch is required to be a function');
     this.#fetch = remote.fetch;
   }
 
@@ -144,24 +154,32 @@ export class RemoteHttpProcedure implements RemoteProcedure {
     try {
       request = this.buildRequest({ scope, fragments, cases: this.cases });
     } catch (e) {
-      return Promise.reject(new SyncError(`Could not bind the request of procedure '${this.name}': ${(e as Error).message}`));
+      return Promise.reject(
+        new SyncError(`Could not bind the request of procedure '${this.name}': ${(e as Error).message}`),
+      );
     }
     return this.#send(request.url, request.init);
   }
 
   /** The URL and fetch options this procedure would send for `ctx`; throws if a binding fails. */
-  buildRequest(ctx: ExpressionContext): { url: string; init: RequestInit & { headers: Record<string, string> } } {
+  buildRequest(ctx: ExpressionContext): {
+    url: string;
+    init: RequestInit & { headers: Record<string, string> };
+  } {
     const params = bindValues(this.params, ctx) as Record<string, unknown>;
     const path = this.#pathTemplate.replace(PLACEHOLDER, (_m, key: string) => {
       const v = params[key];
       if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
-        throw new Error(`URL parameter ':${key}' is ${v === null ? 'null' : typeof v}, expected a string or number`);
+        throw new Error(
+          `URL parameter ':${key}' is ${v === null ? 'null' : typeof v}, expected a string or number`,
+        );
       }
       return encodeURIComponent(String(v));
     });
     const bound = bindValues(this.headers, ctx) as Record<string, unknown>;
     const headers: Record<string, string> = {};
-    if (!Object.keys(bound).some((k) => k.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/json';
+    if (!Object.keys(bound).some((k) => k.toLowerCase() === 'content-type'))
+      headers['Content-Type'] = 'application/json';
     for (const k of Object.keys(bound)) {
       const v = bound[k];
       if (v === null || v === undefined) continue;
@@ -219,7 +237,9 @@ export class RemoteHttpProcedure implements RemoteProcedure {
       throw failure('Downstream response is not JSON');
     }
     if (!isPlainObject(body)) {
-      throw failure(`Downstream response is malformed: expected a JSON object, got ${Array.isArray(body) ? 'an array' : String(body === null ? 'null' : typeof body)}`);
+      throw failure(
+        `Downstream response is malformed: expected a JSON object, got ${Array.isArray(body) ? 'an array' : String(body === null ? 'null' : typeof body)}`,
+      );
     }
     const key = this.updatesResponseKey;
     const updates = Object.hasOwn(body, key) ? body[key] : undefined;
@@ -229,7 +249,8 @@ export class RemoteHttpProcedure implements RemoteProcedure {
       const u = updates[i] as Record<string, unknown>;
       const where = `${key}[${i}]`;
       if (!isPlainObject(u)) throw failure(`Downstream response is malformed: '${where}' is not an object`);
-      if (!isPlainObject(u.update)) throw failure(`Downstream response is malformed: '${where}.update' is not an object`);
+      if (!isPlainObject(u.update))
+        throw failure(`Downstream response is malformed: '${where}.update' is not an object`);
       if (u.query !== undefined && u.query !== null && !isPlainObject(u.query)) {
         throw failure(`Downstream response is malformed: '${where}.query' is not an object`);
       }

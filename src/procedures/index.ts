@@ -5,14 +5,16 @@
 // `registerRemoteProcedureType` to ModelObject. Server-side: depends on model/ and scope/ only;
 // must not import server/, transport/ or store/.
 export {
-  ArrayPropertyConstraint,
   type ArrayConstraintType,
+  ArrayPropertyConstraint,
   arrayPropertyConstraint,
   Constraint,
   type ConstraintSpec,
+  constraint,
   HasNewValuePropertyConstraint,
   hasNewValuePropertyConstraint,
   type PropertyConstraintValue,
+  type PropertyNames,
 } from './constraints.js';
 export {
   bindValues,

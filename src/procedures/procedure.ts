@@ -34,12 +34,14 @@ const remoteTypes = new Map<string, RemoteProcedureType>();
  * and calls its `execute(scope, fragments, callback?)`. Registering a name twice throws.
  */
 export function registerRemoteProcedureType(name: string, Type: RemoteProcedureType): void {
-  if (typeof name !== 'string' || name.length === 0) throw new DefinitionError('A remote procedure type requires a name');
+  if (typeof name !== 'string' || name.length === 0)
+    throw new DefinitionError('A remote procedure type requires a name');
   if (typeof Type !== 'function') throw new DefinitionError('Not a valid procedure type, not a function');
   if (typeof Type.prototype?.execute !== 'function') {
     throw new DefinitionError("Not a valid procedure type, no 'execute' method");
   }
-  if (remoteTypes.has(name)) throw new DefinitionError(`Remote procedure type '${name}' is already registered`);
+  if (remoteTypes.has(name))
+    throw new DefinitionError(`Remote procedure type '${name}' is already registered`);
   remoteTypes.set(name, Type);
 }
 
@@ -73,7 +75,10 @@ export class SyncProcedure {
       }
       const Type = remoteTypes.get(remote.type);
       if (!Type) throw new DefinitionError(`Procedure '${name}' has unknown remote type '${remote.type}'`);
-      this.remote = new Type({ name: this.fullName, remote: remote as { type: string } & Record<string, unknown> });
+      this.remote = new Type({
+        name: this.fullName,
+        remote: remote as { type: string } & Record<string, unknown>,
+      });
     }
   }
 
@@ -88,7 +93,9 @@ export class SyncProcedure {
     const root = scope.root;
     if (!root) return new SyncError('No root model set');
     const classes = reachableClasses(root.constructor as ModelClass);
-    return firstUnmatched(this.constraints, fragments, classes, scope) < 0 ? null : new SyncError(CONSTRAINTS_NOT_MET);
+    return firstUnmatched(this.constraints, fragments, classes, scope) < 0
+      ? null
+      : new SyncError(CONSTRAINTS_NOT_MET);
   }
 
   /**
@@ -115,7 +122,11 @@ export class SyncProcedure {
 }
 
 /** Runs a remote step in whichever style it answers: promise, callback or plain value. */
-function callRemote(remote: RemoteProcedure, scope: Scope, fragments: readonly Fragment[]): Promise<RemoteOutcome> {
+function callRemote(
+  remote: RemoteProcedure,
+  scope: Scope,
+  fragments: readonly Fragment[],
+): Promise<RemoteOutcome> {
   return new Promise<RemoteOutcome>((resolve, reject) => {
     let settled = false;
     const callback = (err: Error | null, result?: RemoteOutcome) => {
@@ -143,7 +154,8 @@ function normalizeOutcome(outcome: RemoteOutcome, name: string): ProcedureUpdate
   if (outcome === undefined || outcome === null) return [];
   const updates = Array.isArray(outcome) ? outcome : (outcome as ProcedureResult).updates;
   if (updates === undefined || updates === null) return [];
-  if (!Array.isArray(updates)) throw new SyncError(`Procedure '${name}' returned updates that are not an array`);
+  if (!Array.isArray(updates))
+    throw new SyncError(`Procedure '${name}' returned updates that are not an array`);
   return updates;
 }
 
@@ -156,7 +168,11 @@ function ownProcedures(cls: ModelClass): Map<string, unknown> {
 
 /** `defineProcedure(ChatRoom, 'setName', {constraints, remote})`: the function form. */
 export function defineProcedure(Model: ModelClass, name: string, options: ProcedureOptions): SyncProcedure {
-  if (typeof Model !== 'function' || (Model as unknown) === ModelObject || !(Model.prototype instanceof ModelObject)) {
+  if (
+    typeof Model !== 'function' ||
+    (Model as unknown) === ModelObject ||
+    !(Model.prototype instanceof ModelObject)
+  ) {
     throw new DefinitionError('defineProcedure requires a model class');
   }
   const procedures = ownProcedures(Model);
@@ -188,14 +204,15 @@ export function resolveProcedure(scope: Scope, qualifiedName: string): SyncProce
   }
   const [modelName, procedureName] = parts as [string, string];
   const cls = reachableClasses(root.constructor as ModelClass).get(modelName);
-  if (!cls) throw new SyncError(`No such model '${modelName}' for procedure call with procedure '${qualifiedName}'`);
+  if (!cls)
+    throw new SyncError(`No such model '${modelName}' for procedure call with procedure '${qualifiedName}'`);
   const procedure = getProcedure(cls, procedureName);
   if (!procedure) throw new SyncError(`No such procedure '${procedureName}' for model '${modelName}'`);
   return procedure;
 }
 
 declare module '../model/model-object.js' {
-  // biome-ignore lint/style/noNamespace: declaration merge adding statics to the ModelObject class
+  // A declaration merge: adds the statics below to the ModelObject class.
   namespace ModelObject {
     /** Defines a procedure on this model (see src/procedures). Requires importing 'procedures/'. */
     function defineProcedure(this: ModelClass, name: string, options: ProcedureOptions): SyncProcedure;

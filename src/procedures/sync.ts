@@ -30,7 +30,8 @@ const queues = new WeakMap<Scope, Promise<unknown>>();
  * Promise. Never rejects: failures become per-fragment errors.
  */
 export function applySync(scope: Scope, req: SyncRequest): ChangesetResult | Promise<ChangesetResult> {
-  if ((req.procedure === undefined || req.procedure === null) && !queues.has(scope)) return applyNow(scope, req);
+  if ((req.procedure === undefined || req.procedure === null) && !queues.has(scope))
+    return applyNow(scope, req);
   const previous = queues.get(scope);
   const next = () => runQueued(scope, req);
   const run = previous === undefined ? next() : previous.then(next, next);
@@ -54,7 +55,8 @@ function applyNow(scope: Scope, req: SyncRequest): ChangesetResult {
     return scope.applyChangeset(req.fragments, req);
   } catch (e) {
     const error = e instanceof SyncError ? e : new SyncError('Internal error while applying the changeset');
-    if (!(e instanceof SyncError)) log().warn({ scope: scope.name, error: (e as Error)?.message }, 'applyChangeset threw');
+    if (!(e instanceof SyncError))
+      log().warn({ scope: scope.name, error: (e as Error)?.message }, 'applyChangeset threw');
     return rejectAll(req.fragments, error.toWire());
   }
 }
@@ -76,7 +78,9 @@ async function runQueued(scope: Scope, req: SyncRequest): Promise<ChangesetResul
     updates = (await procedure.verifyAndExecute(scope, req.fragments)).updates;
   } catch (e) {
     const error =
-      e instanceof SyncError ? e : new SyncError(`Procedure '${name}' failed: ${(e as Error)?.message ?? String(e)}`);
+      e instanceof SyncError
+        ? e
+        : new SyncError(`Procedure '${name}' failed: ${(e as Error)?.message ?? String(e)}`);
     return rejectAll(req.fragments, error.toWire());
   }
   const result = applyNow(scope, req);
@@ -101,17 +105,24 @@ type UpdateFn = (
 async function applyUpdates(scope: Scope, updates: ProcedureUpdate[], procedure: string): Promise<void> {
   const update = (scope as unknown as { update?: UpdateFn }).update;
   if (typeof update !== 'function') {
-    log().warn({ scope: scope.name, procedure }, 'scope.update is not available: procedure updates were dropped');
+    log().warn(
+      { scope: scope.name, procedure },
+      'scope.update is not available: procedure updates were dropped',
+    );
     return;
   }
   for (let i = 0; i < updates.length; i++) {
     const u = updates[i]!;
     try {
       let result = update.call(scope, u.query ?? null, u.update, u.options ?? undefined);
-      if (result && typeof (result as PromiseLike<UpdateResultLike>).then === 'function') result = await result;
+      if (result && typeof (result as PromiseLike<UpdateResultLike>).then === 'function')
+        result = await result;
       const writeErrors = (result as UpdateResultLike | undefined)?.writeErrors;
       if (Array.isArray(writeErrors) && writeErrors.length > 0) {
-        log().warn({ scope: scope.name, procedure, index: i, writeErrors }, 'procedure update had write errors');
+        log().warn(
+          { scope: scope.name, procedure, index: i, writeErrors },
+          'procedure update had write errors',
+        );
       }
     } catch (e) {
       log().warn(

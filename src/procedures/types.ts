@@ -15,7 +15,7 @@ export interface ProcedureResult {
 }
 
 /** What a remote step may answer with (a result, a bare list of updates, or nothing). */
-export type RemoteOutcome = ProcedureResult | ProcedureUpdate[] | null | undefined | void;
+export type RemoteOutcome = ProcedureResult | ProcedureUpdate[] | null | undefined;
 
 /**
  * A remote step, as `registerRemoteProcedureType` expects instances of its class to be. It runs
@@ -28,7 +28,8 @@ export interface RemoteProcedure {
     scope: Scope,
     fragments: readonly Fragment[],
     callback?: (err: Error | null, result?: RemoteOutcome) => void,
-  ): PromiseLike<RemoteOutcome> | RemoteOutcome;
+    // biome-ignore lint/suspicious/noConfusingVoidType: callback-style implementations return nothing
+  ): PromiseLike<RemoteOutcome> | RemoteOutcome | void;
 }
 
 /** The options a remote type's constructor receives: the procedure's definition. */

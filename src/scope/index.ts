@@ -1,8 +1,6 @@
 // scope/: Scope (root, uuid index, change capture), the changeset engine, and the update
 // operators. Server-side; depends on model/ only. Must not import server/, transport/ or store/.
 export { commit, plan, reachableClasses } from './changeset.js';
-export { Scope, type ScopeEvents, type ScopeOptions, scope } from './scope.js';
-export type { AppliedFragment, ApplyOptions, ChangeContext, ChangesetResult } from './types.js';
 export {
   derivedClasses,
   KeyPath,
@@ -12,6 +10,8 @@ export {
   resolveModelObject,
   resolveProperty,
 } from './key-path.js';
+export { Scope, type ScopeEvents, type ScopeOptions, scope } from './scope.js';
+export type { AppliedFragment, ApplyOptions, ChangeContext, ChangesetResult } from './types.js';
 export {
   emptyQueryResult,
   mergeQueryResults,

@@ -104,7 +104,8 @@ export function update(
   if (!scope || typeof scope.applyChangeset !== 'function' || typeof scope.get !== 'function') {
     throw new QueryError('Requires scope to be a valid scope');
   }
-  if (query !== null && !isPlainObject(query)) throw new QueryError('Requires query as update object or null');
+  if (query !== null && !isPlainObject(query))
+    throw new QueryError('Requires query as update object or null');
   if (!isPlainObject(spec)) throw new QueryError('Requires update as update object');
   if (options === null || options === undefined) options = {};
   if (!isPlainObject(options)) throw new QueryError('Requires options as object');
@@ -121,7 +122,9 @@ export function update(
   if (ops.length === 0) return { ...emptyQueryResult(), matched: [matched] };
 
   // Build every operator against the current state first: any malformed part throws here.
-  const built = ops.map((op) => build(scope, target, op as OperatorName, spec[op] as Record<string, unknown>));
+  const built = ops.map((op) =>
+    build(scope, target, op as OperatorName, spec[op] as Record<string, unknown>),
+  );
 
   const atomic = options.atomic !== false;
   const results: QueryResult[] = [];
@@ -178,7 +181,12 @@ function isOperator(op: string): op is OperatorName {
 
 // ---- application -----------------------------------------------------------------------------
 
-function apply(scope: UpdatableScope, matched: QueryResultEntry, fragments: Fragment[], atomic: boolean): QueryResult {
+function apply(
+  scope: UpdatableScope,
+  matched: QueryResultEntry,
+  fragments: Fragment[],
+  atomic: boolean,
+): QueryResult {
   const result: QueryResult = { ...emptyQueryResult(), matched: [matched] };
   if (fragments.length === 0) return result;
   const { results } = scope.applyChangeset(fragments, { atomic });
@@ -222,7 +230,8 @@ class Builder {
   fragments(): Fragment[] {
     const out: Fragment[] = this.adds.slice();
     for (const [owner, properties] of this.owners) {
-      if (Object.keys(properties).length) out.push({ type: 'change', uuid: owner.uuid, clsName: owner.typeName, properties });
+      if (Object.keys(properties).length)
+        out.push({ type: 'change', uuid: owner.uuid, clsName: owner.typeName, properties });
     }
     for (const f of this.inlineChanges) if (Object.keys(f.properties!).length) out.push(f);
     return out;
@@ -249,10 +258,17 @@ class Builder {
   }
 }
 
-function build(scope: UpdatableScope, target: ModelObject, op: OperatorName, modification: Record<string, unknown>): Fragment[] {
+function build(
+  scope: UpdatableScope,
+  target: ModelObject,
+  op: OperatorName,
+  modification: Record<string, unknown>,
+): Fragment[] {
   const b = new Builder(scope, op);
   if (op === Operator.set && ('$uuid' in modification || '$cls' in modification)) {
-    throw new QueryError('Illegal $set modification, $uuid or $cls cannot be set for an existing ModelObject');
+    throw new QueryError(
+      'Illegal $set modification, $uuid or $cls cannot be set for an existing ModelObject',
+    );
   }
   for (const keyPath of Object.keys(modification)) {
     const value = modification[keyPath];
@@ -280,7 +296,13 @@ function resolveOwner(b: Builder, target: ModelObject, keyPath: string, r: Resol
   return owner;
 }
 
-function buildSet(b: Builder, owner: ModelObject, keyPath: string, r: ResolvedProperty, value: unknown): void {
+function buildSet(
+  b: Builder,
+  owner: ModelObject,
+  keyPath: string,
+  r: ResolvedProperty,
+  value: unknown,
+): void {
   const prop = r.property;
   const props = b.propsOf(owner);
   if (r.index === null) {
@@ -295,7 +317,13 @@ function buildSet(b: Builder, owner: ModelObject, keyPath: string, r: ResolvedPr
   props[prop.name] = items;
 }
 
-function buildPush(b: Builder, owner: ModelObject, keyPath: string, r: ResolvedProperty, value: unknown): void {
+function buildPush(
+  b: Builder,
+  owner: ModelObject,
+  keyPath: string,
+  r: ResolvedProperty,
+  value: unknown,
+): void {
   const prop = r.property;
   if (!prop.isCollection) throw b.fail(keyPath, `can only add values to a collection property`);
   if (r.index !== null) throw b.fail(keyPath, `must name the collection itself, not an element`);
@@ -313,7 +341,13 @@ function buildPush(b: Builder, owner: ModelObject, keyPath: string, r: ResolvedP
   if (items.length !== before) b.propsOf(owner)[prop.name] = items;
 }
 
-function buildPull(b: Builder, owner: ModelObject, keyPath: string, r: ResolvedProperty, value: unknown): void {
+function buildPull(
+  b: Builder,
+  owner: ModelObject,
+  keyPath: string,
+  r: ResolvedProperty,
+  value: unknown,
+): void {
   const prop = r.property;
   if (!prop.isCollection) throw b.fail(keyPath, `can only pull values from a collection property`);
   if (r.index !== null) throw b.fail(keyPath, `must name the collection itself, not an element`);
@@ -343,7 +377,8 @@ function buildPull(b: Builder, owner: ModelObject, keyPath: string, r: ResolvedP
 /** `{$each: [...]}` → its elements; anything else → [it]. */
 function eachValues(b: Builder, keyPath: string, value: unknown): unknown[] {
   if (isPlainObject(value) && Object.hasOwn(value, '$each')) {
-    if (Object.keys(value).length !== 1) throw b.fail(keyPath, `can only use $each without any other keys on object`);
+    if (Object.keys(value).length !== 1)
+      throw b.fail(keyPath, `can only use $each without any other keys on object`);
     if (!Array.isArray(value.$each)) throw b.fail(keyPath, `$each expects an array value`);
     return value.$each.slice();
   }
@@ -351,14 +386,18 @@ function eachValues(b: Builder, keyPath: string, value: unknown): unknown[] {
 }
 
 function checkObjectFilter(b: Builder, keyPath: string, type: ModelClass, filter: unknown): void {
-  if (!isPlainObject(filter)) throw b.fail(keyPath, `need to specify object to filter collection of ModelObjects`);
+  if (!isPlainObject(filter))
+    throw b.fail(keyPath, `need to specify object to filter collection of ModelObjects`);
   for (const key of Object.keys(filter)) {
     if (key === '$uuid') {
       if (typeof filter[key] !== 'string') throw b.fail(keyPath, `$uuid expects a uuid string`);
       continue;
     }
     if (type.$propMap[key] || derivedClasses(type).some((c) => c.$propMap[key])) continue;
-    throw b.fail(keyPath, `bad field to match ModelObject specified '${type.typeName}' has no property '${key}'`);
+    throw b.fail(
+      keyPath,
+      `bad field to match ModelObject specified '${type.typeName}' has no property '${key}'`,
+    );
   }
 }
 
@@ -380,7 +419,9 @@ function matchesFilter(obj: ModelObject, filter: Record<string, unknown>): boole
       for (let i = 0; i < items.length; i++) {
         if (!sameEncoded(encodeStored(prop, items[i]), encodeFilterElement(prop, want[i]))) return false;
       }
-    } else if (!sameEncoded(have === undefined ? null : encodeStored(prop, have), encodeFilterElement(prop, want))) {
+    } else if (
+      !sameEncoded(have === undefined ? null : encodeStored(prop, have), encodeFilterElement(prop, want))
+    ) {
       return false;
     }
   }

@@ -11,5 +11,5 @@ export { StoreConflictError, StoreError } from './errors.js';
 export { createStore, type StoreFromEnvOptions, type StoreOptions, storeFromEnv } from './factory.js';
 export { MemoryStore, MemoryStoreData, type MemoryStoreOptions } from './memory.js';
 export { PostgresStore, type PostgresStoreOptions } from './postgres.js';
-export { type SqliteStoreOptions, SqliteStore, type SqliteSynchronous } from './sqlite.js';
-export type { ChangeRecord, LoadedScope, Snapshot, Store, StoreKind, StoredFragment } from './types.js';
+export { SqliteStore, type SqliteStoreOptions, type SqliteSynchronous } from './sqlite.js';
+export type { ChangeRecord, LoadedScope, Snapshot, Store, StoredFragment, StoreKind } from './types.js';

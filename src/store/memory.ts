@@ -75,7 +75,11 @@ export class MemoryStore implements Store {
       const stored = this.data.scopes.get(batch.scope)?.version ?? 0;
       if (stored !== batch.expectedVersion) throw appendConflict(batch, stored);
     }
-    const encoded = records.map((r) => ({ scope: r.scope, version: r.version, fragments: encodeFragments(r) }));
+    const encoded = records.map((r) => ({
+      scope: r.scope,
+      version: r.version,
+      fragments: encodeFragments(r),
+    }));
     for (const batch of batches) {
       if (!this.data.scopes.has(batch.scope)) {
         this.data.scopes.set(batch.scope, { version: 0, snapshot: null, changes: [] });

@@ -74,7 +74,9 @@ export class PostgresStore implements Store {
     this.schema = options.schema;
     const prefix = options.tablePrefix ?? 'jetstream_';
     const qualify = (name: string) =>
-      this.schema === undefined ? quoteIdent(prefix + name) : `${quoteIdent(this.schema)}.${quoteIdent(prefix + name)}`;
+      this.schema === undefined
+        ? quoteIdent(prefix + name)
+        : `${quoteIdent(this.schema)}.${quoteIdent(prefix + name)}`;
     this.t = { scopes: qualify('scopes'), changes: qualify('changes'), snapshots: qualify('snapshots') };
   }
 
@@ -100,7 +102,9 @@ export class PostgresStore implements Store {
     try {
       await withTransaction(pool, async (client) => {
         // Several processes may open the same database at once; CREATE … IF NOT EXISTS alone races.
-        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`jetstream-schema:${this.t.scopes}`]);
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+          `jetstream-schema:${this.t.scopes}`,
+        ]);
         if (this.schema !== undefined) {
           const found = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema]);
           if (found.rowCount === 0) await client.query(`CREATE SCHEMA ${quoteIdent(this.schema)}`);
@@ -155,25 +159,34 @@ export class PostgresStore implements Store {
           WHERE c.scope = $1
             AND c.version > coalesce((SELECT version FROM ${this.t.snapshots} WHERE scope = $1), -1)
         ORDER BY kind, version`;
-      let rows: { kind: number; version: string; root_uuid: string | null; fragments: string | null }[];
       try {
-        rows = (await pool.query(sql, [scope])).rows;
+        const { rows } = await pool.query<{
+          kind: number;
+          version: string;
+          root_uuid: string | null;
+          fragments: string | null;
+        }>(sql, [scope]);
+        const head = rows[0];
+        if (head === undefined || head.kind !== 0) return null;
+        const loaded: LoadedScope = { snapshot: null, changes: [], version: Number(head.version) };
+        for (let i = 1; i < rows.length; i++) {
+          const row = rows[i]!;
+          const fragments = JSON.parse(row.fragments ?? '[]');
+          if (row.kind === 1) {
+            loaded.snapshot = {
+              scope,
+              version: Number(row.version),
+              rootUUID: row.root_uuid ?? '',
+              fragments,
+            };
+          } else {
+            loaded.changes.push({ scope, version: Number(row.version), fragments });
+          }
+        }
+        return loaded;
       } catch (err) {
         throw wrapStoreError(`PostgreSQL store: cannot load scope ${JSON.stringify(scope)}`, err);
       }
-      const head = rows[0];
-      if (head === undefined || head.kind !== 0) return null;
-      const loaded: LoadedScope = { snapshot: null, changes: [], version: Number(head.version) };
-      for (let i = 1; i < rows.length; i++) {
-        const row = rows[i]!;
-        const fragments = JSON.parse(row.fragments ?? '[]');
-        if (row.kind === 1) {
-          loaded.snapshot = { scope, version: Number(row.version), rootUUID: row.root_uuid ?? '', fragments };
-        } else {
-          loaded.changes.push({ scope, version: Number(row.version), fragments });
-        }
-      }
-      return loaded;
     });
   }
 
@@ -268,7 +281,8 @@ export class PostgresStore implements Store {
     await this.serialize([snapshot.scope], async () => {
       let row: { written: number; previous: string | null } | undefined;
       try {
-        row = (await pool.query(sql, [snapshot.scope, snapshot.version, snapshot.rootUUID, fragments])).rows[0];
+        row = (await pool.query(sql, [snapshot.scope, snapshot.version, snapshot.rootUUID, fragments]))
+          .rows[0];
       } catch (err) {
         throw wrapStoreError(
           `PostgreSQL store: cannot write the snapshot of ${JSON.stringify(snapshot.scope)}`,
@@ -347,7 +361,13 @@ export class PostgresStore implements Store {
 }
 
 /** `($1, $2, $3), …` for records[start..end), pushing their values onto `params`. */
-function values(records: ChangeRecord[], encoded: string[], start: number, end: number, params: unknown[]): string {
+function values(
+  records: ChangeRecord[],
+  encoded: string[],
+  start: number,
+  end: number,
+  params: unknown[],
+): string {
   const parts: string[] = [];
   for (let i = start; i < end; i++) {
     const n = params.length;
@@ -386,6 +406,7 @@ async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => 
 }
 
 function quoteIdent(name: string): string {
-  if (name.length === 0 || name.includes('\u0000')) throw new StoreError(`Invalid SQL identifier ${JSON.stringify(name)}`);
+  if (name.length === 0 || name.includes('\u0000'))
+    throw new StoreError(`Invalid SQL identifier ${JSON.stringify(name)}`);
   return `"${name.replace(/"/g, '""')}"`;
 }

@@ -112,4 +112,3 @@ export function staleSnapshot(snapshot: Snapshot, storedSnapshotVersion: number)
     `Stale snapshot of scope ${JSON.stringify(snapshot.scope)}: version ${snapshot.version} is older than the stored snapshot (version ${storedSnapshotVersion})`,
   );
 }
-

@@ -148,7 +148,10 @@ export class SqliteStore implements Store {
     try {
       state.writeSnapshot(snapshot, fragments);
     } catch (err) {
-      throw wrapStoreError(`SQLite store: cannot write the snapshot of ${JSON.stringify(snapshot.scope)}`, err);
+      throw wrapStoreError(
+        `SQLite store: cannot write the snapshot of ${JSON.stringify(snapshot.scope)}`,
+        err,
+      );
     }
   }
 
@@ -226,14 +229,16 @@ export class SqliteStore implements Store {
 
     // IMMEDIATE takes the write lock before reading the head, so the compare-and-bump holds against
     // another process writing the same file.
-    const append = db.transaction((batches: ReturnType<typeof planAppend>, rows: [string, number, string][]) => {
-      for (const batch of batches) {
-        const stored = st.head.get(batch.scope)?.version ?? 0;
-        if (stored !== batch.expectedVersion) throw appendConflict(batch, stored);
-        st.setHead.run(batch.scope, batch.lastVersion);
-      }
-      for (const row of rows) st.insertChange.run(row[0], row[1], row[2]);
-    });
+    const append = db.transaction(
+      (batches: ReturnType<typeof planAppend>, rows: [string, number, string][]) => {
+        for (const batch of batches) {
+          const stored = st.head.get(batch.scope)?.version ?? 0;
+          if (stored !== batch.expectedVersion) throw appendConflict(batch, stored);
+          st.setHead.run(batch.scope, batch.lastVersion);
+        }
+        for (const row of rows) st.insertChange.run(row[0], row[1], row[2]);
+      },
+    );
     const writeSnapshot = db.transaction((snapshot: Snapshot, fragments: string) => {
       const previous = st.snapshot.get(snapshot.scope)?.version;
       if (previous !== undefined && previous > snapshot.version) throw staleSnapshot(snapshot, previous);
@@ -252,7 +257,12 @@ export class SqliteStore implements Store {
         snapshot:
           snap === undefined
             ? null
-            : { scope, version: snap.version, rootUUID: snap.root_uuid, fragments: JSON.parse(snap.fragments) },
+            : {
+                scope,
+                version: snap.version,
+                rootUUID: snap.root_uuid,
+                fragments: JSON.parse(snap.fragments),
+              },
         changes: rows.map((r) => ({ scope, version: r.version, fragments: JSON.parse(r.fragments) })),
         version: head.version,
       };

@@ -2,7 +2,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type ModelClass, type ModelObject, model } from '../../src/model/index.js';
-import { KeyPath, KeyPathNotation, type KeyPathResult, resolveModelObject, resolveProperty } from '../../src/scope/index.js';
+import {
+  KeyPath,
+  KeyPathNotation,
+  type KeyPathResult,
+  resolveModelObject,
+  resolveProperty,
+} from '../../src/scope/index.js';
 
 const Leaf = model('Leaf');
 
@@ -119,7 +125,10 @@ describe('resolveModelObject', () => {
 
   test('traversing a value property gives Err "is not a ModelObject property"', () => {
     const t = tree();
-    assert.match(errorOf(resolveModelObject(t.root, 'single.number')), /Property 'number' is not a ModelObject property/);
+    assert.match(
+      errorOf(resolveModelObject(t.root, 'single.number')),
+      /Property 'number' is not a ModelObject property/,
+    );
   });
 
   test('a collection without an index gives Err "No index found"', () => {
@@ -131,14 +140,20 @@ describe('resolveModelObject', () => {
   test('an out-of-range index gives Err "No ModelObject instance at index"', () => {
     const t = tree();
     assert.equal(value(resolveModelObject(t.root, 'many.0')), t.many0);
-    assert.match(errorOf(resolveModelObject(t.root, 'many[2]')), /No ModelObject instance at index 2 on property 'many'/);
+    assert.match(
+      errorOf(resolveModelObject(t.root, 'many[2]')),
+      /No ModelObject instance at index 2 on property 'many'/,
+    );
     assert.match(errorOf(resolveModelObject(t.root, 'many[-3]')), /No ModelObject instance at index -3/);
   });
 
   test('a null intermediate gives Err "No ModelObject instance on property"', () => {
     const root = new KeyPathTest() as Node;
     root.single = new KeyPathTest();
-    assert.match(errorOf(resolveModelObject(root, 'single.leaf')), /No ModelObject instance on property 'leaf'/);
+    assert.match(
+      errorOf(resolveModelObject(root, 'single.leaf')),
+      /No ModelObject instance on property 'leaf'/,
+    );
   });
 
   test('an index on a single reference is an error', () => {
@@ -150,7 +165,10 @@ describe('resolveModelObject', () => {
 describe('resolveProperty', () => {
   test('gives Err "Requires typeClass to derive from ModelObject" for a non-model', () => {
     assert.match(errorOf(resolveProperty(1, 'number')), /Requires typeClass to derive from ModelObject/);
-    assert.match(errorOf(resolveProperty(() => {}, 'number')), /Requires typeClass to derive from ModelObject/);
+    assert.match(
+      errorOf(resolveProperty(() => {}, 'number')),
+      /Requires typeClass to derive from ModelObject/,
+    );
   });
 
   test('a direct property: owner type is the class, ownerKeyPath empty', () => {
@@ -208,11 +226,17 @@ describe('resolveProperty', () => {
   });
 
   test('an unknown property gives Err "No property"', () => {
-    assert.match(errorOf(resolveProperty(KeyPathTest, 'single.missing')), /No property 'missing' at keyPath: KeyPathTest.single.missing/);
+    assert.match(
+      errorOf(resolveProperty(KeyPathTest, 'single.missing')),
+      /No property 'missing' at keyPath: KeyPathTest.single.missing/,
+    );
   });
 
   test('traversing a value property gives Err "is not a ModelObject property"', () => {
-    assert.match(errorOf(resolveProperty(KeyPathTest, 'single.number.invalid')), /is not a ModelObject property/);
+    assert.match(
+      errorOf(resolveProperty(KeyPathTest, 'single.number.invalid')),
+      /is not a ModelObject property/,
+    );
   });
 
   test('a collection without an index gives Err "No index found"', () => {

@@ -6,7 +6,13 @@
 
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { type ChangeRecord, type Snapshot, type Store, StoreConflictError, StoreError } from '../../src/store/index.js';
+import {
+  type ChangeRecord,
+  type Snapshot,
+  type Store,
+  StoreConflictError,
+  StoreError,
+} from '../../src/store/index.js';
 import type { StoredFragment } from '../../src/store/types.js';
 
 let counter = 0;
@@ -207,9 +213,15 @@ export function runStoreConformance(
       await assert.rejects(store.append([record('nul\u0000name', 1)]), StoreError);
       await assert.rejects(store.append([record(scopeName('bad'), 0)]), StoreError);
       await assert.rejects(store.append([record(scopeName('bad'), 1.5)]), StoreError);
-      await assert.rejects(store.append([{ scope: scopeName('bad'), version: 1 } as ChangeRecord]), StoreError);
+      await assert.rejects(
+        store.append([{ scope: scopeName('bad'), version: 1 } as ChangeRecord]),
+        StoreError,
+      );
       await assert.rejects(store.writeSnapshot(snapshot(scopeName('bad'), -1)), StoreError);
-      await assert.rejects(store.writeSnapshot({ ...snapshot(scopeName('bad'), 1), rootUUID: '' }), StoreError);
+      await assert.rejects(
+        store.writeSnapshot({ ...snapshot(scopeName('bad'), 1), rootUUID: '' }),
+        StoreError,
+      );
       await assert.rejects(store.load(''), StoreError);
     });
 
@@ -253,7 +265,11 @@ export function runStoreConformance(
       await store.writeSnapshot(initial);
       assert.deepEqual(await store.load(fresh), { snapshot: initial, changes: [], version: 0 });
       await store.append([record(fresh, 1)]);
-      assert.deepEqual(await store.load(fresh), { snapshot: initial, changes: [record(fresh, 1)], version: 1 });
+      assert.deepEqual(await store.load(fresh), {
+        snapshot: initial,
+        changes: [record(fresh, 1)],
+        version: 1,
+      });
 
       const ahead = scopeName('snap-ahead');
       await store.append([record(ahead, 1)]);
@@ -315,7 +331,10 @@ export function runStoreConformance(
       const one = await open();
       const two = await open();
       await one.append([record(scope, 1)]);
-      const results = await Promise.allSettled([one.append([record(scope, 2)]), two.append([record(scope, 2)])]);
+      const results = await Promise.allSettled([
+        one.append([record(scope, 2)]),
+        two.append([record(scope, 2)]),
+      ]);
       const ok = results.filter((r) => r.status === 'fulfilled');
       const failed = results.filter((r) => r.status === 'rejected');
       assert.equal(ok.length, 1, JSON.stringify(results));
@@ -327,14 +346,19 @@ export function runStoreConformance(
     test('unicode and awkward strings survive, in scope names and payloads', async () => {
       const store = await open();
       const scope = `${scopeName('unicode')}-画布-🎨-"quoted"-'single'-\\-ü`;
-      const text = 'héllo wörld — 你好 — 🎉👩‍👩‍👧 — \u2028\u2029 — "quotes" \\ backslash \n\t — \u0000 — \ud800 lone';
+      const text =
+        'héllo wörld — 你好 — 🎉👩‍👩‍👧 — \u2028\u2029 — "quotes" \\ backslash \n\t — \u0000 — \ud800 lone';
       const fragments = [fragment(1, { text, [`key-🔑-${text.slice(0, 5)}`]: 'v', '': 'empty key' })];
       await store.append([record(scope, 1, fragments)]);
       const snap: Snapshot = { scope, version: 1, rootUUID: 'root-🌳', fragments };
       await store.writeSnapshot(snap);
       await store.append([record(scope, 2, fragments)]);
       // JSON.stringify escapes a lone surrogate, so even that comes back exactly.
-      assert.deepEqual(await store.load(scope), { snapshot: snap, changes: [record(scope, 2, fragments)], version: 2 });
+      assert.deepEqual(await store.load(scope), {
+        snapshot: snap,
+        changes: [record(scope, 2, fragments)],
+        version: 2,
+      });
       assert.ok((await store.listScopes()).includes(scope));
     });
 
@@ -356,6 +380,13 @@ export function runStoreConformance(
         loaded!.changes.map((c) => c.version),
         Array.from({ length: 101 }, (_, i) => 401 + i),
       );
+      // More records in one append than one INSERT statement takes (PostgreSQL: 1,000 rows).
+      const [p, q] = [scopeName('large-many-p'), scopeName('large-many-q')];
+      const huge: ChangeRecord[] = [];
+      for (let v = 1; v <= 1300; v++) huge.push(record(p, v), record(q, v));
+      await store.append(huge);
+      assert.equal((await store.load(p))!.changes.length, 1300);
+      assert.deepEqual((await store.load(q))!.changes[1299], record(q, 1300));
       const other = scopeName('large-one');
       await store.append([record(other, 1, [fragment(1, { big })])]);
       assert.equal((await store.load(other))!.changes[0]!.fragments[0]!.properties.big, big);

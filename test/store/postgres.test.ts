@@ -60,17 +60,14 @@ test('PostgresStore: schemas keep stores apart; tables are created in the schema
     [[a, b]],
   );
   await client.end();
-  assert.deepEqual(
-    tables.rows.map((r) => `${r.schemaname === a ? 'a' : 'b'}.${r.tablename}`).sort(),
-    [
-      'a.jetstream_changes',
-      'a.jetstream_scopes',
-      'a.jetstream_snapshots',
-      'b.js_changes',
-      'b.js_scopes',
-      'b.js_snapshots',
-    ],
-  );
+  assert.deepEqual(tables.rows.map((r) => `${r.schemaname === a ? 'a' : 'b'}.${r.tablename}`).sort(), [
+    'a.jetstream_changes',
+    'a.jetstream_scopes',
+    'a.jetstream_snapshots',
+    'b.js_changes',
+    'b.js_scopes',
+    'b.js_snapshots',
+  ]);
   await Promise.all([one.close(), two.close()]);
 });
 
@@ -92,7 +89,10 @@ test('PostgresStore: an unreachable server rejects open and calls with a clear e
     assert.match(err.message, /PostgreSQL store: cannot open: .*ECONNREFUSED/);
     return true;
   });
-  await assert.rejects(store.append([{ scope: 's', version: 1, fragments: [] }]), /PostgreSQL store: cannot append: the store is not open/);
+  await assert.rejects(
+    store.append([{ scope: 's', version: 1, fragments: [] }]),
+    /PostgreSQL store: cannot append: the store is not open/,
+  );
   await store.close();
 });
 

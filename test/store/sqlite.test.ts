@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { createStore, SqliteStore, StoreError, storeFromEnv } from '../../src/store/index.js';
 import { runStoreConformance } from './conformance.js';
 
@@ -30,7 +31,9 @@ test('SqliteStore: WAL mode, synchronous FULL by default and configurable', asyn
     ['NORMAL', 1],
     ['FULL', 2],
   ] as const) {
-    const store = new SqliteStore(synchronous === undefined ? { filename: file } : { filename: file, synchronous });
+    const store = new SqliteStore(
+      synchronous === undefined ? { filename: file } : { filename: file, synchronous },
+    );
     await store.open();
     assert.equal(connection(store).pragma('journal_mode', { simple: true }), 'wal');
     assert.equal(connection(store).pragma('synchronous', { simple: true }), expected);
@@ -81,7 +84,10 @@ test('SqliteStore: a path whose directory cannot be created rejects open() clear
 
 test('SqliteStore: a file that is not a database rejects clearly', async () => {
   const file = join(dir, 'garbage.db');
-  writeFileSync(file, 'this is not an SQLite database, just text that is long enough to have a header'.repeat(20));
+  writeFileSync(
+    file,
+    'this is not an SQLite database, just text that is long enough to have a header'.repeat(20),
+  );
   const store = new SqliteStore({ filename: file });
   await assert.rejects(store.open(), (err: unknown) => {
     assert.ok(err instanceof StoreError);
@@ -95,7 +101,10 @@ test('SqliteStore: a path on a read-only file system rejects open() clearly', as
   const store = new SqliteStore({ filename: '/proc/jetstream-test.db' });
   await assert.rejects(store.open(), (err: unknown) => {
     assert.ok(err instanceof StoreError);
-    assert.match(err.message, /SQLite store: cannot open \/proc\/jetstream-test\.db: unable to open database file/);
+    assert.match(
+      err.message,
+      /SQLite store: cannot open \/proc\/jetstream-test\.db: unable to open database file/,
+    );
     return true;
   });
 });
@@ -143,6 +152,48 @@ test('createStore and storeFromEnv', async () => {
   await fromEnv.open();
   await fromEnv.close();
   assert.ok(existsSync(join(dir, 'data', 'jetstream.db')));
-  assert.equal(storeFromEnv({ dataDir: dir, env: { DATABASE_URL: 'postgres://x@127.0.0.1:1/db' } }).kind, 'postgres');
+  assert.equal(
+    storeFromEnv({ dataDir: dir, env: { DATABASE_URL: 'postgres://x@127.0.0.1:1/db' } }).kind,
+    'postgres',
+  );
   assert.equal(storeFromEnv({ dataDir: dir, env: { DATABASE_URL: '' } }).kind, 'sqlite');
+});
+
+test('SqliteStore: every acknowledged append survives kill -9 of the writer (synchronous NORMAL)', async () => {
+  const file = join(dir, 'crash.db');
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(__dirname, 'fixtures', 'crash-writer.ts'), file],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let acknowledged = 0;
+  let buffer = '';
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', () => reject(new Error('the writer exited by itself')));
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const lines = buffer.split('\n');
+      buffer = lines.pop()!;
+      for (const line of lines) acknowledged = Number(line);
+      if (acknowledged >= 200) resolve();
+    });
+  });
+  child.removeAllListeners('exit');
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+  // Whatever the child printed before it died was acknowledged; read what arrived after too.
+  for (const line of buffer.split('\n')) if (line) acknowledged = Math.max(acknowledged, Number(line));
+  const store = new SqliteStore({ filename: file });
+  await store.open();
+  const loaded = await store.load('crash');
+  await store.close();
+  assert.ok(loaded!.version >= acknowledged, `stored ${loaded!.version}, acknowledged ${acknowledged}`);
+  assert.deepEqual(
+    loaded!.changes.map((c) => c.version),
+    Array.from({ length: loaded!.version }, (_, i) => i + 1),
+  );
 });
