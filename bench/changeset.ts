@@ -53,7 +53,12 @@ function buildBatches(uuids: string[], size: number, offset: number): Fragment[]
   for (let i = 0; i < uuids.length; i += size) {
     const batch: Fragment[] = [];
     for (let j = i; j < i + size && j < uuids.length; j++) {
-      batch.push({ type: 'change', uuid: uuids[j]!, clsName: 'Shape', properties: { x: j + offset, y: j * 2 + offset } });
+      batch.push({
+        type: 'change',
+        uuid: uuids[j]!,
+        clsName: 'Shape',
+        properties: { x: j + offset, y: j * 2 + offset },
+      });
     }
     batches.push(batch);
   }
@@ -132,7 +137,13 @@ function memoryPerObject(source: UuidSource, fractional: boolean): number {
   let shapes: ModelObject[] | null = new Array(COUNT);
   const f = fractional ? 0.5 : 0;
   for (let i = 0; i < COUNT; i++) {
-    const init: Record<string, unknown> = { x: i + f, y: i + 1 + f, width: 10 + f, height: 20 + f, type: (i % 5) + f };
+    const init: Record<string, unknown> = {
+      x: i + f,
+      y: i + 1 + f,
+      width: 10 + f,
+      height: 20 + f,
+      type: (i % 5) + f,
+    };
     if (parsed) init.uuid = parsed[i];
     shapes[i] = new Shape(init as { uuid?: string });
   }
@@ -157,7 +168,9 @@ for (const size of [1, 10, 100]) {
     r.runs.map((x) => fmt(x / 1000)).join(' / ') + ' k',
   ]);
 }
-console.log(`\nChangeset application (${SHAPES.toLocaleString('en-US')} Shapes, change {x, y}; median of ${RUNS} runs of ${RUN_MS} ms)\n`);
+console.log(
+  `\nChangeset application (${SHAPES.toLocaleString('en-US')} Shapes, change {x, y}; median of ${RUNS} runs of ${RUN_MS} ms)\n`,
+);
 console.log('| configuration | throughput | changesets | runs |');
 console.log('|---|---:|---:|---|');
 for (const r of rows) console.log(`| ${r.join(' | ')} |`);
@@ -168,7 +181,9 @@ const mem: [string, number][] = [
   ['fractional numbers, generated uuids', memoryPerObject('generated', true)],
   ['fractional numbers, uuids parsed from JSON', memoryPerObject('json', true)],
 ];
-console.log(`\nMemory per model object (${COUNT.toLocaleString('en-US')} Shapes × 5 numbers in a scope, heap after gc)\n`);
+console.log(
+  `\nMemory per model object (${COUNT.toLocaleString('en-US')} Shapes × 5 numbers in a scope, heap after gc)\n`,
+);
 console.log('| objects | bytes/object |');
 console.log('|---|---:|');
 for (const [k, v] of mem) console.log(`| ${k} | ${Math.round(v)} |`);

@@ -69,7 +69,8 @@ export class ModelObject {
 
   constructor(init?: { uuid?: string } & Record<string, unknown>) {
     const cls = new.target as unknown as ModelClass;
-    if (cls === (ModelObject as unknown)) throw new DefinitionError('ModelObject is abstract: define a model');
+    if (cls === (ModelObject as unknown))
+      throw new DefinitionError('ModelObject is abstract: define a model');
     const uuid = init?.uuid;
     if (uuid !== undefined && typeof uuid !== 'string') throw new ValidationError('uuid must be a string');
     this.uuid = uuid === undefined ? uuidv4() : uuid.toLowerCase();
@@ -120,7 +121,9 @@ export class ModelObject {
     let defaultValue: unknown = isCollection ? [] : null;
     if (options && options.defaultValue !== undefined && options.defaultValue !== null) {
       if (kind === Kind.Model) {
-        throw new DefinitionError(`Model '${cls.typeName}': model property '${name}' cannot have a default value`);
+        throw new DefinitionError(
+          `Model '${cls.typeName}': model property '${name}' cannot have a default value`,
+        );
       }
       const probe = new Property(name, kind, element as ElementType, isCollection, null, cls);
       try {
@@ -319,7 +322,9 @@ export class ModelObject {
     const out: ParentRelationship[] = [];
     if (this._p0) out.push({ parent: this._p0, key: this._k0! });
     const px = this._px;
-    if (px) for (let i = 0; i < px.length; i += 2) out.push({ parent: px[i] as ModelObject, key: px[i + 1] as string });
+    if (px)
+      for (let i = 0; i < px.length; i += 2)
+        out.push({ parent: px[i] as ModelObject, key: px[i + 1] as string });
     return out;
   }
 
@@ -385,7 +390,9 @@ export class ModelObject {
     for (let i = 0; i < next.length; i++) {
       const v = next[i];
       if (v === null || v === undefined) {
-        throw new ValidationError(`Invalid value for '${this.typeName}.${prop.name}': collections cannot hold null`);
+        throw new ValidationError(
+          `Invalid value for '${this.typeName}.${prop.name}': collections cannot hold null`,
+        );
       }
       out[i] = prop.coerceElement(v);
       if (prop.kind === Kind.Model) this._checkSameScope(out[i] as ModelObject, prop);
@@ -496,7 +503,11 @@ export class ModelObject {
   }
 }
 
-for (let p: object | null = ModelObject.prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+for (
+  let p: object | null = ModelObject.prototype;
+  p && p !== Object.prototype;
+  p = Object.getPrototypeOf(p)
+) {
   for (const n of Object.getOwnPropertyNames(p)) RESERVED_NAMES.add(n);
 }
 // The instance fields are reserved too: they are own properties of every instance, so a
@@ -556,7 +567,8 @@ export function model(
   cls.$procedures = new Map();
   if (methods) {
     for (const key of Object.keys(methods)) {
-      if (RESERVED_NAMES.has(key)) throw new DefinitionError(`Model '${name}': method name '${key}' is reserved`);
+      if (RESERVED_NAMES.has(key))
+        throw new DefinitionError(`Model '${name}': method name '${key}' is reserved`);
       Object.defineProperty(cls.prototype, key, { value: methods[key], writable: true, configurable: true });
     }
   }
@@ -589,7 +601,9 @@ function refreshProps(cls: ModelClass): void {
   for (const sub of cls.$subclasses) {
     for (const p of cls.$props) {
       if (sub.$own.some((o) => o.name === p.name)) {
-        throw new DefinitionError(`Model '${sub.typeName}': property '${p.name}' already exists in '${cls.typeName}'`);
+        throw new DefinitionError(
+          `Model '${sub.typeName}': property '${p.name}' already exists in '${cls.typeName}'`,
+        );
       }
     }
     refreshProps(sub);

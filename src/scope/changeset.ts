@@ -16,8 +16,14 @@
 //   values connect it to an object already in the scope (directly or through other adds).
 import { ErrorType, type WireError } from '../errors.js';
 import type { Collection } from '../model/collection.js';
-import { definitionsVersion, isModelClass, type ModelClass, type ModelObject } from '../model/model-object.js';
+import {
+  definitionsVersion,
+  isModelClass,
+  type ModelClass,
+  type ModelObject,
+} from '../model/model-object.js';
 import { INVALID, Kind, type Property } from '../model/property.js';
+import { isUUID } from '../model/uuid.js';
 import type { AppliedFragment, Fragment } from './types.js';
 
 /** What the engine needs from a scope. */
@@ -34,6 +40,10 @@ interface Decoded {
 
 interface Entry {
   frag: Fragment;
+  /** `frag.uuid` lowercased (uuids compare lowercased, PROTOCOL.md §6). */
+  uuid: string;
+  /** True when the forwarded fragment must be rebuilt (a uuid or reference was lowercased). */
+  rewrite: boolean;
   /** add: the class to instantiate; change: the target's class. */
   cls: ModelClass | null;
   /** change: the existing target, when it is not an add of this batch. */
@@ -103,11 +113,44 @@ export function plan(scope: EngineScope, fragments: readonly Fragment[]): Plan {
   // Step 3a: stage the adds.
   for (let i = 0; i < fragments.length; i++) {
     const frag = fragments[i]!;
-    const e: Entry = { frag, cls: null, target: null, decoded: [], refsToAdds: null, error: null, obj: null };
+    // [fix] uuids are compared lowercased (§6). The protocol decoder lowercases them already,
+    // but server code calls applyChangeset directly, and a mixed-case uuid would otherwise
+    // create an object the index cannot find. toLowerCase() returns the same string when
+    // there is nothing to lower, so the common case costs a scan, not an allocation.
+    const raw = frag.uuid;
+    const uuid = typeof raw === 'string' ? raw.toLowerCase() : '';
+    const e: Entry = {
+      frag,
+      uuid,
+      rewrite: uuid !== raw,
+      cls: null,
+      target: null,
+      decoded: [],
+      refsToAdds: null,
+      error: null,
+      obj: null,
+    };
     entries[i] = e;
+    // Malformed fragments (possible from server code, which skips the protocol decoder) are
+    // rejected here rather than silently "accepted" and forwarded.
+    if (frag.type !== 'add' && frag.type !== 'change') {
+      e.error = err(`Unknown fragment type '${String(frag.type)}'`);
+      failed++;
+      continue;
+    }
+    if (typeof raw !== 'string') {
+      e.error = err('Fragment uuid must be a string');
+      failed++;
+      continue;
+    }
     if (frag.type !== 'add') continue;
-    if (index.has(frag.uuid) || adds.has(frag.uuid)) {
-      e.error = err(`ModelObject with UUID '${frag.uuid}' already exists`);
+    if (!isUUID(uuid)) {
+      e.error = err(`Invalid uuid '${raw}': an added object needs an RFC 4122 uuid`);
+      failed++;
+      continue;
+    }
+    if (index.has(uuid) || adds.has(uuid)) {
+      e.error = err(`ModelObject with UUID '${uuid}' already exists`);
       failed++;
       continue;
     }
@@ -118,7 +161,7 @@ export function plan(scope: EngineScope, fragments: readonly Fragment[]): Plan {
       continue;
     }
     e.cls = cls;
-    adds.set(frag.uuid, e);
+    adds.set(uuid, e);
   }
 
   const lookup = (uuid: string): ModelClass | undefined => {
@@ -141,23 +184,23 @@ export function plan(scope: EngineScope, fragments: readonly Fragment[]): Plan {
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
     const frag = e.frag;
-    if (frag.type !== 'change') continue;
+    if (frag.type !== 'change' || e.error !== null) continue;
     let cls: ModelClass;
-    const obj = index.get(frag.uuid);
+    const obj = index.get(e.uuid);
     if (obj) {
       e.target = obj;
       cls = obj.constructor as ModelClass;
     } else {
-      const a = adds.get(frag.uuid);
+      const a = adds.get(e.uuid);
       if (!a || a.error !== null) {
-        e.error = err(`No such ModelObject '${frag.uuid}'`);
+        e.error = err(`No such ModelObject '${e.uuid}'`);
         failed++;
         continue;
       }
       cls = a.cls!;
     }
     if (frag.clsName !== cls.typeName && !classNamed(cls, frag.clsName)) {
-      e.error = err(`ModelObject '${frag.uuid}' is a ${cls.typeName}, not a ${frag.clsName}`);
+      e.error = err(`ModelObject '${e.uuid}' is a ${cls.typeName}, not a ${frag.clsName}`);
       failed++;
       continue;
     }
@@ -194,11 +237,19 @@ function decode(
       }
       if (prop.kind === Kind.Model) {
         const missing: string[] = [];
+        let uuids = raw as string[];
         for (let j = 0; j < raw.length; j++) {
-          const u = raw[j];
+          let u = raw[j];
           if (typeof u !== 'string' || u.length === 0) {
             e.error = err(`Not valid type at '${key}', should be array of UUIDs`);
             return false;
+          }
+          // [fix] references compare lowercased too (§6); the forwarded fragment is rebuilt.
+          const lower = u.toLowerCase();
+          if (lower !== u) {
+            if (uuids === raw) uuids = raw.slice();
+            uuids[j] = u = lower;
+            e.rewrite = true;
           }
           const target = lookup(u);
           if (!target) missing.push(u);
@@ -211,7 +262,7 @@ function decode(
           e.error = err(`No such ModelObjects '${JSON.stringify(missing)}' at '${key}'`);
           return false;
         }
-        value = raw;
+        value = uuids;
       } else {
         const out = new Array(raw.length);
         for (let j = 0; j < raw.length; j++) {
@@ -231,17 +282,19 @@ function decode(
         e.error = err(`Cannot set property at '${key}' as non-UUID`);
         return false;
       }
-      const target = lookup(raw);
+      const ref = raw.toLowerCase();
+      if (ref !== raw) e.rewrite = true;
+      const target = lookup(ref);
       if (!target) {
-        e.error = err(`No such ModelObject '${raw}' at '${key}'`);
+        e.error = err(`No such ModelObject '${ref}' at '${key}'`);
         return false;
       }
       if (!target.isSubclassOf(prop.type)) {
-        e.error = err(`ModelObject '${raw}' at '${key}' is a ${target.typeName}, should be ${prop.label}`);
+        e.error = err(`ModelObject '${ref}' at '${key}' is a ${target.typeName}, should be ${prop.label}`);
         return false;
       }
-      if (adds.has(raw)) (e.refsToAdds ??= []).push(raw);
-      value = raw;
+      if (adds.has(ref)) (e.refsToAdds ??= []).push(ref);
+      value = ref;
     } else {
       value = prop.decodeScalar(raw);
       if (value === INVALID) {
@@ -291,8 +344,8 @@ function checkParents(entries: Entry[], adds: Map<string, Entry>, index: Map<str
         if (e.error !== null || e.frag.type !== pass) continue;
         for (const d of e.decoded) {
           if (d.prop.kind !== Kind.Model) continue;
-          let m = finalRefs.get(e.frag.uuid);
-          if (!m) finalRefs.set(e.frag.uuid, (m = new Map()));
+          let m = finalRefs.get(e.uuid);
+          if (!m) finalRefs.set(e.uuid, (m = new Map()));
           m.set(d.prop.name, d.value);
         }
       }
@@ -328,9 +381,9 @@ function checkParents(entries: Entry[], adds: Map<string, Entry>, index: Map<str
     // Changes that target or reference a rejected add fail as well.
     for (const e of entries) {
       if (e.error !== null || e.frag.type !== 'change') continue;
-      const t = adds.get(e.frag.uuid);
+      const t = adds.get(e.uuid);
       if (t && t.error !== null) {
-        e.error = err(`No such ModelObject '${e.frag.uuid}': its add fragment failed`);
+        e.error = err(`No such ModelObject '${e.uuid}': its add fragment failed`);
         failed++;
       }
     }
@@ -349,7 +402,7 @@ export function commit(scope: EngineScope, p: Plan): AppliedFragment[] {
   const resolve = (uuid: string): ModelObject => (index.get(uuid) ?? p.adds.get(uuid)!.obj)!;
 
   for (const e of p.adds.values()) {
-    if (e.error === null) e.obj = new e.cls!({ uuid: e.frag.uuid });
+    if (e.error === null) e.obj = new e.cls!({ uuid: e.uuid });
   }
   for (const e of p.adds.values()) {
     if (e.error === null) setDecoded(e.obj!, e.decoded, resolve);
@@ -358,7 +411,7 @@ export function commit(scope: EngineScope, p: Plan): AppliedFragment[] {
   for (const e of p.entries) {
     if (e.error !== null) continue;
     if (e.frag.type === 'change') {
-      const target = e.target ?? p.adds.get(e.frag.uuid)!.obj!;
+      const target = e.target ?? p.adds.get(e.uuid)!.obj!;
       setDecoded(target, e.decoded, resolve);
     }
     applied.push(encodeApplied(e));
@@ -384,7 +437,7 @@ function setDecoded(obj: ModelObject, decoded: Decoded[], resolve: (uuid: string
 function encodeApplied(e: Entry): AppliedFragment {
   const f = e.frag;
   let props = f.properties;
-  let needsCopy = props === undefined;
+  let needsCopy = props === undefined || e.rewrite;
   if (!needsCopy) {
     for (const d of e.decoded) {
       if (d.prop.kind === Kind.Date) {
@@ -398,13 +451,17 @@ function encodeApplied(e: Entry): AppliedFragment {
   for (const d of e.decoded) {
     const v = d.value;
     if (d.prop.kind === Kind.Date && v !== null) {
-      out[d.prop.name] = Array.isArray(v) ? v.map((x: Date) => x.getTime() / 1000) : (v as Date).getTime() / 1000;
+      out[d.prop.name] = Array.isArray(v)
+        ? v.map((x: Date) => x.getTime() / 1000)
+        : (v as Date).getTime() / 1000;
+    } else if (d.prop.kind === Kind.Model) {
+      out[d.prop.name] = v; // the lowercased uuid(s), or null
     } else {
       out[d.prop.name] = props![d.prop.name];
     }
   }
   props = out;
-  return { type: f.type, uuid: f.uuid, clsName: f.clsName, properties: props };
+  return { type: f.type, uuid: e.uuid, clsName: f.clsName, properties: props };
 }
 
 export type { Collection };

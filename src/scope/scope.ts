@@ -6,12 +6,13 @@
 // assignments made by server code are collected and emitted once per event-loop turn. Pending
 // server edits are always emitted before a changeset is applied, so every listener (sessions,
 // the store) sees one total order.
-import { Emitter } from '../util/emitter.js';
+
 import { ErrorType, ScopeError, SyncError, type WireError } from '../errors.js';
 import type { Collection } from '../model/collection.js';
 import { type ModelClass, type ModelObject, type ScopeLink, walkTree } from '../model/model-object.js';
 import { Kind, type Property } from '../model/property.js';
 import { uuidv4 } from '../model/uuid.js';
+import { Emitter } from '../util/emitter.js';
 import { commit, plan } from './changeset.js';
 import type { AppliedFragment, ApplyOptions, ChangeContext, ChangesetResult, Fragment } from './types.js';
 import { type QueryResult, type UpdateOptions, type UpdateQuery, type UpdateSpec, update } from './update.js';
@@ -159,7 +160,12 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
     const fragments: AppliedFragment[] = new Array(all.length);
     for (let i = 0; i < all.length; i++) {
       const o = all[i]!;
-      fragments[i] = { type: i === 0 ? 'change' : 'add', uuid: o.uuid, clsName: o.typeName, properties: o.toWireProperties() };
+      fragments[i] = {
+        type: i === 0 ? 'change' : 'add',
+        uuid: o.uuid,
+        clsName: o.typeName,
+        properties: o.toWireProperties(),
+      };
     }
     return { rootUUID: this.#root.uuid, fragments };
   }
@@ -263,7 +269,12 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
     }
     for (const [obj, props] of this.#pendingChanges) {
       if (obj._scope !== this || this.#pendingAdds.has(obj)) continue;
-      fragments.push({ type: 'change', uuid: obj.uuid, clsName: obj.typeName, properties: encodeProps(obj, props) });
+      fragments.push({
+        type: 'change',
+        uuid: obj.uuid,
+        clsName: obj.typeName,
+        properties: encodeProps(obj, props),
+      });
     }
     this.#pendingAdds.clear();
     this.#pendingChanges.clear();
@@ -349,7 +360,10 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
     while (orphans.size) {
       const o = orphans.values().next().value as ModelObject;
       orphans.delete(o);
-      if (o._scope !== this || o === this.#root || o._hasParentInScope()) continue;
+      if (o._scope !== this || o === this.#root) continue;
+      // [fix] A parent in the scope is not enough: a cycle cut off from the root (a ⇄ b) keeps
+      // parents in the scope forever. Keep the object only when the root is still an ancestor.
+      if (o._hasParentInScope() && this.#reachesRoot(o)) continue;
       o._scope = null;
       this._index.delete(o.uuid);
       this.#pendingAdds.delete(o);
@@ -358,6 +372,32 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
       // must not keep links (and memory) alive. Re-attaching it re-links (see _join).
       o._forEachChild((child, key) => child._removeParent(o, key));
     }
+  }
+
+  /**
+   * True when the root is an ancestor of `obj`, following parent links within the scope.
+   * Walks upwards only, so its cost is bounded by the object's ancestry, not the scope's size;
+   * it only runs for objects that lost a parent link.
+   */
+  #reachesRoot(obj: ModelObject): boolean {
+    const root = this.#root;
+    const seen = new Set<ModelObject>([obj]);
+    const stack: ModelObject[] = [obj];
+    const visit = (p: ModelObject): boolean => {
+      if (p === root) return true;
+      if (p._scope === this && !seen.has(p)) {
+        seen.add(p);
+        stack.push(p);
+      }
+      return false;
+    };
+    while (stack.length) {
+      const o = stack.pop()!;
+      if (o._p0 && visit(o._p0)) return true;
+      const px = o._px;
+      if (px) for (let i = 0; i < px.length; i += 2) if (visit(px[i] as ModelObject)) return true;
+    }
+    return false;
   }
 
   #emitChanges(fragments: AppliedFragment[], context: ChangeContext): void {
