@@ -7,13 +7,13 @@
 //   2. 'session'    (session, connection, params, callback) or the README's (session, params, callback)
 //   3. session 'fetch' (name, params, callback)  — map a scope name to a Scope, or deny
 import { ErrorType, type WireError } from '../errors.js';
-import { decodeFrame, encodeSessionCreateReply, type SessionCreate } from '../protocol/index.js';
 import type { ModelClass, ModelObject } from '../model/model-object.js';
 import { GroupCommit, snapshotOf } from '../persistence/group-commit.js';
 import { restoreScope } from '../persistence/restore.js';
+import { decodeFrame, encodeSessionCreateReply, type SessionCreate } from '../protocol/index.js';
 import { Scope, type ScopeOptions } from '../scope/scope.js';
-import type { Store } from '../store/types.js';
 import type { ChangesetResult } from '../scope/types.js';
+import type { Store } from '../store/types.js';
 import type { Connection, InboundData, Transport } from '../transport/types.js';
 import { WebsocketTransport } from '../transport/websocket.js';
 import { Emitter } from '../util/emitter.js';
@@ -111,7 +111,8 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
       this.store = options.store;
       // Broadcasts wait for the group commit of the changes they carry.
       this.#sink = {
-        changes: (_scope, _fragments, _context, broadcast) => commits.afterCommit((err) => !err && broadcast()),
+        changes: (_scope, _fragments, _context, broadcast) =>
+          commits.afterCommit((err) => !err && broadcast()),
       };
     } else {
       this.#sink = null;
@@ -120,19 +121,28 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     for (const s of options.scopes ?? []) this.#scopes.set(s.name, s);
     if (options.transports && options.transports.length > 0) {
       this.transports = options.transports.slice();
-    } else if (options.server) {
-      this.transports = [new WebsocketTransport({ server: options.server })];
     } else {
-      this.transports = [new WebsocketTransport({ port: options.port ?? 3000 })];
+      // [e2e fix] The default transport's frame limit follows `limits.maxFrameBytes` (plus slack
+      // for the codec to answer a slightly-too-big frame itself); it was a fixed 1 MiB + 1 KiB,
+      // so raising maxFrameBytes had no effect and lowering it left ws buffering 1 MiB frames.
+      const maxFrameBytes = this.options.limits.maxFrameBytes;
+      const maxPayload = Number.isFinite(maxFrameBytes) ? maxFrameBytes + 1024 : 0; // 0 = no limit in ws
+      this.transports = [
+        options.server
+          ? new WebsocketTransport({ server: options.server, maxPayload })
+          : new WebsocketTransport({ port: options.port ?? 3000, maxPayload }),
+      ];
     }
   }
 
   /** Starts every transport. Resolves once all are listening. */
   listen(): Promise<this> {
-    this.#listening ??= Promise.all(this.transports.map((t) => t.listen((c) => this.#onConnection(c)))).then(() => {
-      this.emit('listening');
-      return this;
-    });
+    this.#listening ??= Promise.all(this.transports.map((t) => t.listen((c) => this.#onConnection(c)))).then(
+      () => {
+        this.emit('listening');
+        return this;
+      },
+    );
     return this.#listening;
   }
 
@@ -221,7 +231,10 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
   }
 
   #storeFailed(scopes: Scope[], err: Error): void {
-    this.logger.error({ err, scopes: scopes.map((s) => s.name) }, 'store append failed; restoring the scopes from the store');
+    this.logger.error(
+      { err, scopes: scopes.map((s) => s.name) },
+      'store append failed; restoring the scopes from the store',
+    );
     for (const scope of scopes) void this.#restore(scope);
   }
 
@@ -330,7 +343,10 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
       clearTimeout(timer);
       if (closed) return;
       if (frames.length === 0) {
-        return deny(conn, { message: 'Session establish timed out', type: ErrorType.sessionEstablishTimedOut });
+        return deny(conn, {
+          message: 'Session establish timed out',
+          type: ErrorType.sessionEstablishTimedOut,
+        });
       }
       const first = decodeFrame(frames.shift()!, this.options.limits, { handshake: true });
       if (!first.ok) return deny(conn, first.error);
@@ -362,12 +378,15 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
 
   async #runConnectionHooks(incoming: IncomingConnection): Promise<WireError | null> {
     for (const hook of this.listeners('connection')) {
-      try {
+      // [e2e fix] Through callHook, so that a hook whose promise never settles is denied after
+      // hookTimeout; awaited bare, it left the connection pending forever (the establish
+      // timeout only starts counting once the hooks are done).
+      const answer = await callHook<unknown>((cb) => {
         const r = hook(incoming);
-        if (r && typeof (r as Promise<unknown>).then === 'function') await r;
-      } catch (err) {
-        incoming.deny(err);
-      }
+        if (!(r && typeof (r as Promise<unknown>).then === 'function')) cb();
+        return r;
+      }, this.options.hookTimeout);
+      if (!answer.ok && !incoming.denied) incoming.deny(answer.error);
       if (incoming.denied) return incoming.denied;
     }
     return null;

@@ -49,7 +49,7 @@ export interface SessionHost {
   sessionEnded(session: Session): void;
 }
 
-export type FetchCallback = (err?: unknown, scope?: Scope) => void;
+export type FetchCallback = (err?: unknown, scope?: unknown) => void;
 
 export interface SessionEvents {
   /** The application maps a scope name to a Scope (or denies) — `callback(err, scope)` or a promise. */
@@ -134,7 +134,10 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
   }
 
   /** Ends the session: closes the socket with 4097 and forgets the token. */
-  close(code = CLOSE_SESSION_CLOSED, reason: WireError = { message: 'Session closed', type: ErrorType.sessionExpired }): void {
+  close(
+    code = CLOSE_SESSION_CLOSED,
+    reason: WireError = { message: 'Session closed', type: ErrorType.sessionExpired },
+  ): void {
     if (this.expired) return;
     this.expired = true;
     this.#stopPing();
@@ -199,7 +202,14 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
     }
     if (!this.#fresh(msg.index)) return;
     if (msg.type === 'ScopeSync') this.#sync(msg);
-    else if (msg.type === 'ScopeFetch') void this.#fetch(msg);
+    else if (msg.type === 'ScopeFetch') {
+      // [e2e fix] Never an unhandled rejection: an unexpected failure fails this fetch only.
+      this.#fetch(msg).catch((err: unknown) => {
+        this.#host.logger.error({ err }, 'fetch failed');
+        const e: WireError = { message: 'Fetch failed', type: ErrorType.rejected };
+        this.#enqueue((i) => encodeScopeFetchReply(i, msg.index, e));
+      });
+    }
     // SessionCreate after the handshake, Reply and the known server types: ignored (§2.6).
   }
 
@@ -214,7 +224,10 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
   #garbage(error: WireError): void {
     this.#host.logger.debug({ error }, 'invalid inbound message');
     if (++this.#invalid >= this.#host.options.maxInvalidMessages) {
-      this.close(CLOSE_DENIED, { message: 'Too many invalid messages', type: ErrorType.tooManyInvalidMessages });
+      this.close(CLOSE_DENIED, {
+        message: 'Too many invalid messages',
+        type: ErrorType.tooManyInvalidMessages,
+      });
     }
   }
 
@@ -243,7 +256,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
       scope = this.#host.findScope(msg.name);
       if (!scope) error = `No such scope '${msg.name}'`;
     } else {
-      const answer = await callHook<Scope>((cb) => {
+      const answer = await callHook<unknown>((cb) => {
         let returned: unknown;
         for (const l of listeners) {
           const r = l(msg.name, msg.params, cb);
@@ -281,7 +294,10 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
     // change already broadcast, and later changes follow it in index order.
     this.#host.afterCommit((err) => {
       if (err) {
-        const e: WireError = { message: `Scope '${s.name}' could not be stored: ${err.message}`, type: ErrorType.storeFailed };
+        const e: WireError = {
+          message: `Scope '${s.name}' could not be stored: ${err.message}`,
+          type: ErrorType.storeFailed,
+        };
         this.#enqueue((i) => encodeScopeFetchReply(i, msg.index, e));
         return;
       }
@@ -297,7 +313,10 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
     const n = msg.fragments.length;
     if (!scope) {
       const e: FragmentReply = {
-        error: { message: `Scope at index ${msg.scopeIndex} was not found`, type: ErrorType.scopeIndexNotFound },
+        error: {
+          message: `Scope at index ${msg.scopeIndex} was not found`,
+          type: ErrorType.scopeIndexNotFound,
+        },
       };
       this.#enqueue((i) => encodeScopeSyncReply(i, msg.index, new Array(n).fill(e)));
       return;
@@ -313,13 +332,32 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
     } catch (err) {
       this.#host.logger.error({ err, scope: scope.name }, 'changeset failed');
       const e: FragmentReply = {
-        error: { message: 'Could not apply SyncMessage: internal error', type: ErrorType.couldNotApplySyncMessage },
+        error: {
+          message: 'Could not apply SyncMessage: internal error',
+          type: ErrorType.couldNotApplySyncMessage,
+        },
       };
       this.#enqueue((i) => encodeScopeSyncReply(i, msg.index, new Array(n).fill(e)));
       return;
     }
-    if (result instanceof Promise) result.then((r) => this.#reply(msg.index, r));
-    else this.#reply(msg.index, result);
+    // [e2e fix] An applier that answers with a rejected promise (a procedure or a store failing)
+    // used to be an unhandled rejection, which ends a Node 20 process; it now fails this
+    // changeset only, like a synchronous throw.
+    if (result instanceof Promise) {
+      result.then(
+        (r) => this.#reply(msg.index, r),
+        (err: unknown) => {
+          this.#host.logger.error({ err, scope: scope.name }, 'changeset failed');
+          const e: FragmentReply = {
+            error: {
+              message: 'Could not apply SyncMessage: internal error',
+              type: ErrorType.couldNotApplySyncMessage,
+            },
+          };
+          this.#enqueue((i) => encodeScopeSyncReply(i, msg.index, new Array(n).fill(e)));
+        },
+      );
+    } else this.#reply(msg.index, result);
   }
 
   #reply(replyTo: number, result: ChangesetResult): void {
@@ -333,7 +371,10 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
       if (err) {
         // Never an ack for something not stored (§7 step 7).
         const e: FragmentReply = {
-          error: { message: `Could not apply SyncMessage: the changes could not be stored (${err.message})`, type: ErrorType.storeFailed },
+          error: {
+            message: `Could not apply SyncMessage: the changes could not be stored (${err.message})`,
+            type: ErrorType.storeFailed,
+          },
         };
         for (let i = 0; i < replies.length; i++) if (replies[i] === ACCEPTED) replies[i] = e;
       }
