@@ -11,8 +11,8 @@ import {
   setProcedureLogger,
 } from './procedures/index.js';
 import { Scope, scope } from './scope/scope.js';
-import { createServer, Server, setDefaultApplySync } from './server/server.js';
 import type { ServerOptions } from './server/options.js';
+import { createServer, Server, setDefaultApplySync } from './server/server.js';
 import { MemoryTransport } from './transport/memory.js';
 import { WebsocketTransport } from './transport/websocket.js';
 
@@ -39,9 +39,10 @@ function jetstream(options: ServerOptions = {}): Server {
   server.listen().catch((err: Error) => {
     server.logger.error({ err }, 'server failed to listen');
     if (server.listenerCount('error') > 0) server.emit('error', err);
-    else queueMicrotask(() => {
-      throw err;
-    });
+    else
+      queueMicrotask(() => {
+        throw err;
+      });
   });
   return server;
 }

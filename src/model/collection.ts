@@ -107,7 +107,7 @@ export class Collection<T = unknown> implements Iterable<T> {
     return this.indexOf(value) >= 0;
   }
   forEach(fn: (value: T, index: number) => void): void {
-    this._items.forEach((v, i) => fn(v, i));
+    for (let i = 0; i < this._items.length; i++) fn(this._items[i]!, i);
   }
   map<U>(fn: (value: T, index: number) => U): U[] {
     return this._items.map((v, i) => fn(v, i));

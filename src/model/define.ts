@@ -12,7 +12,10 @@ import { type ModelClass, type ModelObject, model } from './model-object.js';
 type Scalar = StringConstructor | NumberConstructor | BooleanConstructor | DateConstructor | Enumeration;
 type Element = Scalar | ModelClass<ModelObject>;
 /** A property type: an element type, `[element]`, or `{type, defaultValue}`. */
-export type PropertySpec = Element | readonly [Element] | { type: Element | readonly [Element]; defaultValue?: unknown };
+export type PropertySpec =
+  | Element
+  | readonly [Element]
+  | { type: Element | readonly [Element]; defaultValue?: unknown };
 export type Schema = Record<string, PropertySpec>;
 
 type ElementValue<T> = T extends StringConstructor
@@ -61,7 +64,13 @@ export function defineModel<const S extends Schema, B extends ModelObject = Mode
       if (options?.extends) this.inherit(options.extends as unknown as ModelClass);
       for (const key of Object.keys(schema)) {
         const spec = schema[key] as PropertySpec;
-        if (spec && typeof spec === 'object' && !Array.isArray(spec) && 'type' in spec && !('isEnumeration' in spec)) {
+        if (
+          spec &&
+          typeof spec === 'object' &&
+          !Array.isArray(spec) &&
+          'type' in spec &&
+          !('isEnumeration' in spec)
+        ) {
           this.has(key, spec.type, { defaultValue: spec.defaultValue });
         } else {
           this.has(key, spec);

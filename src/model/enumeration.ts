@@ -21,7 +21,15 @@ export type NumberEnumeration<M extends Record<string, number>> = Enumeration<M[
   readonly [P in keyof M]: M[P];
 };
 
-const RESERVED = new Set(['typeName', 'isEnumeration', 'valueType', 'getKeys', 'getValues', 'keyForValue', 'has']);
+const RESERVED = new Set([
+  'typeName',
+  'isEnumeration',
+  'valueType',
+  'getKeys',
+  'getValues',
+  'keyForValue',
+  'has',
+]);
 
 /**
  * Defines an enumeration.

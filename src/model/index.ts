@@ -2,7 +2,13 @@
 // and tree walk, collections, and value conversion to and from the wire.
 // Shared by server and client: must not import Node-only modules, scope/, server/ or client/.
 export { Collection } from './collection.js';
-export { defineModel, type Instance, type PropertySpec, type Schema, type TypedModelClass } from './define.js';
+export {
+  defineModel,
+  type Instance,
+  type PropertySpec,
+  type Schema,
+  type TypedModelClass,
+} from './define.js';
 export {
   type Enumeration,
   type EnumValue,
@@ -12,8 +18,8 @@ export {
   type StringEnumeration,
 } from './enumeration.js';
 export {
-  definitionsVersion,
   type DynamicModelObject,
+  definitionsVersion,
   isModelClass,
   type ModelClass,
   ModelObject,

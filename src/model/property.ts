@@ -11,7 +11,7 @@ export interface ModelClassLike {
   isSubclassOf(other: ModelClassLike): boolean;
 }
 
-export const enum Kind {
+export enum Kind {
   String = 0,
   Number = 1,
   Boolean = 2,
@@ -20,7 +20,12 @@ export const enum Kind {
   Model = 5,
 }
 
-export type ScalarType = StringConstructor | NumberConstructor | BooleanConstructor | DateConstructor | Enumeration;
+export type ScalarType =
+  | StringConstructor
+  | NumberConstructor
+  | BooleanConstructor
+  | DateConstructor
+  | Enumeration;
 export type ElementType = ScalarType | ModelClassLike;
 
 /** Returned by the wire decoders instead of throwing: the caller builds the message. */

@@ -25,7 +25,8 @@ export function uuidv4(): string {
   let c = 0;
   for (let i = 0; i < 16; i++) {
     let b = pool[o + i]!;
-    if (i === 6) b = (b & 0x0f) | 0x40; // version 4
+    if (i === 6)
+      b = (b & 0x0f) | 0x40; // version 4
     else if (i === 8) b = (b & 0x3f) | 0x80; // RFC 4122 variant
     if (i === 4 || i === 6 || i === 8 || i === 10) codes[c++] = DASH;
     codes[c++] = HEX[b >> 4]!;

@@ -13,7 +13,7 @@
 import { encodeFragments } from '../protocol/codec.js';
 import type { Scope } from '../scope/scope.js';
 import type { AppliedFragment, ChangeContext } from '../scope/types.js';
-import type { ChangeRecord, Store } from '../store/types.js';
+import type { ChangeRecord, Snapshot, Store } from '../store/types.js';
 import { REPLAY } from './restore.js';
 
 export type CommitCallback = (err: Error | null) => void;
@@ -22,6 +22,8 @@ interface Group {
   records: ChangeRecord[];
   callbacks: CommitCallback[];
   scopes: Set<Scope>;
+  /** Snapshots taken when the group closed (the state exactly at its last record), written after it. */
+  snapshots: Snapshot[];
 }
 
 export interface GroupCommitOptions {
@@ -57,7 +59,12 @@ export class GroupCommit {
     const listener = (fragments: AppliedFragment[], context: ChangeContext) => {
       if (context.origin === REPLAY) return;
       const group = this.#group();
-      group.records.push({ scope: scope.name, version: scope.version, fragments, encodedFragments: encodeFragments(fragments) });
+      group.records.push({
+        scope: scope.name,
+        version: scope.version,
+        fragments,
+        encodedFragments: encodeFragments(fragments),
+      });
       group.scopes.add(scope);
     };
     this.#listeners.set(scope, listener);
@@ -85,7 +92,7 @@ export class GroupCommit {
 
   #group(): Group {
     if (this.#open) return this.#open;
-    const g: Group = { records: [], callbacks: [], scopes: new Set() };
+    const g: Group = { records: [], callbacks: [], scopes: new Set(), snapshots: [] };
     this.#open = g;
     setImmediate(() => this.#commitOpen());
     return g;
@@ -95,6 +102,20 @@ export class GroupCommit {
     const g = this.#open;
     if (!g) return;
     this.#open = null;
+    // [fix] The snapshot is taken now, while the in-memory state is exactly what this group's
+    // records lead to. Taken after the append (as before), a later group already closed and
+    // queued behind this one was in memory but not yet stored: the snapshot claimed its version,
+    // the store moved the scope's head past it, and that group's append failed with a version
+    // conflict (seen with PostgreSQL under load, where appends overlap with new changes).
+    for (const r of g.records) {
+      const s = this.#scopeOf(g, r.scope);
+      if (s) this.#sinceSnapshot.set(s, (this.#sinceSnapshot.get(s) ?? 0) + 1);
+    }
+    for (const s of g.scopes) {
+      if ((this.#sinceSnapshot.get(s) ?? 0) < this.snapshotEvery || this.failed.has(s)) continue;
+      this.#sinceSnapshot.set(s, 0);
+      g.snapshots.push(snapshotOf(s));
+    }
     this.#inFlight++;
     this.#chain = this.#chain.then(async () => {
       let error: Error | null = null;
@@ -109,27 +130,25 @@ export class GroupCommit {
       if (error) {
         for (const s of g.scopes) this.failed.set(s, error);
         this.options.onFailure?.([...g.scopes], error);
-      } else {
-        for (const r of g.records) {
-          const s = [...g.scopes].find((x) => x.name === r.scope);
-          if (s) this.#sinceSnapshot.set(s, (this.#sinceSnapshot.get(s) ?? 0) + 1);
-        }
       }
       for (const cb of g.callbacks) cb(error);
-      if (!error) await this.#maybeSnapshot(g.scopes);
+      if (!error) await this.#writeSnapshots(g);
     });
   }
 
-  /** Snapshots in the background, only when everything in memory is also on disk. */
-  async #maybeSnapshot(scopes: Set<Scope>): Promise<void> {
-    for (const scope of scopes) {
-      if ((this.#sinceSnapshot.get(scope) ?? 0) < this.snapshotEvery) continue;
-      if (this.#open !== null || this.failed.has(scope)) continue;
-      this.#sinceSnapshot.set(scope, 0);
+  #scopeOf(g: Group, name: string): Scope | undefined {
+    for (const s of g.scopes) if (s.name === name) return s;
+    return undefined;
+  }
+
+  /** Writes the group's snapshots, in the chain (before the next group's append). */
+  async #writeSnapshots(g: Group): Promise<void> {
+    for (const snapshot of g.snapshots) {
       try {
-        await this.store.writeSnapshot(snapshotOf(scope));
+        await this.store.writeSnapshot(snapshot);
       } catch (err) {
-        this.options.onSnapshotError?.(scope, err as Error);
+        const s = this.#scopeOf(g, snapshot.scope);
+        if (s) this.options.onSnapshotError?.(s, err as Error);
       }
     }
   }

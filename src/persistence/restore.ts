@@ -72,14 +72,22 @@ function fit(
       } else if (dropped.size && cls.$propMap[key]!.isModel) {
         // References to objects of a dropped class go with them.
         const v = properties[key];
-        const keep = Array.isArray(v) ? v.filter((u) => !dropped.has(u as string)) : dropped.has(v as string) ? null : v;
+        const keep = Array.isArray(v)
+          ? v.filter((u) => !dropped.has(u as string))
+          : dropped.has(v as string)
+            ? null
+            : v;
         if (keep !== v && (!Array.isArray(v) || (keep as unknown[]).length !== v.length)) {
           if (properties === f.properties) properties = { ...f.properties };
           properties[key] = keep;
         }
       }
     }
-    out.push(f.uuid === root.uuid ? { type: 'change', uuid: f.uuid, clsName: cls.typeName, properties } : { ...f, properties });
+    out.push(
+      f.uuid === root.uuid
+        ? { type: 'change', uuid: f.uuid, clsName: cls.typeName, properties }
+        : { ...f, properties },
+    );
   }
   return out;
 }

@@ -11,7 +11,10 @@ export function callHook<T>(
 ): Promise<HookAnswer<T>> {
   return new Promise((resolve) => {
     let done = false;
-    const timer = setTimeout(() => finish({ ok: false, error: new Error('The application did not answer in time') }), timeout);
+    const timer = setTimeout(
+      () => finish({ ok: false, error: new Error('The application did not answer in time') }),
+      timeout,
+    );
     timer.unref?.();
     function finish(answer: HookAnswer<T>): void {
       if (done) return;

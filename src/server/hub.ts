@@ -37,7 +37,8 @@ export class ScopeHub {
         sessions: new Map(),
         state: null,
         listener: (fragments, context) => {
-          if (this.sink) this.sink.changes(scope, fragments, context, () => this.#broadcast(e, fragments, context));
+          if (this.sink)
+            this.sink.changes(scope, fragments, context, () => this.#broadcast(e, fragments, context));
           else this.#broadcast(e, fragments, context);
         },
       };

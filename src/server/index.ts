@@ -13,7 +13,7 @@ export {
   type ServerEvents,
   type SessionCallback,
   type SessionHook,
-  setDefaultApplySync,
   type SyncApplier,
+  setDefaultApplySync,
 } from './server.js';
 export { type FetchCallback, Session, type SessionEvents } from './session.js';

@@ -70,7 +70,9 @@ export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error
 function positive(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(`Server option ${name} must be a positive number of milliseconds, got ${String(value)}`);
+    throw new TypeError(
+      `Server option ${name} must be a positive number of milliseconds, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -78,10 +80,14 @@ function positive(name: string, value: unknown, fallback: number): number {
 export function resolveOptions(options: ServerOptions): ResolvedOptions {
   const pingInterval = positive('pingInterval', options.pingInterval, 10_000);
   const pingVariance =
-    options.pingVariance === 0 ? 0 : positive('pingVariance', options.pingVariance, Math.min(2_000, pingInterval));
+    options.pingVariance === 0
+      ? 0
+      : positive('pingVariance', options.pingVariance, Math.min(2_000, pingInterval));
   const maxInvalid = options.maxInvalidMessages ?? 20;
   if (!Number.isInteger(maxInvalid) || maxInvalid < 1) {
-    throw new TypeError(`Server option maxInvalidMessages must be a positive integer, got ${String(maxInvalid)}`);
+    throw new TypeError(
+      `Server option maxInvalidMessages must be a positive integer, got ${String(maxInvalid)}`,
+    );
   }
   return {
     sessionExpiry: positive(

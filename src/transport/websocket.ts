@@ -1,6 +1,6 @@
 // The WebSocket transport, on `ws`. One `ws` server, either on its own port or attached to an
 // existing HTTP server (so the demo page and the sync endpoint share a port).
-import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { Emitter } from '../util/emitter.js';
@@ -68,7 +68,8 @@ export class WebsocketTransport implements Transport {
   constructor(readonly options: WebsocketTransportOptions) {
     const hasPort = options.port !== undefined;
     const hasServer = options.server !== undefined;
-    if (hasPort === hasServer) throw new TypeError('WebsocketTransport requires exactly one of port or server');
+    if (hasPort === hasServer)
+      throw new TypeError('WebsocketTransport requires exactly one of port or server');
     if (hasPort && (!Number.isInteger(options.port) || options.port! < 0 || options.port! > 65535)) {
       throw new TypeError(`Invalid port: ${String(options.port)}`);
     }
