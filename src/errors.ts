@@ -24,6 +24,7 @@ export const ErrorType = {
   tooManyInvalidMessages: 'too-many-invalid-messages',
   sessionExpired: 'session-expired',
   storeFailed: 'store-failed',
+  rateLimited: 'rate-limited',
 } as const;
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
 

@@ -4,6 +4,7 @@ import type { Server as HttpServer } from 'node:http';
 import { type ProtocolLimits, resolveLimits } from '../protocol/index.js';
 import type { Scope } from '../scope/scope.js';
 import type { Store } from '../store/types.js';
+import { type RateLimitOptions, RateLimiter } from './rate-limit.js';
 import type { Transport } from '../transport/types.js';
 
 /** A pino-compatible logger (pino itself fits). */
@@ -39,6 +40,12 @@ export interface ServerOptions {
   pingVariance?: number;
   /** Invalid messages a session may send before it is closed with 4096. Default 20. */
   maxInvalidMessages?: number;
+  /**
+   * New connections (session creations and resumes) per client address: a token bucket of
+   * `burst` attempts refilled at `perSecond`. Defaults 1000 and 100. Beyond it: close 4096
+   * `rate-limited`.
+   */
+  sessionRateLimit?: RateLimitOptions;
   /** Frame, changeset, string and array limits (see protocol/codec.ts `defaultLimits`). */
   limits?: Partial<ProtocolLimits>;
   /** Log destination; silent by default. */
@@ -60,6 +67,7 @@ export interface ResolvedOptions {
   pingInterval: number;
   pingVariance: number;
   maxInvalidMessages: number;
+  sessionRateLimit: RateLimiter;
   limits: ProtocolLimits;
   logger: Logger;
 }
@@ -100,6 +108,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     pingInterval,
     pingVariance,
     maxInvalidMessages: maxInvalid,
+    sessionRateLimit: new RateLimiter(options.sessionRateLimit),
     limits: resolveLimits(options.limits),
     logger: options.logger ?? silentLogger,
   };

@@ -290,6 +290,10 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
       conn.close(1001, 'Server shutting down');
       return;
     }
+    if (!this.options.sessionRateLimit.take(conn.remoteAddress)) {
+      deny(conn, { message: 'Too many connection attempts', type: ErrorType.rateLimited });
+      return;
+    }
     const token = conn.params.sessiontoken;
     if (token !== undefined) {
       this.#resume(conn, token);
