@@ -1,41 +1,59 @@
 // The demo server (`npm start`): the two scopes of the original demos, the shapes canvas and
-// the chat room, accepting every session. Port from PORT (default 3000).
+// the chat room, accepting every session. Port from PORT (default 3000). Scopes are durable:
+// SQLite under JETSTREAM_DATA_DIR (default ./data), or PostgreSQL when DATABASE_URL is set.
 import { createServer as createHttpServer } from 'node:http';
 import pino from 'pino';
 import { createServer, Scope } from '../src/index.js';
+import { type Store, storeFromEnv } from '../src/store/index.js';
 import { Canvas, ChatRoom, ChatRoomAttributes, ChatRoomStatus } from './models.js';
 
 export interface DemoOptions {
   port?: number;
   host?: string;
   logger?: pino.Logger;
+  /** Directory of the SQLite database when no `store` and no DATABASE_URL. Default `./data`. */
+  dataDir?: string;
+  /** The store to use (not yet opened); default `storeFromEnv({ dataDir })`. Closed by `close()`. */
+  store?: Store;
 }
 
-/** Builds the demo's scopes with their initial roots. */
-export function demoScopes(): { canvas: Scope; chat: Scope } {
-  const canvasRoot = new Canvas();
-  canvasRoot.assign({ name: 'Shapes Demo' });
-  const canvas = new Scope({ name: 'Canvas' });
-  canvas.setRoot(canvasRoot);
+/** The canvas scope's initial root. */
+export function canvasRoot() {
+  const root = new Canvas();
+  root.assign({ name: 'Shapes Demo' });
+  return root;
+}
 
+/** The chat scope's initial root. */
+export function chatRoot() {
   const attributes = new ChatRoomAttributes();
   attributes.assign({ status: ChatRoomStatus.Open, topic: 'Welcome', tintColor: 0x3366ff, locale: 'en_US' });
   const room = new ChatRoom();
   room.assign({ name: 'Jetstream Chat', attributes });
+  return room;
+}
+
+/** Builds the demo's scopes with their initial roots. */
+export function demoScopes(): { canvas: Scope; chat: Scope } {
+  const canvas = new Scope({ name: 'Canvas' });
+  canvas.setRoot(canvasRoot());
   const chat = new Scope({ name: 'ChatRoom' });
-  chat.setRoot(room);
+  chat.setRoot(chatRoot());
   return { canvas, chat };
 }
 
 /** Starts the demo; resolves once it listens. */
 export async function startDemo(options: DemoOptions = {}) {
   const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
-  const { canvas, chat } = demoScopes();
+  const store = options.store ?? storeFromEnv({ dataDir: options.dataDir ?? './data' });
   const http = createHttpServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
     res.end('Jetstream demo server: connect a Jetstream client to this address over WebSocket.\n');
   });
-  const server = await createServer({ server: http, scopes: [canvas, chat], logger });
+  const server = await createServer({ server: http, store, logger });
+  const canvas = await server.openScope({ name: 'Canvas', root: canvasRoot });
+  const chat = await server.openScope({ name: 'ChatRoom', root: chatRoot });
+  logger.info({ store: store.kind }, 'scopes loaded');
   await new Promise<void>((resolve) => http.listen(options.port ?? 3000, options.host, resolve));
   const address = http.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
@@ -47,13 +65,25 @@ export async function startDemo(options: DemoOptions = {}) {
     async close() {
       await server.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));
+      await store.close();
     },
   };
 }
 
 if (require.main === module) {
-  startDemo({ port: Number(process.env.PORT ?? 3000) }).catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
+  startDemo({
+    port: Number(process.env.PORT ?? 3000),
+    dataDir: process.env.JETSTREAM_DATA_DIR || './data',
+  }).then(
+    (demo) => {
+      // Everything acknowledged is already stored; closing cleanly also checkpoints SQLite's WAL.
+      const stop = () => void demo.close().finally(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    },
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
 }

@@ -201,9 +201,13 @@ export class BenchClient {
     try {
       frame = JSON.parse(data.toString());
     } catch {
-      return this.#error('frame is not JSON');
+      this.#error('frame is not JSON');
+      return;
     }
-    if (!Array.isArray(frame)) return this.#error('server frame is not an array');
+    if (!Array.isArray(frame)) {
+      this.#error('server frame is not an array');
+      return;
+    }
     for (const m of frame as ServerMessage[]) {
       if (m.index !== 0) {
         if (m.index !== this.#lastServerIndex + 1) {

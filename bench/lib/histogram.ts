@@ -12,7 +12,8 @@ export class Histogram {
 
   record(ms: number): void {
     if (!(ms >= 0)) ms = 0;
-    const i = ms <= MIN ? 0 : Math.min(this.#counts.length - 1, 1 + Math.floor(Math.log(ms / MIN) / LOG_GROWTH));
+    const i =
+      ms <= MIN ? 0 : Math.min(this.#counts.length - 1, 1 + Math.floor(Math.log(ms / MIN) / LOG_GROWTH));
     this.#counts[i]! += 1;
     this.count++;
     this.#sum += ms;

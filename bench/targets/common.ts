@@ -15,7 +15,13 @@ export type TargetEvent =
   | { type: 'gc'; heapUsed: number; rss: number };
 
 /** The i-th shape of the benchmark canvas: the same values for every target. */
-export function shapeValues(i: number): { x: number; y: number; width: number; height: number; type: number } {
+export function shapeValues(i: number): {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  type: number;
+} {
   return { x: i % 1000, y: Math.floor(i / 1000), width: 10 + (i % 7), height: 10 + (i % 5), type: i % 4 };
 }
 

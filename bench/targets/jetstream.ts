@@ -15,7 +15,9 @@ void runTarget(async (shapes) => {
     const entry = (await import('../../src/index.js')) as unknown as { createServer?: CreateServer };
     createServer = entry.createServer;
     if (!createServer) {
-      const server = (await import('../../src/server/index.js')) as unknown as { createServer?: CreateServer };
+      const server = (await import('../../src/server/index.js')) as unknown as {
+        createServer?: CreateServer;
+      };
       createServer = server.createServer;
     }
   } catch (e) {

@@ -21,7 +21,10 @@ interface OriginalSession {
   on(event: 'fetch', fn: (name: string, params: unknown, cb: Callback) => void): void;
 }
 interface OriginalServer {
-  on(event: 'session', fn: (session: OriginalSession, connection: unknown, params: unknown, cb: Callback) => void): void;
+  on(
+    event: 'session',
+    fn: (session: OriginalSession, connection: unknown, params: unknown, cb: Callback) => void,
+  ): void;
 }
 interface OriginalModule {
   (options: { transports: unknown[] }): OriginalServer;
@@ -34,7 +37,14 @@ interface OriginalModule {
 void runTarget(async (shapes) => {
   const jetstream = require('jetstream-original') as OriginalModule;
   const noop = (): void => {};
-  jetstream.logger.replaceLogger({ debug: noop, trace: noop, info: noop, warn: noop, error: noop, log: noop });
+  jetstream.logger.replaceLogger({
+    debug: noop,
+    trace: noop,
+    info: noop,
+    warn: noop,
+    error: noop,
+    log: noop,
+  });
 
   const Shape = jetstream.model('Shape', function () {
     this.has('x', Number);
@@ -58,7 +68,9 @@ void runTarget(async (shapes) => {
   }
   canvas.shapes = list;
   const scope = jetstream.scope({ name: CANVAS_NAME });
-  await new Promise<void>((resolve, reject) => scope.setRoot(canvas, (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    scope.setRoot(canvas, (err) => (err ? reject(err) : resolve())),
+  );
 
   const http = createServer();
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
@@ -66,7 +78,9 @@ void runTarget(async (shapes) => {
   const server = jetstream({ transports: [transport] });
   server.on('session', (session, _connection, _params, accept) => {
     accept();
-    session.on('fetch', (name, _p, cb) => (name === scope.name ? cb(null, scope) : cb(new Error('No such scope'))));
+    session.on('fetch', (name, _p, cb) =>
+      name === scope.name ? cb(null, scope) : cb(new Error('No such scope')),
+    );
   });
   return {
     port: (http.address() as AddressInfo).port,

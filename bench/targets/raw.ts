@@ -80,10 +80,19 @@ void runTarget(async (shapes) => {
           enqueue(c, JSON.stringify({ type: 'SessionCreateReply', index: 0, sessionToken: token }));
         } else if (m.type === 'ScopeFetch') {
           c.fetched = true;
-          enqueue(c, JSON.stringify({ type: 'ScopeFetchReply', index: ++c.index, replyTo: m.index, scopeIndex: 0 }));
           enqueue(
             c,
-            JSON.stringify({ type: 'ScopeState', index: ++c.index, scopeIndex: 0, rootUUID, fragments: state }),
+            JSON.stringify({ type: 'ScopeFetchReply', index: ++c.index, replyTo: m.index, scopeIndex: 0 }),
+          );
+          enqueue(
+            c,
+            JSON.stringify({
+              type: 'ScopeState',
+              index: ++c.index,
+              scopeIndex: 0,
+              rootUUID,
+              fragments: state,
+            }),
           );
         } else if (m.type === 'ScopeSync') {
           const fragments = m.fragments ?? [];
@@ -96,7 +105,10 @@ void runTarget(async (shapes) => {
           const body = JSON.stringify(fragments);
           for (const other of conns) {
             if (other === c || !other.fetched) continue;
-            enqueue(other, `{"type":"ScopeSync","index":${++other.index},"scopeIndex":0,"fragments":${body}}`);
+            enqueue(
+              other,
+              `{"type":"ScopeSync","index":${++other.index},"scopeIndex":0,"fragments":${body}}`,
+            );
           }
         }
       }
