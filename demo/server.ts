@@ -6,6 +6,7 @@ import pino from 'pino';
 import { createServer, Scope } from '../src/index.js';
 import { type Store, storeFromEnv } from '../src/store/index.js';
 import { Canvas, ChatRoom, ChatRoomAttributes, ChatRoomStatus } from './models.js';
+import { servePage } from './public/serve.js';
 
 export interface DemoOptions {
   port?: number;
@@ -46,7 +47,8 @@ export function demoScopes(): { canvas: Scope; chat: Scope } {
 export async function startDemo(options: DemoOptions = {}) {
   const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
   const store = options.store ?? storeFromEnv({ dataDir: options.dataDir ?? './data' });
-  const http = createHttpServer((_req, res) => {
+  const http = createHttpServer((req, res) => {
+    if (servePage(req, res)) return; // the demo page (demo/public/)
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
     res.end('Jetstream demo server: connect a Jetstream client to this address over WebSocket.\n');
   });

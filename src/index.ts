@@ -22,6 +22,7 @@ export * from './procedures/index.js';
 export * from './protocol/index.js';
 export * from './scope/index.js';
 export * from './server/index.js';
+export * from './store/index.js';
 export * from './transport/index.js';
 
 // Client changesets go through procedures/ (ordering per scope, named procedures).

@@ -1,0 +1,161 @@
+// Group commit (src/persistence/group-commit.ts) with a MemoryStore behind a wrapper that can hold
+// appends (to let changes pile up during a slow commit) or reject them on demand.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Canvas } from '../../demo/models.js';
+import { GroupCommit, snapshotOf } from '../../src/persistence/group-commit.js';
+import { restoreScope } from '../../src/persistence/restore.js';
+import { Scope } from '../../src/scope/scope.js';
+import { MemoryStore } from '../../src/store/memory.js';
+import type { ChangeRecord, Snapshot, Store } from '../../src/store/types.js';
+
+/** A Store that forwards to a MemoryStore, records appends, and can hold or fail them. */
+class TestStore implements Store {
+  readonly kind = 'memory' as const;
+  readonly inner = new MemoryStore();
+  appends: ChangeRecord[][] = [];
+  fail: Error | null = null;
+  #held: (() => void)[] = [];
+  hold = false;
+  open() {
+    return this.inner.open();
+  }
+  close() {
+    return this.inner.close();
+  }
+  load(scope: string) {
+    return this.inner.load(scope);
+  }
+  listScopes() {
+    return this.inner.listScopes();
+  }
+  deleteScope(scope: string) {
+    return this.inner.deleteScope(scope);
+  }
+  writeSnapshot(s: Snapshot) {
+    return this.inner.writeSnapshot(s);
+  }
+  async append(records: ChangeRecord[]) {
+    this.appends.push(records);
+    if (this.hold) await new Promise<void>((r) => this.#held.push(r));
+    if (this.fail) throw this.fail;
+    return this.inner.append(records);
+  }
+  release() {
+    this.hold = false;
+    for (const r of this.#held.splice(0)) r();
+  }
+}
+
+async function durableCanvas(store: TestStore, snapshotEvery = 1000) {
+  await store.open();
+  const scope = new Scope({ name: 'Canvas' });
+  const root = new Canvas();
+  root.assign({ name: 'c', shapes: [] });
+  scope.setRoot(root);
+  await store.writeSnapshot(snapshotOf(scope));
+  const failures: Error[] = [];
+  const gc = new GroupCommit(store, { snapshotEvery, onFailure: (_s, err) => failures.push(err) });
+  gc.track(scope);
+  return { scope, root, gc, failures };
+}
+
+function addShape(scope: Scope, root: InstanceType<typeof Canvas>, x: number, atomic = false) {
+  const id = crypto.randomUUID();
+  const shapes = [...(scope.getState().fragments[0]!.properties.shapes as string[]), id];
+  return scope.applyChangeset(
+    [
+      { type: 'add', uuid: id, clsName: 'Shape', properties: { x, y: 0, width: 1, height: 1, type: 0 } },
+      { type: 'change', uuid: root.uuid, clsName: 'Canvas', properties: { shapes } },
+    ],
+    { atomic },
+  );
+}
+
+const nextTurn = () => new Promise((r) => setImmediate(r));
+
+describe('group commit', () => {
+  test('every changeset of one event-loop turn goes into one append; callbacks wait for it', async () => {
+    const store = new TestStore();
+    const { scope, root, gc } = await durableCanvas(store);
+    const order: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      addShape(scope, root, i);
+      gc.afterCommit((err) => order.push(`ack ${i} ${err}`));
+    }
+    assert.equal(order.length, 0, 'nothing is acknowledged before the append');
+    await gc.drain();
+    assert.equal(store.appends.length, 1);
+    assert.deepEqual(
+      store.appends[0]!.map((r) => r.version),
+      [1, 2, 3, 4, 5],
+    );
+    assert.deepEqual(
+      order,
+      [0, 1, 2, 3, 4].map((i) => `ack ${i} null`),
+    );
+    gc.afterCommit((err) => order.push(`now ${err}`));
+    assert.equal(order.at(-1), 'now null', 'with nothing pending, at once');
+  });
+
+  test('changes made while an append is in flight are collected into the next single append', async () => {
+    const store = new TestStore();
+    const { scope, root, gc } = await durableCanvas(store);
+    store.hold = true;
+    addShape(scope, root, 0);
+    await nextTurn();
+    assert.equal(store.appends.length, 1);
+    for (let turn = 0; turn < 4; turn++) {
+      addShape(scope, root, turn + 1);
+      await nextTurn();
+    }
+    assert.equal(store.appends.length, 1, 'nothing else is sent while the first append is held');
+    store.release();
+    await gc.drain();
+    assert.deepEqual(
+      store.appends.map((a) => a.map((r) => r.version)),
+      [[1], [2, 3, 4, 5]],
+    );
+    const loaded = await store.load('Canvas');
+    assert.equal(loaded!.version, 5);
+  });
+
+  test('snapshots are taken at a group boundary: never ahead of what is stored (regression)', async () => {
+    const store = new TestStore();
+    const { scope, root, gc, failures } = await durableCanvas(store, 2);
+    for (let round = 0; round < 6; round++) {
+      store.hold = true;
+      addShape(scope, root, round);
+      addShape(scope, root, round);
+      await nextTurn();
+      addShape(scope, root, round); // in memory, waiting behind the held append
+      await nextTurn();
+      store.release();
+      await gc.drain();
+    }
+    assert.deepEqual(failures, [], 'no append conflicts with a snapshot');
+    const loaded = (await store.load('Canvas'))!;
+    assert.equal(loaded.version, scope.version);
+    assert.ok(loaded.snapshot!.version > 0, 'snapshots were written');
+    const copy = new Scope({ name: 'Canvas' });
+    assert.deepEqual(restoreScope(copy, Canvas, loaded), []);
+    assert.deepEqual(copy.getState(), scope.getState());
+  });
+
+  test('a failed append: callbacks get the error, the scope is marked failed, nothing is stored', async () => {
+    const store = new TestStore();
+    const { scope, root, gc, failures } = await durableCanvas(store);
+    store.fail = new Error('disk full');
+    const results = addShape(scope, root, 1, true);
+    assert.deepEqual(results.results, [null, null]);
+    const errs: (Error | null)[] = [];
+    gc.afterCommit((err) => errs.push(err));
+    await gc.drain();
+    assert.equal(errs[0]?.message, 'disk full');
+    assert.equal(gc.failed.get(scope)?.message, 'disk full');
+    assert.equal(failures.length, 1);
+    const loaded = (await store.load('Canvas'))!;
+    assert.equal(loaded.version, 0, 'the atomic changeset is not on disk, not even in part');
+    assert.deepEqual(loaded.changes, []);
+  });
+});
