@@ -3,7 +3,8 @@
 // class is reported as a warning, not a crash, and the rest of the scope loads.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { model } from '../../src/model/model-object.js';
+import type { Collection } from '../../src/model/collection.js';
+import { type ModelObject, model } from '../../src/model/model-object.js';
 import { restoreScope } from '../../src/persistence/restore.js';
 import { Scope } from '../../src/scope/scope.js';
 import type { LoadedScope } from '../../src/store/types.js';
@@ -62,8 +63,8 @@ test('restores snapshot + change log into an empty scope at the stored version',
   assert.equal(scope.version, 1);
   assert.equal(scope.root!.uuid, ROOT);
   assert.equal(scope.size, 4);
-  assert.equal(scope.get(A)!.text, 'edited', 'the change log is replayed after the snapshot');
-  assert.equal(scope.get(A)!.color, 5);
+  assert.equal(scope.get(A)!.get('text'), 'edited', 'the change log is replayed after the snapshot');
+  assert.equal(scope.get(A)!.get('color'), 5);
 });
 
 test('schema evolution: added property → default; removed property and class → warnings, rest loaded', () => {
@@ -79,10 +80,10 @@ test('schema evolution: added property → default; removed property and class �
   const scope = new Scope({ name: 'Board' });
   const warnings = restoreScope(scope, Board, storedV1());
   assert.equal(scope.size, 3, 'root and the two notes; the sticker is dropped');
-  assert.equal(scope.get(A)!.text, 'edited');
-  assert.equal(scope.get(A)!.pinned, false, 'a property added since loads with its default');
+  assert.equal(scope.get(A)!.get('text'), 'edited');
+  assert.equal(scope.get(A)!.get('pinned'), false, 'a property added since loads with its default');
   assert.equal(scope.get(C), null);
-  assert.equal(scope.root!.notes.length, 2);
+  assert.equal((scope.root!.get('notes') as Collection).length, 2);
   const text = warnings.join('\n');
   assert.match(text, /property 'Note\.color' is no longer defined/);
   assert.match(text, /property 'Board\.sticker' is no longer defined/);
@@ -114,7 +115,7 @@ test('references to objects of a removed class are dropped from collections', ()
   const scope = new Scope({ name: 'Board' });
   const warnings = restoreScope(scope, Board, loaded);
   assert.deepEqual(
-    scope.root!.items.map((n: { uuid: string }) => n.uuid),
+    (scope.root!.get('items') as Collection<ModelObject>).map((n) => n.uuid),
     [A],
   );
   assert.equal(warnings.length, 1);
