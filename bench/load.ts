@@ -1,0 +1,351 @@
+// The load generator: a forked process that holds every benchmark client (writers and readers
+// share one clock, so the send time a writer puts in a fragment is directly comparable with the
+// reader's receive time). Driven by the suite over IPC: setup → ready, start → result, teardown.
+import { BenchClient, type WireFragment } from './lib/client.js';
+import { Histogram } from './lib/histogram.js';
+import { cpuSeconds } from './lib/proc.js';
+import type {
+  FetchSpec,
+  FlowSpec,
+  IdleSpec,
+  LoadCommand,
+  LoadEvent,
+  LoadResult,
+  Quantiles,
+} from './lib/spec.js';
+
+const CONNECT_CONCURRENCY = 50;
+const MAX_ERROR_SAMPLES = 10;
+
+let errors = 0;
+const errorSamples: string[] = [];
+function fail(message: string): void {
+  errors++;
+  if (errorSamples.length < MAX_ERROR_SAMPLES) errorSamples.push(message);
+}
+
+function emit(event: LoadEvent): void {
+  process.send?.(event);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const wallNow = (): number => performance.timeOrigin + performance.now();
+
+function quantiles(h: Histogram): Quantiles {
+  return {
+    p50: h.quantile(0.5),
+    p90: h.quantile(0.9),
+    p99: h.quantile(0.99),
+    max: h.count ? h.max : Number.NaN,
+    mean: h.mean,
+    count: h.count,
+  };
+}
+
+/** Runs `fn` for 0..n-1 with at most `limit` running at once. */
+async function pool<T>(n: number, limit: number, fn: (i: number) => Promise<T>): Promise<T[]> {
+  const out = new Array<T>(n);
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      out[i] = await fn(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
+  return out;
+}
+
+interface Session {
+  client: BenchClient;
+  scopeIndex: number;
+  shapeUUIDs: string[];
+}
+
+async function openSession(url: string, expectShapes?: number): Promise<Session> {
+  const client = await BenchClient.connect(url);
+  client.handlers.onError = (m) => fail(m);
+  await client.createSession();
+  const state = await client.fetch('Canvas');
+  const shapeUUIDs = state.fragments
+    .filter((f) => f.type === 'add' && f.clsName === 'Shape')
+    .map((f) => f.uuid);
+  if (expectShapes !== undefined && shapeUUIDs.length !== expectShapes) {
+    fail(`ScopeState had ${shapeUUIDs.length} shapes, expected ${expectShapes}`);
+  }
+  return { client, scopeIndex: state.scopeIndex, shapeUUIDs };
+}
+
+// ---- flow: writers and readers ------------------------------------------------------------------
+
+interface Writer {
+  id: number;
+  session: Session;
+  uuid: string;
+  seq: number;
+  inflight: Map<number, number>;
+  accepted: number;
+}
+
+interface Receiver {
+  session: Session;
+  /** Writer id this session writes as, or -1. */
+  self: number;
+  lastSeq: Int32Array;
+  received: number;
+}
+
+class Flow {
+  readonly spec: FlowSpec;
+  writers: Writer[] = [];
+  receivers: Receiver[] = [];
+  writerByUUID = new Map<string, number>();
+  running = false;
+  inWindow = false;
+  sent = 0;
+  ackedInWindow = 0;
+  deliveredInWindow = 0;
+  ackLatency = new Histogram();
+  fanout = new Histogram();
+  pacer: NodeJS.Timeout | null = null;
+
+  constructor(spec: FlowSpec) {
+    this.spec = spec;
+  }
+
+  async setup(url: string): Promise<void> {
+    const { writers, readers } = this.spec;
+    const sessions = await pool(writers + readers, CONNECT_CONCURRENCY, () => openSession(url));
+    const shapes = sessions[0]?.shapeUUIDs ?? [];
+    if (shapes.length < writers) throw new Error(`the scope has ${shapes.length} shapes, need ${writers}`);
+    sessions.forEach((session, i) => {
+      const self = i < writers ? i : -1;
+      const r: Receiver = { session, self, lastSeq: new Int32Array(writers), received: 0 };
+      this.receivers.push(r);
+      session.client.handlers.onSync = (fragments, at) => this.onSync(r, fragments, at);
+      if (self >= 0) {
+        const w: Writer = { id: i, session, uuid: shapes[i]!, seq: 0, inflight: new Map(), accepted: 0 };
+        this.writers.push(w);
+        this.writerByUUID.set(w.uuid, i);
+        session.client.handlers.onSyncReply = (replyTo, replies, at) => this.onReply(w, replyTo, replies, at);
+      }
+    });
+  }
+
+  send(w: Writer): void {
+    const seq = ++w.seq;
+    const fragment: WireFragment = {
+      type: 'change',
+      uuid: w.uuid,
+      clsName: 'Shape',
+      properties: { y: seq, width: wallNow() },
+    };
+    const index = w.session.client.sync(w.session.scopeIndex, [fragment]);
+    w.inflight.set(index, performance.now());
+    this.sent++;
+  }
+
+  onReply(w: Writer, replyTo: number, replies: { error?: { message: string } }[], at: number): void {
+    const t0 = w.inflight.get(replyTo);
+    if (t0 === undefined) {
+      fail(`reply to unknown changeset ${replyTo}`);
+      return;
+    }
+    w.inflight.delete(replyTo);
+    let ok = true;
+    for (const r of replies) {
+      if (r.error) {
+        ok = false;
+        fail(`fragment rejected: ${r.error.message}`);
+      }
+    }
+    if (ok && replies.length === 1) w.accepted++;
+    else if (ok) fail(`reply has ${replies.length} entries for 1 fragment`);
+    if (this.inWindow) {
+      this.ackedInWindow++;
+      this.ackLatency.record(at - t0);
+    }
+    if (this.running && this.spec.rate === null && w.inflight.size < this.spec.window) this.send(w);
+  }
+
+  onSync(r: Receiver, fragments: WireFragment[], at: number): void {
+    const now = performance.timeOrigin + at;
+    for (const f of fragments) {
+      const w = this.writerByUUID.get(f.uuid);
+      const props = f.properties as { y?: number; width?: number } | undefined;
+      if (w === undefined || !props || typeof props.y !== 'number' || typeof props.width !== 'number') {
+        fail(`unexpected fragment ${JSON.stringify(f).slice(0, 120)}`);
+        continue;
+      }
+      if (w === r.self) fail('a writer received its own fragment back');
+      if (props.y <= r.lastSeq[w]!) fail(`fragment ${props.y} of writer ${w} out of order or repeated`);
+      r.lastSeq[w] = props.y;
+      r.received++;
+      if (this.inWindow) {
+        this.deliveredInWindow++;
+        this.fanout.record(now - props.width);
+      }
+    }
+  }
+
+  async run(serverPid: number): Promise<LoadResult> {
+    const { rate, window, warmupMs, windowMs, drainMs } = this.spec;
+    this.running = true;
+    const t0 = performance.now();
+    if (rate === null) {
+      for (const w of this.writers) for (let i = 0; i < window; i++) this.send(w);
+    } else {
+      // Pace the total rate over the writers, in 5 ms ticks; a writer with `window` changesets
+      // unanswered skips its turn (the rate is then not sustained, which the result shows).
+      let turn = 0;
+      this.pacer = setInterval(() => {
+        const due = Math.floor(((performance.now() - t0) * rate) / 1000) - this.sent;
+        for (let i = 0; i < due; i++) {
+          const w = this.writers[turn++ % this.writers.length]!;
+          if (w.inflight.size < window) this.send(w);
+        }
+      }, 5);
+    }
+    await sleep(warmupMs);
+
+    const cpu0 = cpuSeconds(serverPid);
+    const load0 = process.cpuUsage();
+    const w0 = performance.now();
+    this.inWindow = true;
+    await sleep(windowMs);
+    this.inWindow = false;
+    const windowSec = (performance.now() - w0) / 1000;
+    const serverCpuSec = cpuSeconds(serverPid) - cpu0;
+    const load = process.cpuUsage(load0);
+
+    this.running = false;
+    if (this.pacer) clearInterval(this.pacer);
+    const d0 = performance.now();
+    let expected = 0;
+    let received = 0;
+    for (;;) {
+      const pending = this.writers.some((w) => w.inflight.size > 0);
+      const total = this.writers.reduce((a, w) => a + w.accepted, 0);
+      expected = 0;
+      received = 0;
+      for (const r of this.receivers) {
+        expected += total - (r.self >= 0 ? this.writers[r.self]!.accepted : 0);
+        received += r.received;
+      }
+      if ((!pending && received === expected) || performance.now() - d0 > drainMs) break;
+      await sleep(20);
+    }
+    const complete = received === expected && !this.writers.some((w) => w.inflight.size > 0);
+    if (!complete) {
+      const inflight = this.writers.reduce((a, w) => a + w.inflight.size, 0);
+      fail(
+        `incomplete after ${drainMs} ms: ${received}/${expected} deliveries, ${inflight} changesets unanswered`,
+      );
+    }
+    return {
+      kind: 'flow',
+      windowSec,
+      changesetsSent: this.sent,
+      changesetsAckedInWindow: this.ackedInWindow,
+      ackedPerSec: this.ackedInWindow / windowSec,
+      ackLatencyMs: quantiles(this.ackLatency),
+      deliveredInWindow: this.deliveredInWindow,
+      deliveredPerSec: this.deliveredInWindow / windowSec,
+      fanoutLatencyMs: quantiles(this.fanout),
+      expectedDeliveries: expected,
+      receivedDeliveries: received,
+      complete,
+      drainMs: performance.now() - d0,
+      serverCpuSec,
+      cpuPerFragmentUs: this.deliveredInWindow ? (serverCpuSec * 1e6) / this.deliveredInWindow : Number.NaN,
+      loadCpuShare: (load.user + load.system) / 1e6 / windowSec,
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.receivers.map((r) => r.session.client.close()));
+  }
+}
+
+// ---- fetch: large state -------------------------------------------------------------------------
+
+async function runFetch(spec: FetchSpec, url: string, serverPid: number): Promise<LoadResult> {
+  const ms = new Histogram();
+  const cpu: number[] = [];
+  let bytes = 0;
+  let fragments = 0;
+  let total = 0;
+  for (let i = 0; i < spec.fetches; i++) {
+    const client = await BenchClient.connect(url);
+    client.handlers.onError = (m) => fail(m);
+    await client.createSession();
+    await sleep(50);
+    const c0 = cpuSeconds(serverPid);
+    const state = await client.fetch('Canvas', spec.timeoutMs);
+    await sleep(100); // let the server finish whatever the send left behind
+    const used = cpuSeconds(serverPid) - c0;
+    cpu.push(used);
+    total += used;
+    ms.record(state.ms);
+    bytes = state.bytes;
+    fragments = state.fragments.length;
+    if (fragments !== spec.shapes + 1)
+      fail(`ScopeState had ${fragments} fragments, expected ${spec.shapes + 1}`);
+    await client.close();
+  }
+  cpu.sort((a, b) => a - b);
+  return {
+    kind: 'fetch',
+    fetches: spec.fetches,
+    fragments,
+    bytes,
+    fetchMs: quantiles(ms),
+    // The mean over all fetches: /proc counts in 10 ms ticks, too coarse for one small fetch.
+    serverCpuSecPerFetch: total / spec.fetches,
+    serverCpuSecMax: cpu[cpu.length - 1] ?? Number.NaN,
+  };
+}
+
+// ---- driver -------------------------------------------------------------------------------------
+
+let flow: Flow | null = null;
+let idle: Session[] = [];
+let current: { spec: FetchSpec | IdleSpec | FlowSpec; url: string; serverPid: number } | null = null;
+
+async function handle(msg: LoadCommand): Promise<void> {
+  if (msg.cmd === 'setup') {
+    errors = 0;
+    errorSamples.length = 0;
+    current = { spec: msg.spec, url: msg.url, serverPid: msg.serverPid };
+    const t0 = performance.now();
+    if (msg.spec.kind === 'flow') {
+      flow = new Flow(msg.spec);
+      await flow.setup(msg.url);
+    } else if (msg.spec.kind === 'idle') {
+      idle = await pool(msg.spec.sessions, CONNECT_CONCURRENCY, () => openSession(msg.url));
+    }
+    emit({ ev: 'ready', setupMs: performance.now() - t0 });
+  } else if (msg.cmd === 'start') {
+    if (!current) throw new Error('start before setup');
+    const { spec, url, serverPid } = current;
+    let result: LoadResult;
+    if (spec.kind === 'flow') result = await flow!.run(serverPid);
+    else if (spec.kind === 'fetch') result = await runFetch(spec, url, serverPid);
+    else result = { kind: 'idle', sessions: idle.length };
+    emit({ ev: 'result', result, errors, errorSamples: errorSamples.slice() });
+  } else if (msg.cmd === 'teardown') {
+    await flow?.close();
+    await Promise.all(idle.map((s) => s.client.close()));
+    flow = null;
+    idle = [];
+    current = null;
+    emit({ ev: 'closed' });
+  }
+}
+
+process.on('message', (msg: LoadCommand) => {
+  handle(msg).catch((e: Error) => {
+    emit({ ev: 'fatal', message: e.message, errors, errorSamples: errorSamples.slice() });
+  });
+});
+process.on('disconnect', () => process.exit(0));

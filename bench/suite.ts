@@ -1,0 +1,319 @@
+// The suite: forks one load generator, then for every scenario forks each target in turn (the
+// order rotates from scenario to scenario so that no target always goes first), waits for a
+// quiet machine, runs the load and reads the server's CPU and memory from /proc.
+import { type ChildProcess, fork } from 'node:child_process';
+import os from 'node:os';
+import { join } from 'node:path';
+import { cpuSeconds, vmBytes, waitForQuiet } from './lib/proc.js';
+import type { LoadCommand, LoadEvent, LoadResult } from './lib/spec.js';
+import { type Scenario, scenarios, TARGETS, type TargetName } from './scenarios.js';
+import type { TargetEvent } from './targets/common.js';
+
+export interface SuiteOptions {
+  smoke?: boolean;
+  /** Scenario names to run (default all). */
+  only?: string[];
+  targets?: readonly TargetName[];
+  rounds?: number;
+  /** Minimum idle share of the machine over one second before a window (0 disables). */
+  quietThreshold?: number;
+  quietCapMs?: number;
+  /** Directory for `--cpu-prof` of our server's process, if wanted. */
+  cpuProfDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface IdleMemory {
+  sessions: number;
+  rssBefore: number;
+  rssAfter: number;
+  heapBefore: number;
+  heapAfter: number;
+  rssPerSession: number;
+  heapPerSession: number;
+}
+
+export interface RunRecord {
+  scenario: string;
+  target: TargetName;
+  round: number;
+  /** Why the target could not run (our server before it exists). */
+  unavailable?: string;
+  ok: boolean;
+  errors: number;
+  errorSamples: string[];
+  fatal?: string;
+  quiet?: { idle: number; waitedMs: number; quiet: boolean };
+  setupMs?: number;
+  serverStartMs?: number;
+  serverCpuTotalSec?: number;
+  peakRss?: number;
+  result?: LoadResult;
+  idle?: IdleMemory;
+}
+
+export interface SuiteResult {
+  date: string;
+  smoke: boolean;
+  machine: { cpus: string; cores: number; memGB: number; node: string; kernel: string };
+  scenarios: { name: string; title: string }[];
+  runs: RunRecord[];
+}
+
+const here = __dirname;
+const execArgv = ['--import', 'tsx', '--expose-gc'];
+
+/** A child process with a typed, awaitable message stream. */
+class Child<In, Out> {
+  readonly proc: ChildProcess;
+  #queue: Out[] = [];
+  #waiters: ((m: Out) => void)[] = [];
+  #exit: Promise<void>;
+
+  constructor(file: string, args: { env?: NodeJS.ProcessEnv; execArgv?: string[] } = {}) {
+    this.proc = fork(file, [], {
+      execArgv: args.execArgv ?? execArgv,
+      env: { ...process.env, ...args.env },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.proc.on('message', (m: Out) => {
+      const w = this.#waiters.shift();
+      if (w) w(m);
+      else this.#queue.push(m);
+    });
+    this.#exit = new Promise((resolve) => this.proc.once('exit', () => resolve()));
+  }
+
+  get pid(): number {
+    return this.proc.pid ?? -1;
+  }
+
+  send(m: In): void {
+    this.proc.send(m as object);
+  }
+
+  next(timeoutMs: number, what: string): Promise<Out> {
+    const queued = this.#queue.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
+      const waiter = (m: Out) => {
+        clearTimeout(timer);
+        resolve(m);
+      };
+      this.#waiters.push(waiter);
+      void this.#exit.then(() => {
+        if (this.#waiters.includes(waiter)) {
+          clearTimeout(timer);
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          reject(new Error(`process exited while waiting for ${what}`));
+        }
+      });
+    });
+  }
+
+  async stop(message: In | null, graceMs = 3000): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    if (message && this.proc.connected) this.send(message);
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), graceMs);
+    await this.#exit;
+    clearTimeout(timer);
+  }
+}
+
+type Target = Child<{ type: 'gc' } | { type: 'stop' }, TargetEvent>;
+type Load = Child<LoadCommand, LoadEvent>;
+
+async function gcAndRead(target: Target): Promise<{ rss: number; heap: number }> {
+  target.send({ type: 'gc' });
+  const m = await target.next(30_000, 'gc');
+  if (m.type !== 'gc') throw new Error(`unexpected ${m.type} from target`);
+  return { rss: vmBytes(target.pid, 'VmRSS'), heap: m.heapUsed };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function expectEvent<E extends LoadEvent['ev']>(
+  load: Load,
+  ev: E,
+  timeoutMs: number,
+  record: RunRecord,
+): Promise<Extract<LoadEvent, { ev: E }> | null> {
+  const m = await load.next(timeoutMs, ev);
+  if (m.ev === 'fatal') {
+    record.fatal = m.message;
+    record.errors += m.errors + 1;
+    record.errorSamples.push(...m.errorSamples, m.message);
+    return null;
+  }
+  if (m.ev !== ev) throw new Error(`load generator sent ${m.ev}, expected ${ev}`);
+  return m as Extract<LoadEvent, { ev: E }>;
+}
+
+function flowTimeout(s: Scenario): number {
+  return s.spec.kind === 'flow'
+    ? s.spec.warmupMs + s.spec.windowMs + s.spec.drainMs + 30_000
+    : s.spec.kind === 'fetch'
+      ? s.spec.fetches * (s.spec.timeoutMs + 5000)
+      : 30_000;
+}
+
+async function runOne(
+  s: Scenario,
+  targetName: TargetName,
+  round: number,
+  load: Load,
+  opts: Required<Pick<SuiteOptions, 'quietThreshold' | 'quietCapMs'>> & SuiteOptions,
+): Promise<RunRecord> {
+  const record: RunRecord = {
+    scenario: s.name,
+    target: targetName,
+    round,
+    ok: false,
+    errors: 0,
+    errorSamples: [],
+  };
+  const prof = opts.cpuProfDir && targetName === 'jetstream';
+  const target: Target = new Child(join(here, 'targets', `${targetName}.ts`), {
+    // The original registers many listeners per scope; its MaxListeners warnings are noise here.
+    env: { BENCH_SHAPES: String(s.shapes), ...(targetName === 'original' ? { NODE_NO_WARNINGS: '1' } : {}) },
+    // One directory per run: tsx's loader thread writes a profile of its own beside the main one.
+    execArgv: prof
+      ? [...execArgv, '--cpu-prof', `--cpu-prof-dir=${join(opts.cpuProfDir!, `${s.name}-${round}`)}`]
+      : execArgv,
+  });
+  let loadBusy = false;
+  try {
+    const t0 = performance.now();
+    const hello = await target.next(180_000, 'target ready');
+    record.serverStartMs = performance.now() - t0;
+    if (hello.type === 'unavailable') {
+      record.unavailable = hello.reason;
+      return record;
+    }
+    if (hello.type !== 'ready') throw new Error(`target sent ${hello.type}`);
+    const url = `ws://127.0.0.1:${hello.port}`;
+
+    const before = s.spec.kind === 'idle' ? await gcAndRead(target) : null;
+    loadBusy = true;
+    load.send({ cmd: 'setup', spec: s.spec, url, serverPid: target.pid });
+    const ready = await expectEvent(load, 'ready', 300_000, record);
+    if (!ready) return record;
+    record.setupMs = ready.setupMs;
+
+    if (before && s.spec.kind === 'idle') {
+      await sleep(opts.smoke ? 100 : 1000);
+      const after = await gcAndRead(target);
+      const n = s.spec.sessions;
+      record.idle = {
+        sessions: n,
+        rssBefore: before.rss,
+        rssAfter: after.rss,
+        heapBefore: before.heap,
+        heapAfter: after.heap,
+        rssPerSession: (after.rss - before.rss) / n,
+        heapPerSession: (after.heap - before.heap) / n,
+      };
+    } else if (opts.quietThreshold > 0) {
+      record.quiet = await waitForQuiet(opts.quietThreshold, opts.quietCapMs);
+    }
+
+    load.send({ cmd: 'start' });
+    const done = await expectEvent(load, 'result', flowTimeout(s), record);
+    if (done) {
+      record.result = done.result;
+      record.errors += done.errors;
+      record.errorSamples.push(...done.errorSamples);
+    }
+    record.peakRss = vmBytes(target.pid, 'VmHWM');
+    record.serverCpuTotalSec = cpuSeconds(target.pid);
+    record.ok =
+      record.errors === 0 &&
+      record.result !== undefined &&
+      (record.result.kind !== 'flow' || record.result.complete);
+  } catch (e) {
+    record.fatal = (e as Error).message;
+    record.errors++;
+    record.errorSamples.push((e as Error).message);
+  } finally {
+    if (loadBusy) {
+      load.send({ cmd: 'teardown' });
+      await load.next(60_000, 'teardown').catch(() => undefined);
+    }
+    await target.stop({ type: 'stop' });
+  }
+  return record;
+}
+
+function machine(): SuiteResult['machine'] {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memGB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    kernel: os.release(),
+  };
+}
+
+export async function runSuite(options: SuiteOptions = {}): Promise<SuiteResult> {
+  const smoke = options.smoke ?? false;
+  const opts = {
+    ...options,
+    quietThreshold: options.quietThreshold ?? (smoke ? 0 : 0.8),
+    quietCapMs: options.quietCapMs ?? 10_000,
+  };
+  const log = options.log ?? (() => {});
+  const targets = options.targets ?? TARGETS;
+  const rounds = options.rounds ?? 1;
+  const list = scenarios(smoke).filter((s) => !options.only || options.only.includes(s.name));
+  const result: SuiteResult = {
+    date: new Date().toISOString(),
+    smoke,
+    machine: machine(),
+    scenarios: list.map((s) => ({ name: s.name, title: s.title })),
+    runs: [],
+  };
+  const unavailable = new Set<TargetName>();
+  const load: Load = new Child(join(here, 'load.ts'));
+  try {
+    let turn = 0;
+    for (const s of list) {
+      for (let round = 0; round < rounds; round++) {
+        const order = targets.map((_, i) => targets[(i + turn) % targets.length]!);
+        turn++;
+        for (const t of order) {
+          if (unavailable.has(t)) continue;
+          log(`${s.name} · ${t}${rounds > 1 ? ` · round ${round + 1}` : ''} …`);
+          const r = await runOne(s, t, round, load, opts);
+          if (r.unavailable) unavailable.add(t);
+          result.runs.push(r);
+          log(`  ${describe(r)}`);
+        }
+      }
+    }
+  } finally {
+    await load.stop(null, 100);
+  }
+  return result;
+}
+
+function describe(r: RunRecord): string {
+  if (r.unavailable) return `unavailable: ${r.unavailable}`;
+  const status = r.ok ? 'ok' : `FAILED (${r.errors} errors: ${r.errorSamples.slice(0, 3).join('; ')})`;
+  const res = r.result;
+  if (r.idle) return `${status}; ${(r.idle.rssPerSession / 1024).toFixed(1)} KiB RSS/session`;
+  if (res?.kind === 'flow') {
+    return (
+      `${status}; acked ${res.ackedPerSec.toFixed(0)}/s, delivered ${res.deliveredPerSec.toFixed(0)}/s, ` +
+      `${res.cpuPerFragmentUs.toFixed(2)} µs CPU/fragment, fan-out p99 ${res.fanoutLatencyMs.p99.toFixed(1)} ms`
+    );
+  }
+  if (res?.kind === 'fetch') {
+    return `${status}; fetch p50 ${res.fetchMs.p50.toFixed(0)} ms, ${(res.serverCpuSecPerFetch * 1000).toFixed(0)} ms server CPU, ${res.bytes} bytes`;
+  }
+  return status;
+}

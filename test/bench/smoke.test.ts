@@ -1,0 +1,40 @@
+// The benchmark suite at smoke size (tiny loads, sub-second windows) against all three targets, so
+// that the harness cannot rot. Asserts only completion: no errors, every fragment delivered to
+// every session, every fetch complete. No timing assertions (benchmarks are never timed tests).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { scenarios, TARGETS } from '../../bench/scenarios.js';
+import { runSuite } from '../../bench/suite.js';
+
+test('bench smoke: every scenario completes against every target without errors', {
+  timeout: 300_000,
+}, async () => {
+  const res = await runSuite({ smoke: true, quietThreshold: 0 });
+  for (const s of scenarios(true)) {
+    for (const target of TARGETS) {
+      const run = res.runs.find((r) => r.scenario === s.name && r.target === target);
+      const where = `${s.name} · ${target}`;
+      assert.ok(run, `${where}: did not run`);
+      assert.equal(run.unavailable, undefined, `${where}: target unavailable`);
+      assert.deepEqual(run.errorSamples, [], `${where}: errors`);
+      assert.equal(run.errors, 0, `${where}: errors`);
+      assert.ok(run.ok, `${where}: not ok`);
+      const r = run.result;
+      assert.ok(r, `${where}: no result`);
+      if (s.spec.kind === 'flow') {
+        assert.equal(r.kind, 'flow');
+        if (r.kind !== 'flow') continue;
+        assert.ok(r.complete, `${where}: incomplete delivery`);
+        assert.ok(r.receivedDeliveries > 0, `${where}: nothing delivered`);
+        assert.equal(r.receivedDeliveries, r.expectedDeliveries, `${where}: deliveries`);
+      } else if (s.spec.kind === 'fetch') {
+        assert.equal(r.kind, 'fetch');
+        if (r.kind !== 'fetch') continue;
+        assert.equal(r.fragments, s.spec.shapes + 1, `${where}: fragments in ScopeState`);
+        assert.equal(r.fetches, s.spec.fetches);
+      } else {
+        assert.equal(run.idle?.sessions, s.spec.sessions, `${where}: idle sessions`);
+      }
+    }
+  }
+});
