@@ -2,7 +2,7 @@
 // every scope's 'changes' to them. One 'changes' listener per scope, whatever the number of
 // sessions (the original added one per fetch and never removed it). The fragment list of a
 // change is encoded once; each session only wraps it in its own envelope (DESIGN.md).
-import { encodeFragments } from '../protocol/index.js';
+import { encodeFragments } from '../protocol/codec.js';
 import type { Scope } from '../scope/scope.js';
 import type { AppliedFragment, ChangeContext } from '../scope/types.js';
 

@@ -4,8 +4,8 @@ import type { Server as HttpServer } from 'node:http';
 import { type ProtocolLimits, resolveLimits } from '../protocol/index.js';
 import type { Scope } from '../scope/scope.js';
 import type { Store } from '../store/types.js';
-import { type RateLimitOptions, RateLimiter } from './rate-limit.js';
 import type { Transport } from '../transport/types.js';
+import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 
 /** A pino-compatible logger (pino itself fits). */
 export interface Logger {

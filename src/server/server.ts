@@ -10,7 +10,8 @@ import { ErrorType, type WireError } from '../errors.js';
 import type { ModelClass, ModelObject } from '../model/model-object.js';
 import { GroupCommit, snapshotOf } from '../persistence/group-commit.js';
 import { restoreScope } from '../persistence/restore.js';
-import { decodeFrame, encodeSessionCreateReply, type SessionCreate } from '../protocol/index.js';
+import { decodeFrame, encodeSessionCreateReply } from '../protocol/codec.js';
+import type { SessionCreate } from '../protocol/messages.js';
 import { Scope, type ScopeOptions } from '../scope/scope.js';
 import type { ChangesetResult } from '../scope/types.js';
 import type { Store } from '../store/types.js';
@@ -90,6 +91,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
   #flushScheduled = false;
   #pendingConnections = new Set<Connection>();
   #listening: Promise<this> | null = null;
+  #clock: ReturnType<typeof setInterval> | null = null;
   #closed = false;
   #sink: ChangeSink | null;
   #commits: GroupCommit | null = null;
@@ -137,6 +139,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
 
   /** Starts every transport. Resolves once all are listening. */
   listen(): Promise<this> {
+    this.#startClock();
     this.#listening ??= Promise.all(this.transports.map((t) => t.listen((c) => this.#onConnection(c)))).then(
       () => {
         this.emit('listening');
@@ -166,6 +169,8 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#clock) clearInterval(this.#clock);
+    this.#clock = null;
     for (const s of [...this.#sessions.values()]) s.close(1001, { message: 'Server shutting down' });
     for (const c of this.#pendingConnections) c.close(1001, 'Server shutting down');
     this.hub.close();
@@ -283,6 +288,21 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     if (this.#sessions.get(session.token) === session) this.#sessions.delete(session.token);
   }
 
+  /**
+   * One interval drives every session's expiry and keep-alive pings. Its period is fine enough
+   * for the ping jitter (a quarter of the variance) and for short expiries in tests.
+   */
+  #startClock(): void {
+    if (this.#clock || this.#closed) return;
+    const { pingInterval, pingVariance, sessionExpiry } = this.options;
+    const period = Math.max(5, Math.min(250, (pingVariance || pingInterval) / 4, sessionExpiry / 4));
+    this.#clock = setInterval(() => {
+      const now = Date.now();
+      for (const s of this.#sessions.values()) s._tick(now);
+    }, period);
+    this.#clock.unref?.();
+  }
+
   // ---- connections -----------------------------------------------------------------------------
 
   #onConnection(conn: Connection): void {
@@ -309,6 +329,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
       return;
     }
     session._attach(conn, true);
+    conn.releaseHandshake();
   }
 
   async #establish(conn: Connection): Promise<void> {
@@ -369,6 +390,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
       this.#sessions.set(session.token, session);
       cleanup();
       session._attach(conn, false);
+      conn.releaseHandshake();
       session._sendNow(encodeSessionCreateReply(0, session.token));
       for (const f of frames) session._receive(f);
     } catch (err) {

@@ -6,19 +6,16 @@
 // until the client's Ping acks it, and everything queued in one event-loop turn sent as one
 // frame. Inbound: dedupe by index, garbage counted and answered where the client waits.
 import { ErrorType, type WireError } from '../errors.js';
+// Direct module imports on the hot path: a re-exporting index compiles to property getters.
 import {
-  type ClientMessage,
   type DecodedItem,
   decodeFrame,
   encodePing,
   encodeScopeFetchReply,
   encodeScopeState,
-  encodeScopeSync,
   encodeScopeSyncReply,
-  type FragmentReply,
-  type ScopeFetch,
-  type ScopeSync,
-} from '../protocol/index.js';
+} from '../protocol/codec.js';
+import type { ClientMessage, FragmentReply, ScopeFetch, ScopeSync } from '../protocol/messages.js';
 import { Scope } from '../scope/scope.js';
 import type { ChangesetResult } from '../scope/types.js';
 import type { Connection, InboundData } from '../transport/types.js';
@@ -27,6 +24,7 @@ import { closeReason } from './close-reason.js';
 import { callHook, reasonMessage } from './hooks.js';
 import type { ScopeHub, Subscriber } from './hub.js';
 import type { Logger, ResolvedOptions } from './options.js';
+import { Outbox } from './outbox.js';
 
 /** What a session needs from its server. */
 export interface SessionHost {
@@ -78,17 +76,19 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
   connection: Connection | null = null;
 
   #host: SessionHost;
-  #nextIndex = 1;
-  #unackedIndex: number[] = [];
-  #unackedText: string[] = [];
-  #pending: string[] = [];
+  #outbox = new Outbox();
+  /** A keep-alive Ping to put in front of the next frame. */
+  #ping: string | null = null;
+  /** The client asked for a resend: the next frame is Ping + every unacknowledged message. */
+  #resendRequested = false;
+  #flushQueued = false;
   /** After a resume, nothing goes out before the client's first message (§4). */
   #hold = false;
   #lastClientIndex = 0;
   #invalid = 0;
   #lastActivity = Date.now();
-  #expiryTimer: ReturnType<typeof setTimeout> | null = null;
-  #pingTimer: ReturnType<typeof setTimeout> | null = null;
+  /** When the next keep-alive Ping is due; 0 while no socket is attached (see _tick). */
+  #nextPingAt = 0;
   #detach: (() => void) | null = null;
 
   constructor(host: SessionHost, token: string, params: Record<string, unknown>, version: string) {
@@ -101,7 +101,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
 
   /** Messages sent and not yet acknowledged (for tests and metrics). */
   get unacknowledged(): number {
-    return this.#unackedIndex.length;
+    return this.#outbox.size;
   }
 
   // ---- sockets --------------------------------------------------------------------------------
@@ -113,14 +113,17 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
     this.#detach?.();
     if (previous && previous !== conn) previous.close(1000, 'Replaced by a new connection');
     this.connection = conn;
-    this.#pending = [];
+    // What was queued for the old socket goes out again only if the client asks (resendMissing).
+    this.#outbox.markSent();
+    this.#ping = null;
+    this.#resendRequested = false;
     this.#hold = resumed;
     const onMessage = (data: InboundData) => this._receive(data);
     const onClose = () => {
       if (this.connection !== conn) return;
       this.#detach?.();
       this.connection = null;
-      this.#stopPing();
+      this.#nextPingAt = 0;
     };
     conn.on('message', onMessage);
     conn.on('close', onClose);
@@ -129,8 +132,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
       conn.off('close', onClose);
       this.#detach = null;
     };
-    this.#armPing();
-    this.#armExpiry();
+    this.#schedulePing(Date.now());
   }
 
   /** Ends the session: closes the socket with 4097 and forgets the token. */
@@ -140,16 +142,13 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
   ): void {
     if (this.expired) return;
     this.expired = true;
-    this.#stopPing();
-    if (this.#expiryTimer) clearTimeout(this.#expiryTimer);
-    this.#expiryTimer = null;
+    this.#nextPingAt = 0;
     for (const scope of this.scopes) this.#host.hub.unsubscribe(scope, this);
     const conn = this.connection;
     this.#detach?.();
     this.connection = null;
-    this.#pending = [];
-    this.#unackedIndex = [];
-    this.#unackedText = [];
+    this.#outbox.clear();
+    this.#ping = null;
     if (conn) conn.close(code, closeReason(reason));
     this.#host.sessionEnded(this);
     try {
@@ -167,7 +166,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
     this.#lastActivity = Date.now();
     if (this.#hold) {
       this.#hold = false;
-      if (this.#pending.length) this.#host.scheduleFlush(this);
+      this.#wake();
     }
     const result = decodeFrame(data, this.#host.options.limits, { handshake: false });
     if (!result.ok) {
@@ -232,18 +231,12 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
   }
 
   #acknowledge(ack: number): void {
-    const idx = this.#unackedIndex;
-    let n = 0;
-    while (n < idx.length && idx[n]! <= ack) n++;
-    if (n > 0) {
-      idx.splice(0, n);
-      this.#unackedText.splice(0, n);
-    }
+    this.#outbox.acknowledge(ack);
   }
 
   #resend(): void {
-    this.#pending = [encodePing(this.#lastClientIndex, true), ...this.#unackedText];
-    this.#host.scheduleFlush(this);
+    this.#resendRequested = true;
+    this.#wake();
   }
 
   // ---- fetch -----------------------------------------------------------------------------------
@@ -392,29 +385,42 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
 
   // ---- outbound --------------------------------------------------------------------------------
 
-  /** @internal The hub's fan-out path. */
+  /** @internal The hub's fan-out path: no allocation beyond the outbox's array slots. */
   enqueueScopeSync(scopeIndex: number, fragmentsJson: string): void {
-    this.#enqueue((i) => encodeScopeSync(i, scopeIndex, fragmentsJson));
+    if (this.expired) return;
+    this.#outbox.addScopeSync(this.#outbox.take(), scopeIndex, fragmentsJson);
+    this.#wake();
   }
 
   #enqueue(build: (index: number) => string): void {
     if (this.expired) return;
-    const index = this.#nextIndex++;
-    const text = build(index);
-    this.#unackedIndex.push(index);
-    this.#unackedText.push(text);
-    if (this.connection && !this.#hold) {
-      this.#pending.push(text);
-      if (this.#pending.length === 1) this.#host.scheduleFlush(this);
-    }
+    const index = this.#outbox.take();
+    this.#outbox.addText(index, build(index));
+    this.#wake();
+  }
+
+  /** Asks the server to flush this session at the end of the turn (once per turn). */
+  #wake(): void {
+    if (this.#flushQueued || !this.connection || this.#hold) return;
+    this.#flushQueued = true;
+    this.#host.scheduleFlush(this);
   }
 
   /** @internal Sends this turn's messages as one frame. */
   _flush(): void {
-    const pending = this.#pending;
-    if (pending.length === 0 || !this.connection || this.#hold) return;
-    this.#pending = [];
-    this.connection.send(pending.length === 1 ? `[${pending[0]}]` : `[${pending.join(',')}]`);
+    this.#flushQueued = false;
+    const conn = this.connection;
+    if (!conn || this.#hold || this.expired) return;
+    let frame: string | null;
+    if (this.#resendRequested) {
+      this.#resendRequested = false;
+      this.#ping = null;
+      frame = this.#outbox.resendFrame(encodePing(this.#lastClientIndex, true));
+    } else {
+      frame = this.#outbox.takeFrame(this.#ping);
+      this.#ping = null;
+    }
+    if (frame !== null) conn.send(frame);
   }
 
   /** @internal Sends a frame outside the counter (SessionCreateReply, index 0). */
@@ -424,45 +430,30 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
 
   // ---- timers ----------------------------------------------------------------------------------
 
-  #armPing(): void {
-    this.#stopPing();
+  #schedulePing(now: number): void {
     const { pingInterval, pingVariance } = this.#host.options;
-    const delay = pingInterval - pingVariance / 2 + Math.random() * pingVariance;
-    this.#pingTimer = setTimeout(() => {
-      this.#pingTimer = null;
-      if (!this.connection || this.expired) return;
+    this.#nextPingAt = now + pingInterval - pingVariance / 2 + Math.random() * pingVariance;
+  }
+
+  /**
+   * @internal The server's clock, every few hundred milliseconds for all sessions at once
+   * (one interval instead of two timers per session): inactivity expiry (close 4097) and
+   * keep-alive pings. Inbound messages only record the time.
+   */
+  _tick(now: number): void {
+    if (this.expired) return;
+    if (now - this.#lastActivity >= this.#host.options.sessionExpiry) {
+      this.#host.logger.info({ session: this.token.slice(0, 6) }, 'session expired');
+      this.close(CLOSE_SESSION_CLOSED, { message: 'Session expired', type: ErrorType.sessionExpired });
+      return;
+    }
+    if (this.connection && this.#nextPingAt !== 0 && now >= this.#nextPingAt) {
       if (!this.#hold) {
-        this.#pending.push(encodePing(this.#lastClientIndex, false));
-        if (this.#pending.length === 1) this.#host.scheduleFlush(this);
+        this.#ping = encodePing(this.#lastClientIndex, false);
+        this.#wake();
       }
-      this.#armPing();
-    }, delay);
-    this.#pingTimer.unref?.();
-  }
-
-  #stopPing(): void {
-    if (this.#pingTimer) clearTimeout(this.#pingTimer);
-    this.#pingTimer = null;
-  }
-
-  /** One timer per session, re-armed lazily: inbound messages only record the time. */
-  #armExpiry(): void {
-    if (this.#expiryTimer || this.expired) return;
-    const expiry = this.#host.options.sessionExpiry;
-    const check = () => {
-      this.#expiryTimer = null;
-      if (this.expired) return;
-      const idle = Date.now() - this.#lastActivity;
-      if (idle >= expiry) {
-        this.#host.logger.info({ session: this.token.slice(0, 6) }, 'session expired');
-        this.close(CLOSE_SESSION_CLOSED, { message: 'Session expired', type: ErrorType.sessionExpired });
-      } else {
-        this.#expiryTimer = setTimeout(check, expiry - idle);
-        this.#expiryTimer.unref?.();
-      }
-    };
-    this.#expiryTimer = setTimeout(check, expiry);
-    this.#expiryTimer.unref?.();
+      this.#schedulePing(now);
+    }
   }
 }
 

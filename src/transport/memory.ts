@@ -39,7 +39,7 @@ class MemoryConnection extends Emitter<ConnectionEvents> implements Connection {
   #open = true;
 
   constructor(
-    readonly headers: Record<string, string | string[] | undefined>,
+    public headers: Record<string, string | string[] | undefined>,
     url: string,
     private readonly socket: MemorySocket,
   ) {
@@ -49,6 +49,10 @@ class MemoryConnection extends Emitter<ConnectionEvents> implements Connection {
 
   get isOpen(): boolean {
     return this.#open;
+  }
+
+  releaseHandshake(): void {
+    this.headers = {};
   }
 
   send(frame: string): void {

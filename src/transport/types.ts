@@ -20,8 +20,13 @@ export interface Connection extends Emitter<ConnectionEvents> {
    * with `x-jetstream-`, prefix removed (header names lowercased, query keys as sent).
    */
   readonly params: Record<string, string>;
-  /** Every request header, lowercased names (for `connection` hooks doing auth). */
+  /**
+   * Every request header, lowercased names, for `connection` hooks doing auth. Emptied by
+   * releaseHandshake() once a session is attached: a live session should not pay for them.
+   */
   readonly headers: Record<string, string | string[] | undefined>;
+  /** Frees what only the handshake needed (the request headers). */
+  releaseHandshake(): void;
   readonly remoteAddress: string | undefined;
   readonly isOpen: boolean;
   /** Sends one text frame. A no-op once closed. */

@@ -22,7 +22,7 @@ export interface WebsocketTransportOptions {
 
 class WebsocketConnection extends Emitter<ConnectionEvents> implements Connection {
   readonly params: Record<string, string>;
-  readonly headers: Record<string, string | string[] | undefined>;
+  headers: Record<string, string | string[] | undefined>;
   readonly remoteAddress: string | undefined;
 
   constructor(
@@ -44,6 +44,10 @@ class WebsocketConnection extends Emitter<ConnectionEvents> implements Connectio
 
   get isOpen(): boolean {
     return this.ws.readyState === this.ws.OPEN;
+  }
+
+  releaseHandshake(): void {
+    this.headers = {};
   }
 
   send(frame: string): void {

@@ -6,7 +6,14 @@
 type Listener = (...args: any[]) => unknown;
 
 export class Emitter<Events extends { [K in keyof Events]: Listener } = Record<string, Listener>> {
-  #listeners = new Map<keyof Events, Listener[]>();
+  // Created on first use: most emitters (sessions, connections) hold few listeners, and an
+  // empty Map still costs a hash table per instance.
+  #map: Map<keyof Events, Listener[]> | null = null;
+
+  get #listeners(): Map<keyof Events, Listener[]> {
+    if (this.#map === null) this.#map = new Map();
+    return this.#map;
+  }
 
   on<K extends keyof Events>(event: K, listener: Events[K]): this {
     const list = this.#listeners.get(event);
@@ -48,15 +55,15 @@ export class Emitter<Events extends { [K in keyof Events]: Listener } = Record<s
 
   /** A copy of the listeners of `event`, in registration order. */
   listeners<K extends keyof Events>(event: K): Events[K][] {
-    return (this.#listeners.get(event)?.slice() ?? []) as Events[K][];
+    return (this.#map?.get(event)?.slice() ?? []) as Events[K][];
   }
 
   listenerCount(event: keyof Events): number {
-    return this.#listeners.get(event)?.length ?? 0;
+    return this.#map?.get(event)?.length ?? 0;
   }
 
   emit<K extends keyof Events>(event: K, ...args: Parameters<Events[K]>): boolean {
-    const list = this.#listeners.get(event);
+    const list = this.#map?.get(event);
     if (!list) return false;
     if (list.length === 1) list[0]!(...args);
     else for (const l of list.slice()) l(...args);

@@ -1,0 +1,501 @@
+// The client: one session with a Jetstream server over a WebSocket, and the scopes it fetched.
+//
+// Reliability (PROTOCOL.md §3, §4):
+// - Every message with an index ≠ 0 stays in `#unacked` until the server's Ping acknowledges
+//   it. Messages are only written while the connection is "live": after SessionCreateReply on
+//   a new session, or after the server answered our resume Ping (resendMissing) on a resumed
+//   one. Becoming live writes every un-acked message, in index order, so the server (which
+//   drops indices at or below the highest it saw) never skips one.
+// - Inbound: duplicates (index ≤ last seen) are dropped; a gap means a message was lost, so the
+//   client reconnects and the server resends.
+// - A socket that closes for any other reason is reopened with backoff and the session token
+//   as a query parameter (browsers cannot set headers).
+// - Close 4096/4097 while a session existed is fatal: a new session is created, every scope is
+//   fetched again, and each scope re-applies its unanswered changesets on top of the new state.
+import type { ModelClass, ModelObject } from '../model/model-object.js';
+import {
+  decodeServerFrame,
+  encodeClientScopeSync,
+  encodePing,
+  encodeScopeFetch,
+  encodeSessionCreate,
+} from '../protocol/codec.js';
+import type { Fragment, FragmentReply, ServerMessage, WireError } from '../protocol/messages.js';
+import { Emitter } from '../util/emitter.js';
+import { ClientScope, type ScopeHost, type SyncOptions } from './scope.js';
+
+/** The part of the WebSocket API the client uses: the browser's, or the `ws` package's. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export interface ConnectOptions {
+  /** SessionCreate params, for the server's `session` hook (authentication). */
+  params?: Record<string, unknown>;
+  /** WebSocket implementation; default `globalThis.WebSocket`. In Node < 22 pass `ws`'s. */
+  WebSocket?: unknown;
+  /** Protocol version sent in SessionCreate. Default `0.2.0` (what the iOS client sends). */
+  version?: string;
+  /** Keep-alive ping interval, ms (± 10 % jitter). Default 10 000. */
+  pingInterval?: number;
+  /** Reconnect backoff: first delay and ceiling, ms. Defaults 250 and 10 000. */
+  minReconnectDelay?: number;
+  maxReconnectDelay?: number;
+}
+
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+/** What a connection badge shows. */
+export interface SyncStatus {
+  state: ConnectionState;
+  /** True while a session is live on an open socket. */
+  connected: boolean;
+  /** Changesets made locally and not answered by the server yet, over every scope. */
+  pendingChangesets: number;
+  /** When the server last answered a changeset of ours (ms since the epoch), or null. */
+  lastAcknowledgedAt: number | null;
+  /** How many sessions the client had to create (1 normally; more after fatal closes). */
+  sessions: number;
+}
+
+export interface ClientEvents {
+  status: (status: SyncStatus) => void;
+  /** Something went wrong that the client recovers from (or a denial, which it does not). */
+  error: (error: Error) => void;
+  /** A new session replaced one the server ended (close 4096/4097). */
+  sessionRestarted: () => void;
+}
+
+interface FetchEntry {
+  name: string;
+  params: Record<string, unknown>;
+  scope: ClientScope;
+  fetched: boolean;
+  failed: boolean;
+  resolve: (scope: ClientScope) => void;
+  reject: (err: Error) => void;
+}
+
+const FATAL = new Set([4096, 4097]);
+const CLOSE_GAP = 4000;
+
+/** A Jetstream session error (denied session, failed fetch). */
+export class JetstreamClientError extends Error {
+  readonly type: string | undefined;
+  constructor(error: WireError) {
+    super(error.message);
+    this.name = 'JetstreamClientError';
+    this.type = error.type;
+  }
+}
+
+export class Client extends Emitter<ClientEvents> implements ScopeHost {
+  readonly url: string;
+  /** Resolves once the first session is established; rejects if it is denied. */
+  readonly ready: Promise<void>;
+
+  readonly #WS: WebSocketConstructor;
+  readonly #params: Record<string, unknown>;
+  readonly #version: string;
+  readonly #pingInterval: number;
+  readonly #minDelay: number;
+  readonly #maxDelay: number;
+
+  #ws: WebSocketLike | null = null;
+  #token: string | null = null;
+  #live = false;
+  #closed = false;
+  #nextIndex = 1;
+  #unacked: { index: number; text: string }[] = [];
+  #lastServer = -1;
+  #replies = new Map<number, (msg: ServerMessage) => void>();
+  #fetches: FetchEntry[] = [];
+  #byIndex = new Map<number, FetchEntry>();
+  #attempt = 0;
+  #reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  #pingTimer: ReturnType<typeof setTimeout> | null = null;
+  #status: SyncStatus = {
+    state: 'connecting',
+    connected: false,
+    pendingChangesets: 0,
+    lastAcknowledgedAt: null,
+    sessions: 0,
+  };
+  #readyResolve!: () => void;
+  #readyReject!: (err: Error) => void;
+  #isReady = false;
+
+  constructor(url: string, options: ConnectOptions = {}) {
+    super();
+    const WS = (options.WebSocket ?? (globalThis as { WebSocket?: unknown }).WebSocket) as
+      | WebSocketConstructor
+      | undefined;
+    if (typeof WS !== 'function') {
+      throw new TypeError(
+        'No WebSocket implementation: pass one, e.g. connect(url, { WebSocket }) from the ws package',
+      );
+    }
+    this.url = url;
+    this.#WS = WS;
+    this.#params = options.params ?? {};
+    this.#version = options.version ?? '0.2.0';
+    this.#pingInterval = options.pingInterval ?? 10_000;
+    this.#minDelay = options.minReconnectDelay ?? 250;
+    this.#maxDelay = options.maxReconnectDelay ?? 10_000;
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.#readyResolve = resolve;
+      this.#readyReject = reject;
+    });
+    this.ready.catch(() => {});
+    this.#open();
+  }
+
+  get status(): SyncStatus {
+    return { ...this.#status };
+  }
+
+  /** The current session token (null between sessions). */
+  get sessionToken(): string | null {
+    return this.#token;
+  }
+
+  /** The scopes fetched so far. */
+  get scopes(): ClientScope[] {
+    return this.#fetches.filter((f) => !f.failed).map((f) => f.scope);
+  }
+
+  /**
+   * Fetches a scope: resolves with a live ClientScope once its state has arrived. `RootModel`
+   * is the class of the scope's root, from the model module the server uses too.
+   */
+  fetch<T extends ModelObject>(
+    name: string,
+    RootModel: ModelClass<T>,
+    params: Record<string, unknown> = {},
+  ): Promise<ClientScope<T>> {
+    return new Promise<ClientScope<T>>((resolve, reject) => {
+      const scope = new ClientScope<T>(name, RootModel, params, this);
+      const entry: FetchEntry = {
+        name,
+        params,
+        scope: scope as unknown as ClientScope,
+        fetched: false,
+        failed: false,
+        resolve: resolve as (s: ClientScope) => void,
+        reject,
+      };
+      this.#fetches.push(entry);
+      this.#sendFetch(entry);
+    });
+  }
+
+  /** Closes the connection for good. Unanswered changesets settle as rejected. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#live = false;
+    this.#clearTimers();
+    const ws = this.#ws;
+    this.#ws = null;
+    if (ws) ws.close(1000, 'Client closed');
+    for (const f of this.#fetches) {
+      if (!f.fetched) f.reject(new JetstreamClientError({ message: 'Client closed', type: 'client-closed' }));
+      f.scope._failAll({ message: 'Client closed', type: 'client-closed' });
+    }
+    if (!this.#isReady)
+      this.#readyReject(new JetstreamClientError({ message: 'Client closed', type: 'client-closed' }));
+    this.#setStatus({ state: 'closed', connected: false });
+  }
+
+  // ---- ScopeHost ------------------------------------------------------------------------------
+
+  /** @internal */
+  _sendSync(
+    scope: ClientScope,
+    fragments: Fragment[],
+    options: SyncOptions,
+    onReply: (r: FragmentReply[] | null) => void,
+  ): void {
+    const scopeIndex = scope.scopeIndex!;
+    this.#send(
+      (i) => encodeClientScopeSync(i, scopeIndex, fragments, options),
+      (msg) => {
+        this.#setStatus({ lastAcknowledgedAt: Date.now() });
+        onReply(msg.type === 'ScopeSyncReply' ? msg.fragmentReplies : null);
+      },
+    );
+  }
+
+  /** @internal */
+  _pendingChanged(): void {
+    let n = 0;
+    for (const f of this.#fetches) n += f.scope.pendingCount;
+    this.#setStatus({ pendingChangesets: n });
+  }
+
+  // ---- sending --------------------------------------------------------------------------------
+
+  #send(build: (index: number) => string, onReply?: (msg: ServerMessage) => void): void {
+    const index = this.#nextIndex++;
+    const text = build(index);
+    this.#unacked.push({ index, text });
+    if (onReply) this.#replies.set(index, onReply);
+    if (this.#live) this.#write(text);
+  }
+
+  #write(text: string): void {
+    const ws = this.#ws;
+    if (ws && ws.readyState === 1) ws.send(text);
+  }
+
+  #sendFetch(entry: FetchEntry): void {
+    this.#send(
+      (i) => encodeScopeFetch(i, entry.name, entry.params),
+      (msg) => {
+        if (msg.type !== 'ScopeFetchReply') return;
+        if (msg.scopeIndex === undefined) {
+          entry.failed = true;
+          const error = new JetstreamClientError(msg.error ?? { message: 'Fetch failed' });
+          entry.scope._failAll(msg.error ?? { message: 'Fetch failed' });
+          if (!entry.fetched) entry.reject(error);
+          else this.emit('error', error);
+          return;
+        }
+        this.#byIndex.set(msg.scopeIndex, entry);
+      },
+    );
+  }
+
+  // ---- connection -----------------------------------------------------------------------------
+
+  #open(): void {
+    if (this.#closed) return;
+    const url = this.#token ? withQuery(this.url, 'x-jetstream-sessiontoken', this.#token) : this.url;
+    let ws: WebSocketLike;
+    try {
+      ws = new this.#WS(url);
+    } catch (err) {
+      this.emit('error', err as Error);
+      this.#scheduleReconnect();
+      return;
+    }
+    this.#ws = ws;
+    this.#live = false;
+    ws.onopen = () => {
+      if (ws !== this.#ws) return;
+      if (this.#token) ws.send(encodePing(Math.max(this.#lastServer, 0), true));
+      else ws.send(encodeSessionCreate(this.#version, this.#params));
+    };
+    ws.onmessage = (ev) => {
+      if (ws === this.#ws) this.#receive(ev.data);
+    };
+    ws.onclose = (ev) => {
+      if (ws === this.#ws) this.#onClose(ev.code);
+    };
+    ws.onerror = () => {};
+  }
+
+  #onClose(code: number): void {
+    this.#ws = null;
+    this.#live = false;
+    this.#stopPing();
+    if (this.#closed) return;
+    if (FATAL.has(code) && this.#token) this.#restartSession();
+    this.#setStatus({ state: 'reconnecting', connected: false });
+    this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#closed || this.#reconnectTimer) return;
+    const base = Math.min(this.#maxDelay, this.#minDelay * 2 ** this.#attempt);
+    this.#attempt++;
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = null;
+      this.#open();
+    }, delay);
+  }
+
+  /** The server forgot the session: start a new one and fetch every scope again. */
+  #restartSession(): void {
+    this.#token = null;
+    this.#nextIndex = 1;
+    this.#unacked = [];
+    this.#lastServer = -1;
+    this.#replies.clear();
+    this.#byIndex.clear();
+    for (const f of this.#fetches) if (!f.failed) f.scope._suspend();
+    this.#attempt = 0;
+  }
+
+  /** The socket lost a message (index gap): reconnect; the server resends what we missed. */
+  #reconnectNow(): void {
+    const ws = this.#ws;
+    this.#ws = null;
+    this.#live = false;
+    this.#stopPing();
+    ws?.close(CLOSE_GAP, 'Message gap');
+    this.#setStatus({ state: 'reconnecting', connected: false });
+    this.#open();
+  }
+
+  // ---- receiving ------------------------------------------------------------------------------
+
+  #receive(data: unknown): void {
+    const frame = decodeServerFrame(data as string);
+    if (!frame.ok) {
+      this.emit('error', new JetstreamClientError(frame.error));
+      return;
+    }
+    // A message the decoder dropped still used an index: tolerate the gap it leaves.
+    const tolerateGap = frame.dropped.length > 0;
+    for (const msg of frame.messages) {
+      if (this.#ws === null) return;
+      if (msg.type === 'Ping') {
+        this.#onPing(msg.ack, msg.resendMissing);
+        continue;
+      }
+      if (msg.index <= this.#lastServer) continue;
+      if (msg.index > this.#lastServer + 1 && !tolerateGap) {
+        this.#reconnectNow();
+        return;
+      }
+      this.#lastServer = msg.index;
+      this.#dispatch(msg);
+    }
+  }
+
+  #onPing(ack: number, resendMissing: boolean): void {
+    let n = 0;
+    while (n < this.#unacked.length && this.#unacked[n]!.index <= ack) n++;
+    if (n) this.#unacked.splice(0, n);
+    if (resendMissing) this.#goLive();
+  }
+
+  #goLive(): void {
+    this.#live = true;
+    this.#attempt = 0;
+    for (const m of this.#unacked) this.#write(m.text);
+    this.#armPing();
+    this.#setStatus({ state: 'connected', connected: true });
+  }
+
+  #dispatch(msg: ServerMessage): void {
+    switch (msg.type) {
+      case 'SessionCreateReply': {
+        if (msg.error || !msg.sessionToken) {
+          const err = new JetstreamClientError(msg.error ?? { message: 'Session denied' });
+          this.emit('error', err);
+          if (!this.#isReady) this.#readyReject(err);
+          this.close();
+          return;
+        }
+        this.#token = msg.sessionToken;
+        const restarted = this.#status.sessions > 0;
+        this.#setStatus({ sessions: this.#status.sessions + 1 });
+        if (restarted) {
+          // Fetch every scope again, in the order they were first fetched; nothing else is queued
+          // (scopes hold their changesets until they are fetched again).
+          this.#unacked = [];
+          this.#replies.clear();
+          this.#nextIndex = 1;
+          for (const f of this.#fetches) if (!f.failed) this.#sendFetch(f);
+          this.emit('sessionRestarted');
+        }
+        this.#goLive();
+        if (!this.#isReady) {
+          this.#isReady = true;
+          this.#readyResolve();
+        }
+        return;
+      }
+      case 'ScopeFetchReply':
+      case 'ScopeSyncReply': {
+        const handler = this.#replies.get(msg.replyTo);
+        if (!handler) return;
+        this.#replies.delete(msg.replyTo);
+        handler(msg);
+        return;
+      }
+      case 'ScopeState': {
+        const entry = this.#byIndex.get(msg.scopeIndex);
+        if (!entry) return;
+        if (!entry.fetched) {
+          entry.scope._applyState(msg.rootUUID, msg.fragments);
+          entry.fetched = true;
+          entry.scope._fetched(msg.scopeIndex);
+          entry.resolve(entry.scope);
+        } else if (entry.scope.scopeIndex === null) {
+          entry.scope._recover(msg.scopeIndex, msg.rootUUID, msg.fragments);
+        } else {
+          entry.scope._applyState(msg.rootUUID, msg.fragments);
+        }
+        return;
+      }
+      case 'ScopeSync': {
+        const entry = this.#byIndex.get(msg.scopeIndex);
+        if (entry?.fetched) entry.scope._applySync(msg.fragments);
+        return;
+      }
+    }
+  }
+
+  // ---- timers and status ----------------------------------------------------------------------
+
+  #armPing(): void {
+    this.#stopPing();
+    const delay = this.#pingInterval * (0.9 + Math.random() * 0.2);
+    this.#pingTimer = setTimeout(() => {
+      this.#pingTimer = null;
+      if (this.#live) this.#write(encodePing(Math.max(this.#lastServer, 0), false));
+      if (this.#live) this.#armPing();
+    }, delay);
+  }
+
+  #stopPing(): void {
+    if (this.#pingTimer) clearTimeout(this.#pingTimer);
+    this.#pingTimer = null;
+  }
+
+  #clearTimers(): void {
+    this.#stopPing();
+    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = null;
+  }
+
+  #setStatus(patch: Partial<SyncStatus>): void {
+    const next = { ...this.#status, ...patch };
+    const s = this.#status;
+    if (
+      next.state === s.state &&
+      next.connected === s.connected &&
+      next.pendingChangesets === s.pendingChangesets &&
+      next.lastAcknowledgedAt === s.lastAcknowledgedAt &&
+      next.sessions === s.sessions
+    ) {
+      return;
+    }
+    this.#status = next;
+    this.emit('status', { ...next });
+  }
+}
+
+/** Opens a session: resolves with the client once the server accepted it. */
+export async function connect(url: string, options: ConnectOptions = {}): Promise<Client> {
+  const client = new Client(url, options);
+  await client.ready;
+  return client;
+}
+
+function withQuery(url: string, key: string, value: string): string {
+  const hash = url.indexOf('#');
+  const base = hash >= 0 ? url.slice(0, hash) : url;
+  return `${base}${base.includes('?') ? '&' : '?'}${key}=${encodeURIComponent(value)}`;
+}
