@@ -87,6 +87,8 @@ export function startChatService(options: ChatServiceOptions = {}): Promise<Chat
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => {
       server.off('error', reject);
+      // A helper service: it never keeps the process alive on its own.
+      server.unref();
       const { port } = server.address() as AddressInfo;
       resolve({
         url: `http://127.0.0.1:${port}`,

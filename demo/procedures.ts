@@ -77,8 +77,10 @@ export function defineChatProcedures(ChatRoom: ModelClass, baseUrl: string): Cha
         'X-ChatRoom-Status': expr('$case.statusValue($rootModel.attributes.status)'),
         'X-ChatRoom-MessageId': expr('$incoming.ChatRoom.change.messages[-1]'),
         'X-ChatRoom-InsertedMessageId': expr('$incoming.ChatRoom.change.messages[inserted[0]]'),
+        // Optional (an extension of the original): an empty room has no previous message.
         'X-ChatRoom-PreviousMessageAuthorUsername': expr(
           '$model.find($incoming.ChatRoom.change.uuid).messages[-1].author.username',
+          { optional: true },
         ),
       },
       body: {

@@ -5,7 +5,9 @@ import { createServer as createHttpServer } from 'node:http';
 import pino from 'pino';
 import { createServer, Scope } from '../src/index.js';
 import { type Store, storeFromEnv } from '../src/store/index.js';
+import { type ChatService, startChatService } from './chat-service.js';
 import { Canvas, ChatRoom, ChatRoomAttributes, ChatRoomStatus } from './models.js';
+import { defineChatProcedures } from './procedures.js';
 import { servePage } from './public/serve.js';
 
 export interface DemoOptions {
@@ -43,6 +45,29 @@ export function demoScopes(): { canvas: Scope; chat: Scope } {
   return { canvas, chat };
 }
 
+/** The token the chat scope hands its downstream service (`$scope.params.accessToken`). */
+const CHAT_ACCESS_TOKEN = 'demo-access-token';
+
+/** The chat scope of the most recent startDemo(), for the downstream's rename topic. */
+let currentChat: Scope | null = null;
+let chatService: Promise<ChatService> | null = null;
+
+/**
+ * The chat room's downstream service, started once per process on loopback, and the original's
+ * three procedures (ChatRoom.setName, .postMessage, .userLogout) pointing at it. Procedures are
+ * defined once per model class, hence one service per process, shared by every startDemo().
+ */
+function chatDownstream(): Promise<ChatService> {
+  chatService ??= startChatService({
+    accessToken: CHAT_ACCESS_TOKEN,
+    roomName: (uuid) => currentChat?.get(uuid)?.get('name') as string | undefined,
+  }).then((service) => {
+    defineChatProcedures(ChatRoom, service.url);
+    return service;
+  });
+  return chatService;
+}
+
 /** Starts the demo; resolves once it listens. */
 export async function startDemo(options: DemoOptions = {}) {
   const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
@@ -54,7 +79,13 @@ export async function startDemo(options: DemoOptions = {}) {
   });
   const server = await createServer({ server: http, store, logger });
   const canvas = await server.openScope({ name: 'Canvas', root: canvasRoot });
-  const chat = await server.openScope({ name: 'ChatRoom', root: chatRoot });
+  await chatDownstream();
+  const chat = await server.openScope({
+    name: 'ChatRoom',
+    params: { accessToken: CHAT_ACCESS_TOKEN },
+    root: chatRoot,
+  });
+  currentChat = chat;
   logger.info({ store: store.kind }, 'scopes loaded');
   await new Promise<void>((resolve) => http.listen(options.port ?? 3000, options.host, resolve));
   const address = http.address();

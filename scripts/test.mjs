@@ -29,9 +29,21 @@ const c8 = [
   '--reporter=lcov',
   ...(full ? ['--check-coverage', '--lines=90'] : []),
 ];
+// --test-force-exit: a file whose tests are done exits even if a handle leaks (a hang would
+// otherwise burn CI's whole time budget); --test-timeout bounds any single test.
 const r = spawnSync(
   process.execPath,
-  [...c8, process.execPath, '--import', 'tsx', '--test', '--test-reporter=spec', ...files],
+  [
+    ...c8,
+    process.execPath,
+    '--import',
+    'tsx',
+    '--test',
+    '--test-force-exit',
+    '--test-timeout=180000',
+    '--test-reporter=spec',
+    ...files,
+  ],
   { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
 );
 process.exit(r.status ?? 1);

@@ -53,14 +53,29 @@ export class ExpressionError extends Error {
 
 type Evaluator = (ctx: ExpressionContext) => unknown;
 
+export interface ExpressionOptions {
+  /**
+   * When the value cannot be bound (an index out of range, a null reference on the path…),
+   * use `default` instead of failing the procedure; an undefined result leaves the key out
+   * of the headers/body. For values that legitimately may not exist, such as the previous
+   * message of an empty room.
+   */
+  optional?: boolean;
+  default?: unknown;
+}
+
 export class Expression {
   readonly value: string;
+  readonly optional: boolean;
+  readonly defaultValue: unknown;
   readonly #evaluate: Evaluator;
 
-  constructor(value: string) {
+  constructor(value: string, options: ExpressionOptions = {}) {
     if (typeof value !== 'string' || value.length === 0)
       throw new DefinitionError('An expression requires a value');
     this.value = value;
+    this.optional = options.optional === true;
+    this.defaultValue = options.default;
     this.#evaluate = parse(value);
   }
 
@@ -71,7 +86,13 @@ export class Expression {
 
   /** Evaluates against `ctx`; throws an ExpressionError when the value cannot be bound. */
   evaluate(ctx: ExpressionContext): unknown {
-    return this.#evaluate(ctx);
+    if (!this.optional) return this.#evaluate(ctx);
+    try {
+      return this.#evaluate(ctx);
+    } catch (err) {
+      if (err instanceof ExpressionError) return this.defaultValue;
+      throw err;
+    }
   }
 
   toString(): string {
@@ -84,8 +105,8 @@ export class Expression {
 }
 
 /** `expr('$scope.params.accessToken')`: a binding evaluated when the procedure runs. */
-export function expr(value: ExpressionSource | (string & {})): Expression {
-  return new Expression(value);
+export function expr(value: ExpressionSource | (string & {}), options?: ExpressionOptions): Expression {
+  return new Expression(value, options);
 }
 
 /**
@@ -98,8 +119,11 @@ export function bindValues(value: unknown, ctx: ExpressionContext): unknown {
   if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(value)) {
+      const source = (value as Record<string, unknown>)[key];
+      const bound = bindValues(source, ctx);
+      if (bound === undefined && source instanceof Expression) continue; // optional, unbound
       Object.defineProperty(out, key, {
-        value: bindValues((value as Record<string, unknown>)[key], ctx),
+        value: bound,
         enumerable: true,
         writable: true,
         configurable: true,

@@ -21,6 +21,7 @@ export {
   Expression,
   type ExpressionContext,
   ExpressionError,
+  type ExpressionOptions,
   type ExpressionSource,
   expr,
 } from './expression.js';

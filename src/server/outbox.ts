@@ -61,7 +61,15 @@ export class Outbox {
     while (h < idx.length && idx[h]! <= ack) h++;
     this.#head = h;
     if (this.#unsent < h) this.#unsent = h;
-    if (h >= COMPACT_AT && h * 2 >= idx.length) {
+    if (h === idx.length) {
+      // Everything acknowledged (the common case for an idle session): drop the texts now
+      // rather than keeping them until the next compaction.
+      idx.length = 0;
+      this.#scope.length = 0;
+      this.#body.length = 0;
+      this.#head = 0;
+      this.#unsent = 0;
+    } else if (h >= COMPACT_AT && h * 2 >= idx.length) {
       idx.splice(0, h);
       this.#scope.splice(0, h);
       this.#body.splice(0, h);

@@ -281,3 +281,19 @@ test('malformed expressions throw a DefinitionError when defined', () => {
     ExpressionError,
   );
 });
+
+test('an optional expression that cannot be bound leaves its key out (or uses its default); others still bind', async () => {
+  const f = createChatRoom(m);
+  const p = probe({
+    missing: expr('$rootModel.users[5].username', { optional: true }),
+    fallback: expr('$rootModel.users[5].username', { optional: true, default: 'nobody' }),
+    present: expr('$rootModel.users[1].username', { optional: true }),
+    name: expr('$incoming.ChatRoom.change.name'),
+  });
+  const { res, req } = await call(f, p, [
+    { type: 'change', uuid: f.room.uuid, clsName: 'ChatRoom', properties: { name: 'renamed' } },
+  ]);
+  assert.equal(res.results[0], null, 'the changeset is accepted');
+  assert.deepEqual(req?.body, { fallback: 'nobody', present: f.users[1]!.username, name: 'renamed' });
+  assert.ok(!Object.hasOwn(req?.body as object, 'missing'));
+});
