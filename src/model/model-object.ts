@@ -446,7 +446,7 @@ export class ModelObject {
   _removeParent(parent: ModelObject, key: string): void {
     if (this._p0 === parent && this._k0 === key) {
       const px = this._px;
-      if (px && px.length) {
+      if (px?.length) {
         this._p0 = px[0] as ModelObject;
         this._k0 = px[1] as string;
         px.splice(0, 2);
