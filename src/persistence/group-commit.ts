@@ -15,7 +15,6 @@ import { encodeFragments } from '../protocol/codec.js';
 import type { Scope } from '../scope/scope.js';
 import type { AppliedFragment, ChangeContext } from '../scope/types.js';
 import type { ChangeRecord, Snapshot, Store } from '../store/types.js';
-import { REPLAY } from './restore.js';
 
 export type CommitCallback = (err: Error | null) => void;
 
@@ -42,7 +41,7 @@ export class GroupCommit {
   #chain: Promise<void> = Promise.resolve();
   #inFlight = 0;
   #sinceSnapshot = new Map<Scope, number>();
-  #listeners = new Map<Scope, (f: AppliedFragment[], c: ChangeContext) => void>();
+  #tracked = new Set<Scope>();
   /** Scopes whose last append failed: they refuse changesets until restored. */
   readonly failed = new Map<Scope, Error>();
   readonly snapshotEvery: number;
@@ -56,9 +55,11 @@ export class GroupCommit {
 
   /** Records every change `scope` emits from now on. */
   track(scope: Scope): void {
-    if (this.#listeners.has(scope)) return;
-    const listener = (fragments: AppliedFragment[], context: ChangeContext) => {
-      if (context.origin === REPLAY) return;
+    if (this.#tracked.has(scope)) return;
+    if (scope._recorder) throw new Error(`Scope '${scope.name}' is already recorded by another store`);
+    this.#tracked.add(scope);
+    scope._recorder = (fragments: AppliedFragment[], context: ChangeContext) => {
+      if (context.replay) return;
       const group = this.#group();
       group.records.push({
         scope: scope.name,
@@ -68,14 +69,11 @@ export class GroupCommit {
       });
       group.scopes.add(scope);
     };
-    this.#listeners.set(scope, listener);
-    scope.on('changes', listener);
   }
 
   untrack(scope: Scope): void {
-    const l = this.#listeners.get(scope);
-    if (l) scope.off('changes', l);
-    this.#listeners.delete(scope);
+    if (!this.#tracked.delete(scope)) return;
+    scope._recorder = null;
     this.#sinceSnapshot.delete(scope);
   }
 

@@ -9,9 +9,6 @@ import type { Scope } from '../scope/scope.js';
 import type { Fragment } from '../scope/types.js';
 import type { LoadedScope, StoredFragment } from '../store/types.js';
 
-/** Marks the 'changes' a restore emits, so the store does not append them again. */
-export const REPLAY = Symbol('jetstream.replay');
-
 /**
  * Fills `scope` (which must have no root yet) from `loaded`. `rootClass` is the class of the
  * scope's root. Returns the warnings about stored data that does not fit the models.
@@ -33,7 +30,8 @@ export function restoreScope(scope: Scope, rootClass: ModelClass, loaded: Loaded
   const classes = reachableClasses(rootClass);
   const apply = (fragments: StoredFragment[], where: string) => {
     const fitted = fit(fragments, classes, root, warnings, where);
-    const { results } = scope.applyChangeset(fitted, { origin: REPLAY });
+    // replay: rebuilding what the store (and the clients) already have: not stored, not broadcast.
+    const { results } = scope.applyChangeset(fitted, { replay: true });
     results.forEach((e, i) => {
       if (e) warnings.push(`Stored scope '${scope.name}', ${where}, fragment ${i}: ${e.message}`);
     });

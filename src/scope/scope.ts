@@ -52,6 +52,8 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
   version = 0;
 
   #root: ModelObject | null = null;
+  /** @internal Called with every change before the 'changes' listeners (persistence/). */
+  _recorder: ((fragments: AppliedFragment[], context: ChangeContext) => void) | null = null;
   /** @internal uuid → object, for every object in the scope. */
   readonly _index = new Map<string, ModelObject>();
 
@@ -402,6 +404,9 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
 
   #emitChanges(fragments: AppliedFragment[], context: ChangeContext): void {
     this.version++;
+    // The recorder (a durable store's group commit) sees every change before any listener, so
+    // a listener that waits for the commit (the broadcast) always finds the change recorded.
+    this._recorder?.(fragments, context);
     this.emit('changes', fragments, context);
   }
 }
@@ -411,6 +416,7 @@ function contextOf(options: ApplyOptions): ChangeContext {
   if (options.origin !== undefined) ctx.origin = options.origin;
   if (options.atomic !== undefined) ctx.atomic = options.atomic;
   if (options.procedure !== undefined) ctx.procedure = options.procedure;
+  if (options.replay === true) ctx.replay = true;
   return ctx;
 }
 

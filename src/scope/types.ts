@@ -15,6 +15,11 @@ export interface ChangeContext {
   origin?: unknown;
   atomic?: boolean;
   procedure?: string;
+  /**
+   * Rebuilding state that clients already have or will be sent whole (a restore from the
+   * store): neither broadcast nor stored again.
+   */
+  replay?: boolean;
 }
 
 export interface ApplyOptions extends ChangeContext {

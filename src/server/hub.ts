@@ -89,7 +89,7 @@ export class ScopeHub {
   }
 
   #broadcast(entry: Entry, fragments: AppliedFragment[], context: ChangeContext): void {
-    if (entry.sessions.size === 0) return;
+    if (entry.sessions.size === 0 || context.replay) return;
     const origin = context.origin;
     if (entry.sessions.size === 1 && entry.sessions.has(origin as Subscriber)) return;
     const json = encodeFragments(fragments);

@@ -15,7 +15,7 @@ import type { SessionCreate } from '../protocol/messages.js';
 import { Scope, type ScopeOptions } from '../scope/scope.js';
 import type { ChangesetResult } from '../scope/types.js';
 import type { Store } from '../store/types.js';
-import type { Connection, InboundData, Transport } from '../transport/types.js';
+import type { Connection, ConnectionHandler, InboundData, Transport } from '../transport/types.js';
 import { WebsocketTransport } from '../transport/websocket.js';
 import { Emitter } from '../util/emitter.js';
 import { closeReason } from './close-reason.js';
@@ -338,19 +338,19 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     const frames: InboundData[] = [];
     let closed = false;
     let wake: (() => void) | null = null;
-    const onMessage = (data: InboundData) => {
-      frames.push(data);
-      wake?.();
+    const handshake: ConnectionHandler = {
+      onMessage(_conn, data) {
+        frames.push(data);
+        wake?.();
+      },
+      onClose() {
+        closed = true;
+        wake?.();
+      },
     };
-    const onClose = () => {
-      closed = true;
-      wake?.();
-    };
-    conn.on('message', onMessage);
-    conn.on('close', onClose);
+    conn.setHandler(handshake);
     const cleanup = () => {
-      conn.off('message', onMessage);
-      conn.off('close', onClose);
+      if (!closed && this.#pendingConnections.has(conn)) conn.setHandler(null);
       this.#pendingConnections.delete(conn);
     };
     const timer = setTimeout(() => {

@@ -18,7 +18,7 @@ import {
 import type { ClientMessage, FragmentReply, ScopeFetch, ScopeSync } from '../protocol/messages.js';
 import { Scope } from '../scope/scope.js';
 import type { ChangesetResult } from '../scope/types.js';
-import type { Connection, InboundData } from '../transport/types.js';
+import type { Connection, ConnectionHandler, InboundData } from '../transport/types.js';
 import { Emitter } from '../util/emitter.js';
 import { closeReason } from './close-reason.js';
 import { callHook, reasonMessage } from './hooks.js';
@@ -61,7 +61,7 @@ export interface SessionEvents {
 const CLOSE_DENIED = 4096;
 const CLOSE_SESSION_CLOSED = 4097;
 
-export class Session extends Emitter<SessionEvents> implements Subscriber {
+export class Session extends Emitter<SessionEvents> implements Subscriber, ConnectionHandler {
   /** The secret the client presents to resume. Never sent again after SessionCreateReply. */
   readonly token: string;
   /** The SessionCreate `params`, for authentication. */
@@ -89,7 +89,6 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
   #lastActivity = Date.now();
   /** When the next keep-alive Ping is due; 0 while no socket is attached (see _tick). */
   #nextPingAt = 0;
-  #detach: (() => void) | null = null;
 
   constructor(host: SessionHost, token: string, params: Record<string, unknown>, version: string) {
     super();
@@ -110,29 +109,31 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
   _attach(conn: Connection, resumed: boolean): void {
     if (this.expired) return;
     const previous = this.connection;
-    this.#detach?.();
-    if (previous && previous !== conn) previous.close(1000, 'Replaced by a new connection');
+    if (previous && previous !== conn) {
+      previous.setHandler(null);
+      previous.close(1000, 'Replaced by a new connection');
+    }
     this.connection = conn;
+    conn.setHandler(this);
     // What was queued for the old socket goes out again only if the client asks (resendMissing).
     this.#outbox.markSent();
     this.#ping = null;
     this.#resendRequested = false;
     this.#hold = resumed;
-    const onMessage = (data: InboundData) => this._receive(data);
-    const onClose = () => {
-      if (this.connection !== conn) return;
-      this.#detach?.();
-      this.connection = null;
-      this.#nextPingAt = 0;
-    };
-    conn.on('message', onMessage);
-    conn.on('close', onClose);
-    this.#detach = () => {
-      conn.off('message', onMessage);
-      conn.off('close', onClose);
-      this.#detach = null;
-    };
     this.#schedulePing(Date.now());
+  }
+
+  /** @internal ConnectionHandler: a frame from the attached socket. */
+  onMessage(conn: Connection, data: InboundData): void {
+    if (conn === this.connection) this._receive(data);
+  }
+
+  /** @internal ConnectionHandler: the socket closed; the session lives on until it expires. */
+  onClose(conn: Connection): void {
+    if (conn !== this.connection) return;
+    conn.setHandler(null);
+    this.connection = null;
+    this.#nextPingAt = 0;
   }
 
   /** Ends the session: closes the socket with 4097 and forgets the token. */
@@ -145,7 +146,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber {
     this.#nextPingAt = 0;
     for (const scope of this.scopes) this.#host.hub.unsubscribe(scope, this);
     const conn = this.connection;
-    this.#detach?.();
+    conn?.setHandler(null);
     this.connection = null;
     this.#outbox.clear();
     this.#ping = null;

@@ -2,7 +2,7 @@
 // delivered asynchronously (next macrotask), as a socket would.
 import { Emitter } from '../util/emitter.js';
 import { connectionParams } from './params.js';
-import type { Connection, ConnectionEvents, InboundData, Transport } from './types.js';
+import type { Connection, ConnectionHandler, InboundData, Transport } from './types.js';
 
 const OPEN = 1;
 const CLOSED = 3;
@@ -21,7 +21,7 @@ export class MemorySocket extends Emitter<{
     if (this.readyState !== OPEN) return;
     const peer = this._peer;
     later(() => {
-      if (peer.isOpen) peer.emit('message', data);
+      if (peer.isOpen) peer._receive(data);
     });
   }
 
@@ -33,18 +33,24 @@ export class MemorySocket extends Emitter<{
   }
 }
 
-class MemoryConnection extends Emitter<ConnectionEvents> implements Connection {
+class MemoryConnection implements Connection {
   readonly params: Record<string, string>;
   readonly remoteAddress = 'memory';
   #open = true;
+  #handler: ConnectionHandler | null = null;
+  /** @internal The transport's bookkeeping. */
+  _onClosed: (() => void) | null = null;
 
   constructor(
     public headers: Record<string, string | string[] | undefined>,
     url: string,
     private readonly socket: MemorySocket,
   ) {
-    super();
     this.params = connectionParams(headers, url);
+  }
+
+  setHandler(handler: ConnectionHandler | null): void {
+    this.#handler = handler;
   }
 
   get isOpen(): boolean {
@@ -77,12 +83,13 @@ class MemoryConnection extends Emitter<ConnectionEvents> implements Connection {
       socket.readyState = CLOSED;
       later(() => socket.emit('close', code, reason));
     }
-    later(() => this.emit('close', code, reason));
+    this._onClosed?.();
+    later(() => this.#handler?.onClose(this, code, reason));
   }
 
-  /** @internal used by tests that send binary frames */
+  /** @internal A frame from the client end (tests also send binary frames through it). */
   _receive(data: InboundData): void {
-    this.emit('message', data);
+    this.#handler?.onMessage(this, data);
   }
 }
 
@@ -102,7 +109,7 @@ export class MemoryTransport implements Transport {
     const conn = new MemoryConnection(options.headers ?? {}, options.url ?? '/', socket);
     socket._peer = conn;
     this.#connections.add(conn);
-    conn.on('close', () => this.#connections.delete(conn));
+    conn._onClosed = () => this.#connections.delete(conn);
     this.#onConnection(conn);
     return socket;
   }

@@ -1,20 +1,21 @@
-import type { Emitter } from '../util/emitter.js';
-
 /** Raw inbound frame data: text, or binary decoded as UTF-8 by the codec. */
 export type InboundData = string | Uint8Array | ArrayBuffer;
 
-export interface ConnectionEvents {
-  message: (data: InboundData) => void;
-  close: (code: number, reason: string) => void;
-  // biome-ignore lint/suspicious/noExplicitAny: open-ended for transport-specific events
-  [event: string]: (...args: any[]) => unknown;
+/**
+ * Receives a connection's frames and its close. One handler at a time: the server's handshake,
+ * then the session. An object with methods rather than event listeners, so that a live session
+ * costs no closure or listener list per socket (memory per idle session matters at 10,000s).
+ */
+export interface ConnectionHandler {
+  onMessage(connection: Connection, data: InboundData): void;
+  onClose(connection: Connection, code: number, reason: string): void;
 }
 
 /**
  * One client socket, as a transport hands it to the server. The server never touches the
  * underlying socket: everything goes through this interface, which a transport implements.
  */
-export interface Connection extends Emitter<ConnectionEvents> {
+export interface Connection {
   /**
    * Connection parameters: every upgrade header and query key starting (case-insensitively)
    * with `x-jetstream-`, prefix removed (header names lowercased, query keys as sent).
@@ -25,14 +26,16 @@ export interface Connection extends Emitter<ConnectionEvents> {
    * releaseHandshake() once a session is attached: a live session should not pay for them.
    */
   readonly headers: Record<string, string | string[] | undefined>;
-  /** Frees what only the handshake needed (the request headers). */
-  releaseHandshake(): void;
   readonly remoteAddress: string | undefined;
   readonly isOpen: boolean;
+  /** Where frames and the close go from now on; null drops them. */
+  setHandler(handler: ConnectionHandler | null): void;
   /** Sends one text frame. A no-op once closed. */
   send(frame: string): void;
   /** Closes with a WebSocket close code; `reason` must fit 123 bytes. */
   close(code: number, reason?: string): void;
+  /** Frees what only the handshake needed (the request headers). */
+  releaseHandshake(): void;
 }
 
 /** A source of connections: the WebSocket transport, the in-memory one, or your own. */

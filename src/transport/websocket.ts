@@ -3,9 +3,8 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
-import { Emitter } from '../util/emitter.js';
 import { connectionParams } from './params.js';
-import type { Connection, ConnectionEvents, Transport } from './types.js';
+import type { Connection, ConnectionHandler, Transport } from './types.js';
 
 export interface WebsocketTransportOptions {
   /** Listen on this port (0 = any free port). Exactly one of `port` and `server`. */
@@ -20,30 +19,47 @@ export interface WebsocketTransportOptions {
   maxPayload?: number;
 }
 
-class WebsocketConnection extends Emitter<ConnectionEvents> implements Connection {
+const CONNECTION = Symbol('jetstream.connection');
+type TaggedSocket = WebSocket & { [CONNECTION]: WebsocketConnection };
+
+// Shared listeners (`this` is the ws socket): no closures per connection.
+function onWsMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  const conn = (this as TaggedSocket)[CONNECTION];
+  // ws hands text frames as Buffers too; the codec decodes UTF-8 either way.
+  conn._handler?.onMessage(conn, isBinary || !Buffer.isBuffer(data) ? toBytes(data) : data.toString('utf8'));
+}
+function onWsClose(this: WebSocket, code: number, reason: Buffer): void {
+  const conn = (this as TaggedSocket)[CONNECTION];
+  conn._handler?.onClose(conn, code, reason.toString());
+}
+// Socket errors (resets, protocol violations) end in 'close'; without a listener ws would throw.
+function onWsError(): void {}
+
+class WebsocketConnection implements Connection {
   readonly params: Record<string, string>;
   headers: Record<string, string | string[] | undefined>;
   readonly remoteAddress: string | undefined;
+  /** @internal */ _handler: ConnectionHandler | null = null;
 
   constructor(
     private readonly ws: WebSocket,
     req: IncomingMessage,
   ) {
-    super();
     this.headers = req.headers;
     this.params = connectionParams(req.headers, req.url);
     this.remoteAddress = req.socket.remoteAddress;
-    ws.on('message', (data: RawData, isBinary: boolean) => {
-      // ws hands text frames as Buffers too; the codec decodes UTF-8 either way.
-      this.emit('message', isBinary || !Buffer.isBuffer(data) ? toBytes(data) : data.toString('utf8'));
-    });
-    ws.on('close', (code: number, reason: Buffer) => this.emit('close', code, reason.toString()));
-    // Socket errors (resets, protocol violations) end in 'close'; without a listener ws would throw.
-    ws.on('error', () => {});
+    (ws as TaggedSocket)[CONNECTION] = this;
+    ws.on('message', onWsMessage);
+    ws.on('close', onWsClose);
+    ws.on('error', onWsError);
   }
 
   get isOpen(): boolean {
     return this.ws.readyState === this.ws.OPEN;
+  }
+
+  setHandler(handler: ConnectionHandler | null): void {
+    this._handler = handler;
   }
 
   releaseHandshake(): void {

@@ -112,9 +112,8 @@ describe('MemoryTransport', () => {
     await transport.listen((c) => (conn = c));
     const socket = transport.connect();
     const got: InboundData[] = [];
-    conn!.on('message', (d) => got.push(d));
     let serverSaw: number | null = null;
-    conn!.on('close', (code) => (serverSaw = code));
+    conn!.setHandler({ onMessage: (_c, d) => got.push(d), onClose: (_c, code) => (serverSaw = code) });
     socket.close(4000, 'bye');
     assert.equal(conn!.isOpen, false);
     socket.send('late');
@@ -153,7 +152,7 @@ describe('WebsocketTransport', () => {
       assert.equal(conn.headers['x-jetstream-b'], '2');
       assert.equal(typeof conn.remoteAddress, 'string');
       const inbound: InboundData[] = [];
-      conn.on('message', (d) => inbound.push(d));
+      conn.setHandler({ onMessage: (_c, d) => inbound.push(d), onClose: () => {} });
       ws.send('text');
       ws.send(Buffer.from('bin'));
       await until(() => (inbound.length === 2 ? true : undefined), 'inbound');
