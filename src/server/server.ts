@@ -272,17 +272,30 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     }
   }
 
+  /**
+   * Output is written once per event-loop turn for all sessions at once. Adaptive batching:
+   * when the previous write happened less than `flushInterval` ms ago, the next one waits for
+   * the rest of that interval, so that under load several turns share one frame (one syscall per
+   * socket instead of one per message) while a quiet server still answers at once.
+   */
   scheduleFlush(session: Session): void {
     this.#dirty.push(session);
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    setImmediate(() => {
-      this.#flushScheduled = false;
-      const dirty = this.#dirty;
-      this.#dirty = [];
-      for (let i = 0; i < dirty.length; i++) dirty[i]!._flush();
-    });
+    const interval = this.options.flushInterval;
+    const wait = interval === 0 ? 0 : this.#lastFlush + interval - performance.now();
+    if (wait > 0) setTimeout(this.#flushAll, wait);
+    else setImmediate(this.#flushAll);
   }
+
+  #lastFlush = -Infinity;
+  #flushAll = (): void => {
+    this.#flushScheduled = false;
+    this.#lastFlush = performance.now();
+    const dirty = this.#dirty;
+    this.#dirty = [];
+    for (let i = 0; i < dirty.length; i++) dirty[i]!._flush();
+  };
 
   sessionEnded(session: Session): void {
     if (this.#sessions.get(session.token) === session) this.#sessions.delete(session.token);
