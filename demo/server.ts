@@ -79,7 +79,7 @@ export async function startDemo(options: DemoOptions = {}) {
   });
   const server = await createServer({ server: http, store, logger });
   const canvas = await server.openScope({ name: 'Canvas', root: canvasRoot });
-  await chatDownstream();
+  const chatApi = await chatDownstream();
   const chat = await server.openScope({
     name: 'ChatRoom',
     params: { accessToken: CHAT_ACCESS_TOKEN },
@@ -95,6 +95,8 @@ export async function startDemo(options: DemoOptions = {}) {
     server,
     port: port as number,
     scopes: { canvas, chat },
+    /** The chat procedures' downstream service (shared by every startDemo of the process). */
+    chatApi,
     async close() {
       await server.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));

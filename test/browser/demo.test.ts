@@ -93,8 +93,14 @@ describe('demo page in chromium', { timeout: 90_000 }, () => {
     await two.click('.tab[data-view="chat"]');
     await one.fill('#chat-name', 'Ada');
     await one.fill('#chat-text', 'Hello from page one');
+    const before = demo.chatApi.requests.length;
     await one.click('#chat-send');
     await two.waitForSelector('.message:has-text("Hello from page one")');
+    // Posted through the ChatRoom.postMessage procedure: its downstream saw the message.
+    const posted = demo.chatApi.requests.slice(before).find((r) => /\/messages$/.test(r.url));
+    assert.ok(posted, 'the downstream service received POST /room/:id/messages');
+    assert.equal(posted.method, 'POST');
+    assert.equal((posted.body as { text?: string }).text, 'Hello from page one');
     assert.equal(await two.locator('.message .author').last().textContent(), 'Ada');
     assert.equal(await one.locator('#chat-error').textContent(), '');
     await two.fill('#chat-name', 'Grace');
