@@ -1,6 +1,7 @@
 // Calling application hooks. A hook may answer through a node-style callback or a returned
 // promise (or both: the first answer wins). A hook that throws, rejects or never answers
 // (within `timeout`) denies the request; it never crashes the process.
+import { JetstreamError } from '../errors.js';
 
 /** The outcome of a hook: accepted with a value, or denied with a reason. */
 export type HookAnswer<T> = { ok: true; value: T | undefined } | { ok: false; error: unknown };
@@ -40,9 +41,32 @@ export function callHook<T>(
   });
 }
 
-/** A short, client-safe message for a denial reason. */
+/**
+ * A short, client-safe message for a denial reason. The application's own denials reach the
+ * client: a string, a plain `Error`, a JetstreamError, or any error marked `expose: true`. A
+ * TypeError, RangeError or other built-in failure is a bug in a hook, and its message may hold
+ * internal details (PROTOCOL.md §5: never an internal detail): the client gets `fallback`.
+ */
 export function reasonMessage(error: unknown, fallback: string): string {
   if (typeof error === 'string' && error) return error;
-  if (error instanceof Error && error.message) return error.message;
+  if (error instanceof Error && error.message && isIntended(error)) return error.message;
   return fallback;
 }
+
+function isIntended(error: Error): boolean {
+  if ((error as { expose?: unknown }).expose === true) return true;
+  if (error instanceof JetstreamError) return true;
+  const proto = Object.getPrototypeOf(error);
+  // new Error(...) or an application's own subclass; not the engine's built-in error types.
+  return proto === Error.prototype || !BUILTIN.has(proto);
+}
+
+const BUILTIN = new Set<object>([
+  TypeError.prototype,
+  RangeError.prototype,
+  ReferenceError.prototype,
+  SyntaxError.prototype,
+  EvalError.prototype,
+  URIError.prototype,
+  AggregateError.prototype,
+]);

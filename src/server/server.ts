@@ -446,7 +446,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
         return readmeForm ? h(session, params, cb) : h(session, incoming, params, cb);
       }, this.options.hookTimeout);
       if (!answer.ok) {
-        this.logger.info({ reason: reasonMessage(answer.error, '') }, 'session denied');
+        this.logger.info({ err: answer.error }, 'session denied');
         return { message: reasonMessage(answer.error, 'Session creation denied'), type: ErrorType.rejected };
       }
     }

@@ -140,6 +140,22 @@ describe('hooks helper', () => {
     assert.equal(reasonMessage({ secret: 1 }, 'f'), 'f');
     assert.equal(reasonMessage(undefined, 'f'), 'f');
   });
+
+  test('reasonMessage never forwards a built-in failure (a hook bug may carry internal details)', () => {
+    assert.equal(
+      reasonMessage(new TypeError("Cannot read properties of undefined (reading 'pwd')"), 'f'),
+      'f',
+    );
+    assert.equal(reasonMessage(new RangeError('x'), 'f'), 'f');
+    class AuthError extends Error {}
+    assert.equal(
+      reasonMessage(new AuthError('Token expired'), 'f'),
+      'Token expired',
+      "the app's own subclass",
+    );
+    const exposed = Object.assign(new TypeError('Bad credentials format'), { expose: true });
+    assert.equal(reasonMessage(exposed, 'f'), 'Bad credentials format', 'expose: true opts in');
+  });
 });
 
 describe('close reasons and tokens', () => {
