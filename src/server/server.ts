@@ -425,7 +425,10 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
         if (!(r && typeof (r as Promise<unknown>).then === 'function')) cb();
         return r;
       }, this.options.hookTimeout);
-      if (!answer.ok && !incoming.denied) incoming.deny(answer.error);
+      if (!answer.ok && !incoming.denied) {
+        this.logger.info({ err: answer.error }, 'connection hook failed');
+        incoming.deny(answer.error);
+      }
       if (incoming.denied) return incoming.denied;
     }
     return null;

@@ -259,7 +259,10 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
         return returned;
       }, this.#host.options.hookTimeout);
       if (answer.ok) scope = answer.value;
-      else error = reasonMessage(answer.error, 'Fetch denied');
+      else {
+        this.#host.logger.info({ err: answer.error, scope: msg.name }, 'fetch denied');
+        error = reasonMessage(answer.error, 'Fetch denied');
+      }
     }
     if (this.expired) return;
     if (error === null && !(scope instanceof Scope)) error = 'Server tried to accept with non-scope';
