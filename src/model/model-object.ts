@@ -20,6 +20,8 @@ export interface ScopeLink {
   readonly name: string;
   /** The scope's root object, which is never removed as an orphan. */
   readonly root: ModelObject | null;
+  /** The object of the scope with this uuid, or null. */
+  get(uuid: string): ModelObject | null;
   /** `child` became reachable from an object of this scope: index it (and its subtree). */
   _join(child: ModelObject): void;
   /** A property of an object in the scope was assigned by code (not by a fragment). */
@@ -79,7 +81,9 @@ export class ModelObject {
       const p = props[i]!;
       (this as unknown as Record<string, unknown>)[p.slot] = p.isCollection
         ? new Collection(this, p, p.initialValue() as unknown[])
-        : p.defaultValue;
+        : p.kind === Kind.Date && p.defaultValue
+          ? new Date((p.defaultValue as Date).getTime()) // a Date is mutable: one per instance
+          : p.defaultValue;
     }
     if (init) {
       for (const key of Object.keys(init)) {
@@ -354,7 +358,7 @@ export class ModelObject {
       return;
     }
     const next = prop.coerce(value);
-    if (prop.kind === Kind.Model && next !== null) this._checkSameScope(next as ModelObject, prop);
+    if (prop.kind === Kind.Model && next !== null) this._checkJoinable(next as ModelObject, prop);
     if (this._setValue(prop, next) && this._scope) this._scope._propertyChanged(this, prop);
   }
 
@@ -395,7 +399,7 @@ export class ModelObject {
         );
       }
       out[i] = prop.coerceElement(v);
-      if (prop.kind === Kind.Model) this._checkSameScope(out[i] as ModelObject, prop);
+      if (prop.kind === Kind.Model) this._checkJoinable(out[i] as ModelObject, prop);
     }
     return out;
   }
@@ -413,11 +417,36 @@ export class ModelObject {
     for (const child of before) if (!after.has(child)) child._removeParent(this, prop.name);
   }
 
-  private _checkSameScope(child: ModelObject, prop: Property): void {
-    if (this._scope && child._scope && child._scope !== this._scope) {
-      throw new ValidationError(
-        `Cannot set '${this.typeName}.${prop.name}': the ${child.typeName} belongs to scope '${child._scope.name}', not '${this._scope.name}'`,
-      );
+  /**
+   * Throws, before anything changes, when `child` (with the part of its subtree that is not in
+   * this object's scope yet) cannot join that scope: an object of another scope, or a uuid the
+   * scope already holds for another object. Checking first keeps a failed assignment from
+   * leaving the value stored but half-joined.
+   */
+  private _checkJoinable(child: ModelObject, prop: Property): void {
+    const scope = this._scope;
+    if (!scope || child._scope === scope) return;
+    const seen = new Set<ModelObject>();
+    const stack = [child];
+    while (stack.length) {
+      const o = stack.pop()!;
+      if (o._scope === scope || seen.has(o)) continue;
+      seen.add(o);
+      const where = `Cannot set '${this.typeName}.${prop.name}'`;
+      if (o._scope) {
+        throw new ValidationError(
+          `${where}: the ${o.typeName} ${o.uuid} belongs to scope '${o._scope.name}', not '${scope.name}'`,
+        );
+      }
+      const existing = scope.get(o.uuid);
+      if (existing && existing !== o) {
+        throw new ValidationError(
+          `${where}: scope '${scope.name}' already has another object with uuid '${o.uuid}'`,
+        );
+      }
+      o._forEachChild((c) => {
+        stack.push(c);
+      });
     }
   }
 
@@ -554,7 +583,8 @@ export function model(
     throw new DefinitionError('A model requires a model name');
   }
   if (definition !== undefined && typeof definition !== 'function') {
-    methods = definition;
+    // model(name, methods) — or model(name, methods, moreMethods): keep both.
+    methods = methods ? { ...definition, ...methods } : definition;
     definition = undefined;
   }
   const cls = { [name]: class extends ModelObject {} }[name] as unknown as ModelClass;

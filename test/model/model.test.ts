@@ -331,3 +331,22 @@ describe('inheritance', () => {
     );
   });
 });
+
+test('model(name, methods, moreMethods) keeps both method sets', () => {
+  const Greeter = model('Greeter', { hello: () => 'hello' }, { bye: () => 'bye' });
+  const g = new Greeter() as unknown as { hello(): string; bye(): string };
+  assert.equal(g.hello(), 'hello');
+  assert.equal(g.bye(), 'bye');
+});
+
+test('a Date default is copied per instance (a Date is mutable)', () => {
+  const T = model('DatedThing', function () {
+    this.has('when', Date, { defaultValue: new Date(1_000) });
+  });
+  const a = new T();
+  const b = new T();
+  assert.notEqual(a.when, b.when);
+  assert.equal(a.when.getTime(), 1_000);
+  a.when.setTime(5);
+  assert.equal(b.when.getTime(), 1_000, 'mutating one instance leaves the others alone');
+});

@@ -249,3 +249,39 @@ describe('server-side edits', () => {
     assert.equal(events[0]!.fragments[0]!.properties.when, 946_684_800.25);
   });
 });
+
+describe('assignments that cannot join the scope fail before anything changes', () => {
+  test('an object whose uuid the scope already holds (as another object): nothing stored, nothing reported', async () => {
+    const { scope, root } = rootedScope();
+    root.children.push(node(2));
+    await nextTurn();
+    const events = recordChanges(scope);
+    const impostor = node(3, { children: [node(2)] }); // a different object reusing uuid u(2)
+    assert.throws(
+      () => root.children.push(impostor),
+      /already has another object with uuid '0{8}-0{4}-4000-8000-000000000002'/,
+    );
+    assert.throws(() => {
+      root.partner = impostor;
+    }, ValidationError);
+    assert.equal(root.children.length, 1, 'the collection is unchanged');
+    assert.equal(root.partner, null);
+    assert.equal(scope.get(u(3)), null, 'the impostor did not join');
+    assert.equal(impostor.scope, null);
+    await nextTurn();
+    assert.deepEqual(events, []);
+  });
+
+  test('a subtree holding an object of another scope is refused as a whole', () => {
+    const { root } = rootedScope();
+    const other = new Scope({ name: 'other' });
+    const otherRoot = node(9);
+    other.setRoot(otherRoot);
+    const foreign = node(10);
+    otherRoot.children.push(foreign);
+    const fresh = node(11, { children: [node(12), foreign] });
+    assert.throws(() => root.children.push(fresh), /belongs to scope 'other', not 'test'/);
+    assert.equal(root.children.length, 0);
+    assert.equal(fresh.scope, null);
+  });
+});
