@@ -19,7 +19,7 @@ import {
   encodePing,
   encodeScopeFetch,
   encodeSessionCreate,
-} from '../protocol/codec.js';
+} from '../protocol/client-codec.js';
 import type { Fragment, FragmentReply, ServerMessage, WireError } from '../protocol/messages.js';
 import { Emitter } from '../util/emitter.js';
 import { ClientScope, type ScopeHost, type SyncOptions } from './scope.js';

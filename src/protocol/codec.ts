@@ -7,25 +7,39 @@
 
 import { ErrorType, type WireError } from '../errors.js';
 import {
+  type FrameData,
+  frameError,
+  invalidMessage,
+  isRecord,
+  isUint,
+  NOT_A_FRAME,
+  parseFrame,
+  uint,
+} from './frame.js';
+import {
   type ClientMessage,
   type ClientMessageType,
   clientMessageChecks,
   describeFailure,
-  type Fragment,
   type FragmentReply,
-  type Ping,
-  type ScopeFetchReply,
-  type ScopeState,
   type ScopeSync,
-  type ScopeSyncReply,
-  type ServerMessage,
-  type ServerMessageType,
   type SessionCreate,
-  type SessionCreateReply,
-  serverMessageChecks,
 } from './messages.js';
-import { checkFragments, checkProperties, type ProtocolLimits, quote, sanitizeParams } from './validate.js';
+import { checkFragments, type ProtocolLimits, quote, sanitizeParams } from './validate.js';
 
+// The client side (client → server encoders, decodeServerFrame) and the helpers both sides use
+// live in client-codec.ts and frame.ts, which keep TypeBox out of the browser bundle; they are
+// re-exported here so server code and the package index see one codec.
+export {
+  decodeServerFrame,
+  encodeClientScopeSync,
+  encodeScopeFetch,
+  encodeSessionCreate,
+  type ScopeSyncOptions,
+  type ServerDecodeResult,
+  serverFrameLimits,
+} from './client-codec.js';
+export { encodeFragments, encodePing, type FrameData } from './frame.js';
 export type { ProtocolLimits };
 
 /** Safe defaults for every limit. */
@@ -36,20 +50,6 @@ export const defaultLimits: ProtocolLimits = Object.freeze({
   maxPropertiesPerFragment: 1_000,
   maxStringLength: 256 * 1024,
   maxArrayLength: 100_000,
-  maxParamsDepth: 32,
-});
-
-/**
- * Limits for what a client accepts from its server: sizes and counts unbounded (a ScopeState
- * holds a whole scope), only the `params`-style nesting bound kept.
- */
-export const serverFrameLimits: ProtocolLimits = Object.freeze({
-  maxFrameBytes: Number.POSITIVE_INFINITY,
-  maxMessagesPerFrame: Number.POSITIVE_INFINITY,
-  maxFragmentsPerChangeset: Number.POSITIVE_INFINITY,
-  maxPropertiesPerFragment: Number.POSITIVE_INFINITY,
-  maxStringLength: Number.POSITIVE_INFINITY,
-  maxArrayLength: Number.POSITIVE_INFINITY,
   maxParamsDepth: 32,
 });
 
@@ -77,9 +77,6 @@ export function resolveLimits(overrides?: Partial<ProtocolLimits>): ProtocolLimi
 
 // ---------------------------------------------------------------------------------------------
 // Decoding, client → server
-
-/** Raw frame data as transports deliver it (a Node Buffer is a Uint8Array). */
-export type FrameData = string | ArrayBuffer | Uint8Array;
 
 /** One element of a decoded frame. */
 export type DecodedItem =
@@ -118,70 +115,13 @@ export interface DecodeOptions {
   handshake: boolean;
 }
 
-const NOT_JSON = 'Could not parse message input, input was not JSON';
 const UNRECOGNIZED_HANDSHAKE = 'Unrecognized handshake: first message must be SessionCreate';
-
-const textDecoder = new TextDecoder('utf-8');
-
-function invalidMessage(message: string): WireError {
-  return { message, type: ErrorType.invalidMessage };
-}
-
-function frameError(
-  message: string,
-  type: string = ErrorType.invalidMessage,
-): { ok: false; error: WireError } {
-  return { ok: false, error: { message, type } };
-}
-
-/** UTF-8 byte length of a string, computed only when its UTF-16 length leaves it in doubt. */
-function exceedsBytes(text: string, max: number): boolean {
-  if (text.length > max) return true; // every UTF-16 code unit is at least one UTF-8 byte
-  if (text.length * 3 <= max) return false; // and at most three
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      bytes += 4; // a surrogate pair: 4 bytes for 2 code units
-      i++;
-    } else bytes += 3;
-    if (bytes > max) return true;
-  }
-  return false;
-}
-
-/**
- * Text of a frame within the size limit, or `undefined` when it is too big. Binary data is
- * decoded as UTF-8 (malformed sequences become U+FFFD, and then fail as JSON or as values).
- */
-function frameText(data: FrameData, maxBytes: number): string | undefined {
-  if (typeof data === 'string') return exceedsBytes(data, maxBytes) ? undefined : data;
-  if (data.byteLength > maxBytes) return undefined;
-  return textDecoder.decode(data instanceof Uint8Array ? data : new Uint8Array(data));
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isUint(value: unknown): value is number {
-  return (
-    typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= Number.MAX_SAFE_INTEGER
-  );
-}
 
 /** Parses and validates one inbound frame. Never throws on any input. */
 export function decodeFrame(data: FrameData, limits: ProtocolLimits, opts: DecodeOptions): DecodeResult {
-  const text = frameText(data, limits.maxFrameBytes);
-  if (text === undefined) return frameError(`Frame exceeds maxFrameBytes (${limits.maxFrameBytes})`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return frameError(NOT_JSON);
-  }
+  const frame = parseFrame(data, limits.maxFrameBytes);
+  if (!frame.ok) return frame;
+  const parsed = frame.value;
 
   if (opts.handshake) {
     if (!isRecord(parsed) || parsed.type !== 'SessionCreate') {
@@ -204,7 +144,7 @@ export function decodeFrame(data: FrameData, limits: ProtocolLimits, opts: Decod
     return { ok: true, items };
   }
   if (isRecord(parsed)) return { ok: true, items: [decodeMessage(parsed, limits)] };
-  return frameError('A frame must be a message object or an array of message objects');
+  return frameError(NOT_A_FRAME);
 }
 
 const knownClientTypes: ReadonlySet<string> = new Set<ClientMessageType>(
@@ -309,40 +249,12 @@ function reject(
 // ---------------------------------------------------------------------------------------------
 // Encoding, server → client
 
-function uint(value: number, what: string): number {
-  // Concatenating NaN or 1.5 would corrupt a frame for every client; fail loudly instead.
-  if (!isUint(value)) throw new TypeError(`${what} must be an unsigned integer, got ${String(value)}`);
-  return value;
-}
-
 /** `{message, type?}` with exactly those keys (an Error's own fields are never copied). */
 export function encodeError(error: WireError): string {
   const message = JSON.stringify(String(error.message));
   return typeof error.type === 'string'
     ? '{"message":' + message + ',"type":' + JSON.stringify(error.type) + '}'
     : '{"message":' + message + '}';
-}
-
-/**
- * A JSON array of fragments, each with exactly `type`, `uuid`, `clsName`, `properties`
- * (`{}` when missing). Property values must already be wire values (Dates as seconds).
- * Encode once and pass the text to {@link encodeScopeSync} / {@link encodeScopeState}.
- */
-export function encodeFragments(fragments: readonly Fragment[]): string {
-  let out = '[';
-  for (let i = 0; i < fragments.length; i++) {
-    const f = fragments[i]!;
-    if (i > 0) out += ',';
-    out +=
-      (f.type === 'add' ? '{"type":"add","uuid":' : '{"type":"change","uuid":') +
-      JSON.stringify(f.uuid) +
-      ',"clsName":' +
-      JSON.stringify(f.clsName) +
-      ',"properties":' +
-      (f.properties === undefined || f.properties === null ? '{}' : JSON.stringify(f.properties)) +
-      '}';
-  }
-  return out + ']';
 }
 
 /** `SessionCreateReply`: a token on accept, an error on deny. No `replyTo`. */
@@ -427,178 +339,7 @@ export function encodeScopeSyncReply(
   return out + ']}';
 }
 
-/** `Ping` (index 0; `resendMissing` always present: the iOS client requires the key). */
-export function encodePing(ack: number, resendMissing: boolean): string {
-  return (
-    '{"type":"Ping","index":0,"ack":' +
-    uint(ack, 'ack') +
-    ',"resendMissing":' +
-    (resendMissing === true) +
-    '}'
-  );
-}
-
 /** One frame: every message queued in one event-loop turn, in order, as a JSON array. */
 export function encodeFrame(messages: readonly string[]): string {
   return '[' + messages.join(',') + ']';
-}
-
-// ---------------------------------------------------------------------------------------------
-// Client side: encoding client → server, decoding server → client
-
-/** `SessionCreate` (index 0). */
-export function encodeSessionCreate(version: string, params: Record<string, unknown> = {}): string {
-  return JSON.stringify({ type: 'SessionCreate', index: 0, version, params });
-}
-
-/** `ScopeFetch`. */
-export function encodeScopeFetch(index: number, name: string, params: Record<string, unknown> = {}): string {
-  return JSON.stringify({ type: 'ScopeFetch', index: uint(index, 'index'), name, params });
-}
-
-export interface ScopeSyncOptions {
-  atomic?: boolean;
-  /** `"Model.procedure"`. */
-  procedure?: string;
-}
-
-/**
- * A client's `ScopeSync`. `atomic` is always sent (`false` by default, as the original browser
- * client did), which also satisfies "a procedure requires the atomic key".
- */
-export function encodeClientScopeSync(
-  index: number,
-  scopeIndex: number,
-  fragments: readonly Fragment[],
-  options: ScopeSyncOptions = {},
-): string {
-  return (
-    '{"type":"ScopeSync","index":' +
-    uint(index, 'index') +
-    ',"scopeIndex":' +
-    uint(scopeIndex, 'scopeIndex') +
-    ',"atomic":' +
-    (options.atomic === true) +
-    (options.procedure === undefined ? '' : ',"procedure":' + JSON.stringify(options.procedure)) +
-    ',"fragments":' +
-    encodeFragments(fragments) +
-    '}'
-  );
-}
-
-export type ServerDecodeResult =
-  /** Valid messages in frame order; `dropped` = why the other elements were dropped. */
-  { ok: true; messages: ServerMessage[]; dropped: WireError[] } | { ok: false; error: WireError };
-
-const knownServerTypes: ReadonlySet<string> = new Set<ServerMessageType>(
-  Object.keys(serverMessageChecks) as ServerMessageType[],
-);
-
-/**
- * Decodes a frame from the server (for the client SDK). The server sends an array; a bare
- * object is accepted too. Unknown message types and invalid messages are dropped (reported in
- * `dropped`), the rest kept in order. `limits` default to {@link serverFrameLimits}.
- */
-export function decodeServerFrame(
-  data: FrameData,
-  limits: ProtocolLimits = serverFrameLimits,
-): ServerDecodeResult {
-  const text = frameText(data, limits.maxFrameBytes);
-  if (text === undefined) return frameError(`Frame exceeds maxFrameBytes (${limits.maxFrameBytes})`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return frameError(NOT_JSON);
-  }
-  const list: unknown[] | undefined = Array.isArray(parsed)
-    ? parsed
-    : isRecord(parsed)
-      ? [parsed]
-      : undefined;
-  if (list === undefined)
-    return frameError('A frame must be a message object or an array of message objects');
-  const messages: ServerMessage[] = [];
-  const dropped: WireError[] = [];
-  for (const value of list) {
-    const result = decodeServerMessage(value, limits);
-    if (typeof result === 'string') dropped.push(invalidMessage(result));
-    else messages.push(result);
-  }
-  return { ok: true, messages, dropped };
-}
-
-function decodeServerMessage(value: unknown, limits: ProtocolLimits): ServerMessage | string {
-  if (!isRecord(value)) return 'A message must be an object';
-  const type = value.type;
-  if (typeof type !== 'string') return 'Requires type: a message must have a string type';
-  if (!knownServerTypes.has(type)) return `Unknown message type ${quote(type)}`;
-  const t = type as ServerMessageType;
-  const entry = serverMessageChecks[t];
-  if (!entry.check.Check(value)) return `${t}: ${describeFailure(entry, value, t)}`;
-  const index = value.index as number;
-  switch (t) {
-    case 'SessionCreateReply': {
-      const message: SessionCreateReply = { type: t, index };
-      if (value.sessionToken !== undefined) message.sessionToken = value.sessionToken as string;
-      else if (value.error !== undefined) message.error = copyError(value.error as WireError);
-      else return 'SessionCreateReply: requires sessionToken or error';
-      return message;
-    }
-    case 'ScopeFetchReply': {
-      const message: ScopeFetchReply = { type: t, index, replyTo: value.replyTo as number };
-      if (value.scopeIndex !== undefined) message.scopeIndex = value.scopeIndex as number;
-      else if (value.error !== undefined) message.error = copyError(value.error as WireError);
-      else return 'ScopeFetchReply: requires scopeIndex or error';
-      return message;
-    }
-    case 'ScopeState':
-    case 'ScopeSync': {
-      const checked = checkFragments(value.fragments as unknown[], limits);
-      if (checked.error !== undefined) return `${t}: ${checked.error}`;
-      const scopeIndex = value.scopeIndex as number;
-      if (t === 'ScopeSync') return { type: t, index, scopeIndex, fragments: checked.fragments };
-      const message: ScopeState = {
-        type: t,
-        index,
-        scopeIndex,
-        rootUUID: (value.rootUUID as string).toLowerCase(),
-        fragments: checked.fragments,
-      };
-      return message;
-    }
-    case 'ScopeSyncReply': {
-      const raw = value.fragmentReplies as Array<{
-        error?: WireError;
-        modifications?: Record<string, unknown>;
-      }>;
-      const fragmentReplies = new Array<FragmentReply>(raw.length);
-      for (let i = 0; i < raw.length; i++) {
-        const r = raw[i]!;
-        const reply: FragmentReply = {};
-        if (r.error !== undefined) reply.error = copyError(r.error);
-        if (r.modifications !== undefined) {
-          const error = checkProperties(r.modifications, limits);
-          if (error !== undefined) return `ScopeSyncReply: fragmentReplies[${i}].modifications: ${error}`;
-          reply.modifications = r.modifications;
-        }
-        fragmentReplies[i] = reply;
-      }
-      const message: ScopeSyncReply = { type: t, index, replyTo: value.replyTo as number, fragmentReplies };
-      return message;
-    }
-    case 'Ping': {
-      const message: Ping = {
-        type: t,
-        index,
-        ack: value.ack as number,
-        resendMissing: value.resendMissing === true,
-      };
-      return message;
-    }
-  }
-}
-
-function copyError(error: WireError): WireError {
-  return error.type === undefined ? { message: error.message } : { message: error.message, type: error.type };
 }

@@ -1,5 +1,7 @@
 // The v1 wire messages (PROTOCOL.md §5, §6): TypeScript types for every message in both
-// directions, and TypeBox schemas, compiled once, for the shapes each side accepts.
+// directions, and TypeBox schemas for the shapes each side accepts. Only the server's side
+// (client → server) is compiled here; the client SDK checks the server's messages by hand in
+// client-codec.ts, which keeps TypeBox (~115 KiB minified) out of the browser bundle.
 //
 // The schemas only check the envelope of a message (field types, unsigned indices, the
 // semver and procedure formats). Fragments, limits, `params` nesting and the rules that span
@@ -218,7 +220,9 @@ export const IgnoredMessageSchema = Type.Object({
   index: Uint,
 });
 
-// Server → client (what a client accepts).
+// Server → client (what a client accepts). The client checks these by hand (client-codec.ts)
+// to keep TypeBox out of its bundle; these schemas stay as the reference that
+// test/protocol/client-codec.test.ts holds those checks to.
 
 export const SessionCreateReplySchema = Type.Object({
   type: Type.Literal('SessionCreateReply'),
@@ -282,12 +286,12 @@ const indexError = (value: unknown) =>
     ? 'Requires index: a message must be sent with an unsigned integer index'
     : 'Invalid index: must be an unsigned integer';
 const paramsError = () => 'Invalid params: must be an object';
-const errorError = () => 'Invalid error: must be {message: string, type?: string}';
 
 /**
  * TypeCompiler generates code with `new Function`, which a browser page with a strict
- * Content-Security-Policy (no 'unsafe-eval') forbids. This folder also runs in the browser
- * client, so fall back to TypeBox's interpreting checker there instead of failing at import.
+ * Content-Security-Policy (no 'unsafe-eval') forbids. The client SDK does not load this module,
+ * but the package's main entry (which exports it) still may be bundled for a page, so fall back
+ * to TypeBox's interpreting checker there instead of failing at import.
  */
 function checker(schema: TSchema): SchemaCheck {
   try {
@@ -328,39 +332,6 @@ export const clientMessageChecks: Readonly<Record<ClientMessageType, MessageChec
   Reply: compile(ReplySchema, { replyTo: uintField('replyTo') }),
   SessionCreateReply: compile(IgnoredMessageSchema, {}),
   ScopeState: compile(IgnoredMessageSchema, {}),
-};
-
-/** Checks for server → client messages, by `type`. */
-export const serverMessageChecks: Readonly<Record<ServerMessageType, MessageCheck>> = {
-  SessionCreateReply: compile(SessionCreateReplySchema, {
-    sessionToken: () => 'Invalid sessionToken: must be a string',
-    error: errorError,
-  }),
-  ScopeFetchReply: compile(ScopeFetchReplySchema, {
-    replyTo: uintField('replyTo'),
-    scopeIndex: uintField('scopeIndex'),
-    error: errorError,
-  }),
-  ScopeState: compile(ScopeStateSchema, {
-    scopeIndex: uintField('scopeIndex'),
-    rootUUID: (v) => (v === undefined ? 'Requires rootUUID' : 'Invalid rootUUID: must be a string'),
-    fragments: (v) => (v === undefined ? 'Requires fragments' : 'Invalid fragments: must be an array'),
-  }),
-  ScopeSync: compile(ServerScopeSyncSchema, {
-    scopeIndex: uintField('scopeIndex'),
-    fragments: (v) => (v === undefined ? 'Requires fragments' : 'Invalid fragments: must be an array'),
-  }),
-  ScopeSyncReply: compile(ScopeSyncReplySchema, {
-    replyTo: uintField('replyTo'),
-    fragmentReplies: (v) =>
-      v === undefined
-        ? 'Requires fragmentReplies'
-        : 'Invalid fragmentReplies: must be an array of {error?, modifications?}',
-  }),
-  Ping: compile(PingSchema, {
-    ack: uintField('ack'),
-    resendMissing: () => 'Invalid resendMissing: must be a boolean',
-  }),
 };
 
 /**
