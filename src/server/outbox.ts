@@ -78,11 +78,6 @@ export class Outbox {
     }
   }
 
-  /** Treats everything as written (a new socket gets them only when the client asks to resend). */
-  markSent(): void {
-    this.#unsent = this.#index.length;
-  }
-
   /** The frame of everything not yet written, `first` (a Ping) in front; null when there is nothing. */
   takeFrame(first: string | null): string | null {
     const from = this.#unsent;

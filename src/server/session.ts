@@ -115,8 +115,9 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     }
     this.connection = conn;
     conn.setHandler(this);
-    // What was queued for the old socket goes out again only if the client asks (resendMissing).
-    this.#outbox.markSent();
+    // Messages already written to the old socket go out again only if the client asks
+    // (resendMissing); messages never written anywhere (queued while detached) follow the
+    // client's first message, as the original did with its queue.
     this.#ping = null;
     this.#resendRequested = false;
     this.#hold = resumed;

@@ -522,6 +522,41 @@ describe('reconnect and resend', () => {
       await a.close();
     }
   });
+
+  test('a resumed client whose first message is not a resend request still gets what was queued while away', async () => {
+    const a = await TestClient.session(f.port);
+    try {
+      const sa = (await a.fetch('Canvas')).state!;
+      a.ping(false, 2); // everything so far acknowledged
+      a.terminate();
+      await a.waitForClose();
+      const session = f.server.sessions.find((s) => s.token === a.token)!;
+      for (let i = 0; i < 200 && session.connection; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(session.connection, null);
+      f.canvas.name = 'queued while away';
+      f.scope.flush();
+      const a2 = await TestClient.resume(f.port, a.token!);
+      try {
+        a2.nextIndex = 2;
+        const reply = await a2.sync(0, []); // the first message: not a Ping
+        const got = a2.indexed().map((m) => [m.type, m.index]);
+        assert.deepEqual(
+          got,
+          [
+            ['ScopeSync', 3],
+            ['ScopeSyncReply', 4],
+          ],
+          'the queued broadcast first, then the reply: in order, no gap, nothing twice',
+        );
+        assert.equal(a2.indexed()[0]!.fragments[0].uuid, sa.rootUUID);
+        assert.equal(reply.replyTo, 2);
+      } finally {
+        await a2.close();
+      }
+    } finally {
+      await a.close();
+    }
+  });
 });
 
 // Keep the Canvas import used for typing of fixtures in this file.
