@@ -48,6 +48,11 @@ export interface ConnectOptions {
   /** Reconnect backoff: first delay and ceiling, ms. Defaults 250 and 10 000. */
   minReconnectDelay?: number;
   maxReconnectDelay?: number;
+  /**
+   * connect() rejects (type `connect-timeout`) when no session is open after this many ms, and
+   * the client is closed. Default: none — keep retrying with backoff, which is what a page wants.
+   */
+  connectTimeout?: number;
 }
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
@@ -490,7 +495,29 @@ export class Client extends Emitter<ClientEvents> implements ScopeHost {
 /** Opens a session: resolves with the client once the server accepted it. */
 export async function connect(url: string, options: ConnectOptions = {}): Promise<Client> {
   const client = new Client(url, options);
-  await client.ready;
+  const limit = options.connectTimeout;
+  if (limit === undefined) {
+    await client.ready;
+    return client;
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new JetstreamClientError({ message: `No session within ${limit} ms`, type: 'connect-timeout' }),
+        ),
+      limit,
+    );
+  });
+  try {
+    await Promise.race([client.ready, expired]);
+  } catch (err) {
+    client.close();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
   return client;
 }
 

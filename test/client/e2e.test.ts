@@ -36,6 +36,21 @@ async function open(
 const isSync = (t: string) => t.includes('"type":"ScopeSync"');
 
 describe('client e2e', { timeout: 30_000 }, () => {
+  test('connectTimeout: connect() rejects (connect-timeout) when no server answers, and closes the client', async () => {
+    const { createServer: createTcp } = await import('node:net');
+    const port = await new Promise<number>((resolve) => {
+      const probe = createTcp().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as { port: number }).port;
+        probe.close(() => resolve(p)); // nothing listens there any more
+      });
+    });
+    await assert.rejects(
+      connect(`ws://127.0.0.1:${port}/`, { WebSocket, connectTimeout: 300, minReconnectDelay: 50 }),
+      (err: Error & { type?: string }) =>
+        err.type === 'connect-timeout' && /No session within 300 ms/.test(err.message),
+    );
+  });
+
   test('two clients converge', async () => {
     const { server, canvas, url } = await startServer();
     try {
