@@ -112,3 +112,32 @@ test('CommonJS: require("jetstream") is the callable; jetstream({port}) starts a
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, 'ok');
 });
+
+test("this README's five-minute tutorial runs as written (ESM, against the built package)", () => {
+  assertBuilt();
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Five-minute tutorial'));
+  const match = /```ts\n([\s\S]*?)```/.exec(section);
+  assert.ok(match, 'the tutorial has a ts code block');
+  const code = match[1]!;
+  assert.equal(code.split('port: 3000').length, 2, 'the tutorial listens on port 3000');
+  // Plain JavaScript as written; only the port changes, and the script reports and closes.
+  const script =
+    code.replace('port: 3000', 'port: 0') +
+    `
+await new Promise((r) => setImmediate(r));
+console.log(JSON.stringify({ name: canvas.name, shapes: canvas.shapes.length, objects: scope.size, port: server.port }));
+await server.close();
+`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  assert.deepEqual(
+    { ...out, port: typeof out.port },
+    { name: 'Shapes', shapes: 1, objects: 2, port: 'number' },
+  );
+});
