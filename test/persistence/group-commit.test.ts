@@ -2,7 +2,7 @@
 // appends (to let changes pile up during a slow commit) or reject them on demand.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Canvas } from '../../demo/models.js';
+import { Canvas, Shape } from '../../demo/models.js';
 import { GroupCommit, snapshotOf } from '../../src/persistence/group-commit.js';
 import { restoreScope } from '../../src/persistence/restore.js';
 import { Scope } from '../../src/scope/scope.js';
@@ -158,4 +158,40 @@ describe('group commit', () => {
     assert.equal(loaded.version, 0, 'the atomic changeset is not on disk, not even in part');
     assert.deepEqual(loaded.changes, []);
   });
+});
+
+test('snapshots of a big scope are spaced by a quarter of its object count, not just snapshotEvery', async () => {
+  const store = new TestStore();
+  const { scope, root, gc } = await durableCanvas(store, 1);
+  // 40 shapes (41 objects): with snapshotEvery 1 a snapshot would follow every changeset;
+  // spaced by size / 4, one comes after about 10 changesets.
+  const shapes = Array.from(
+    { length: 40 },
+    (_, i) => new Shape({ x: i, y: 0, width: 1, height: 1, type: 0 }),
+  );
+  root.shapes = shapes;
+  scope.flush();
+  await gc.drain();
+  const afterBulk = (await store.load('Canvas'))!;
+  const first = afterBulk.snapshot!.version;
+  for (let i = 0; i < 5; i++) {
+    shapes[i]!.x = 100 + i;
+    scope.flush();
+    await gc.drain();
+  }
+  const loaded = (await store.load('Canvas'))!;
+  assert.equal(first, 0, 'only the initial snapshot so far');
+  assert.equal(loaded.snapshot!.version, first, 'no snapshot within size / 4 stored changesets');
+  assert.equal(loaded.changes.length, 6, 'the bulk changeset and five edits, all in the log');
+  for (let i = 0; i < 10; i++) {
+    shapes[i]!.x = 200 + i;
+    scope.flush();
+    await gc.drain();
+  }
+  const later = (await store.load('Canvas'))!;
+  assert.equal(later.snapshot!.version, 11, 'a snapshot once size / 4 (10.25) changesets were stored');
+  assert.equal(later.changes.length, 5);
+  const copy = new Scope({ name: 'Canvas' });
+  assert.deepEqual(restoreScope(copy, Canvas, later), []);
+  assert.deepEqual(copy.getState(), scope.getState());
 });
