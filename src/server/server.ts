@@ -96,6 +96,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
   #sink: ChangeSink | null;
   #commits: GroupCommit | null = null;
   #restoring = new Set<Scope>();
+  #opened = new Map<string, Promise<Scope>>();
   /** The durable store, when one is configured. */
   readonly store: Store | null = null;
 
@@ -204,9 +205,24 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
   /**
    * Opens a durable scope: loads it from the store (snapshot + change log), or creates it with
    * `root()` and stores that initial state. The scope is then served by name and every change
-   * to it is stored before it is acknowledged. Without a store, simply creates it.
+   * to it is stored before it is acknowledged. Without a store, simply creates it. Opening a
+   * name again returns the same scope, so a `fetch` hook can open scopes on first use.
    */
-  async openScope(options: ScopeOptions & { root: () => ModelObject }): Promise<Scope> {
+  openScope(options: ScopeOptions & { root: () => ModelObject }): Promise<Scope> {
+    if (!options || typeof options.name !== 'string')
+      return Promise.reject(new TypeError('openScope needs a name'));
+    // One Scope per name: opening twice (say, lazily from a fetch hook, by two sessions at
+    // once) must not create two writers of the same stored scope.
+    let opening = this.#opened.get(options.name);
+    if (!opening) {
+      opening = this.#open(options);
+      this.#opened.set(options.name, opening);
+      opening.catch(() => this.#opened.delete(options.name)); // a failed open can be retried
+    }
+    return opening;
+  }
+
+  async #open(options: ScopeOptions & { root: () => ModelObject }): Promise<Scope> {
     const { root, ...scopeOptions } = options;
     const scope = new Scope(scopeOptions);
     const initial = root();
