@@ -20,9 +20,9 @@ export class MemorySocket extends Emitter<{
   send(data: string): void {
     if (this.readyState !== OPEN) return;
     const peer = this._peer;
-    later(() => {
-      if (peer.isOpen) peer._receive(data);
-    });
+    // Sent while open: delivered even if a close follows at once (as a socket delivers the data
+    // frames before the close frame).
+    later(() => peer._receive(data));
   }
 
   close(code = 1000, reason = ''): void {
@@ -46,7 +46,9 @@ class MemoryConnection implements Connection {
     url: string,
     private readonly socket: MemorySocket,
   ) {
-    this.params = connectionParams(headers, url);
+    // Header names lowercased, as Node's HTTP server hands them to the WebSocket transport.
+    this.headers = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+    this.params = connectionParams(this.headers, url);
   }
 
   setHandler(handler: ConnectionHandler | null): void {
@@ -64,9 +66,7 @@ class MemoryConnection implements Connection {
   send(frame: string): void {
     if (!this.#open) return;
     const socket = this.socket;
-    later(() => {
-      if (socket.readyState === OPEN) socket.emit('message', frame);
-    });
+    later(() => socket.emit('message', frame)); // sent while open: delivered before any close
   }
 
   close(code: number, reason = ''): void {
