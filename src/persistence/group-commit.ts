@@ -80,6 +80,7 @@ export class GroupCommit {
         encodedFragments: encodeFragments(fragments),
       });
       group.scopes.add(scope);
+      this.#sinceSnapshot.set(scope, (this.#sinceSnapshot.get(scope) ?? 0) + 1);
     };
   }
 
@@ -118,19 +119,22 @@ export class GroupCommit {
     // groups behind a slow append (PostgreSQL: ~1 record per transaction, ~700 changesets/s
     // from 20 writers); now one transaction carries everything that arrived meanwhile.
     if (this.#inFlight > 0) return;
-    this.#open = null;
-    // [fix] The snapshot is taken now, while the in-memory state is exactly what this group's
-    // records lead to. Taken after the append (as before), a later group already closed and
-    // queued behind this one was in memory but not yet stored: the snapshot claimed its version,
-    // the store moved the scope's head past it, and that group's append failed with a version
-    // conflict (seen with PostgreSQL under load, where appends overlap with new changes).
-    for (const r of g.records) {
-      const s = this.#scopeOf(g, r.scope);
-      if (s) this.#sinceSnapshot.set(s, (this.#sinceSnapshot.get(s) ?? 0) + 1);
-    }
+    // [fix] A snapshot is taken when its group closes, while the in-memory state is exactly
+    // what the group's records lead to. Taken after the append (as before), a later group
+    // already closed and queued behind this one was in memory but not yet stored: the snapshot
+    // claimed its version, the store moved the scope's head past it, and that group's append
+    // failed with a version conflict (seen with PostgreSQL under load).
+    const due: Scope[] = [];
     for (const s of g.scopes) {
-      const due = Math.max(this.snapshotEvery, s.size * SNAPSHOT_SHARE);
-      if ((this.#sinceSnapshot.get(s) ?? 0) < due || this.failed.has(s)) continue;
+      const every = Math.max(this.snapshotEvery, s.size * SNAPSHOT_SHARE);
+      if ((this.#sinceSnapshot.get(s) ?? 0) >= every && !this.failed.has(s)) due.push(s);
+    }
+    // Server-side edits still pending in those scopes are already in memory: flushed now, they
+    // become records of this group, so that the snapshot (which would flush them itself) never
+    // holds a change whose record is only in the next group.
+    for (const s of due) s.flush();
+    this.#open = null;
+    for (const s of due) {
       this.#sinceSnapshot.set(s, 0);
       g.snapshots.push(snapshotOf(s));
     }

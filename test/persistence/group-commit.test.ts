@@ -195,3 +195,20 @@ test('snapshots of a big scope are spaced by a quarter of its object count, not 
   assert.deepEqual(restoreScope(copy, Canvas, later), []);
   assert.deepEqual(copy.getState(), scope.getState());
 });
+
+test('a snapshot taken while server-side edits are pending stores them first (no version ahead of the log)', async () => {
+  const store = new TestStore();
+  const { scope, root, gc, failures } = await durableCanvas(store, 1);
+  for (let round = 0; round < 3; round++) {
+    addShape(scope, root, round); // opens a group whose close will take a snapshot (every 1)
+    root.name = `edited ${round}`; // a server-side edit, pending until the end of the turn
+    await nextTurn();
+    await gc.drain();
+  }
+  assert.deepEqual(failures, [], 'no append conflicts with a snapshot');
+  const loaded = (await store.load('Canvas'))!;
+  assert.equal(loaded.version, scope.version);
+  const copy = new Scope({ name: 'Canvas' });
+  assert.deepEqual(restoreScope(copy, Canvas, loaded), []);
+  assert.deepEqual(copy.getState(), scope.getState());
+});
