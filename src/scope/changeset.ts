@@ -15,7 +15,6 @@
 // - An add must end up with a parent: it is accepted only when the batch's final reference
 //   values connect it to an object already in the scope (directly or through other adds).
 import { ErrorType, type WireError } from '../errors.js';
-import type { Collection } from '../model/collection.js';
 import {
   definitionsVersion,
   isModelClass,
@@ -463,5 +462,3 @@ function encodeApplied(e: Entry): AppliedFragment {
   props = out;
   return { type: f.type, uuid: e.uuid, clsName: f.clsName, properties: props };
 }
-
-export type { Collection };

@@ -59,11 +59,6 @@ export class ScopeHub {
     }
   }
 
-  /** Sessions currently holding `scope`. */
-  subscribers(scope: Scope): number {
-    return this.#entries.get(scope)?.sessions.size ?? 0;
-  }
-
   /** Every session holding `scope`. */
   sessionsOf(scope: Scope): Subscriber[] {
     return [...(this.#entries.get(scope)?.sessions.keys() ?? [])];

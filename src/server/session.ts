@@ -197,7 +197,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     }
     const msg: ClientMessage = item.message;
     if (msg.type === 'Ping') {
-      this.#acknowledge(msg.ack);
+      this.#outbox.acknowledge(msg.ack);
       if (msg.resendMissing) this.#resend();
       return;
     }
@@ -230,10 +230,6 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
         type: ErrorType.tooManyInvalidMessages,
       });
     }
-  }
-
-  #acknowledge(ack: number): void {
-    this.#outbox.acknowledge(ack);
   }
 
   #resend(): void {
@@ -328,14 +324,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     try {
       result = this.#host.applySync(scope, req);
     } catch (err) {
-      this.#host.logger.error({ err, scope: scope.name }, 'changeset failed');
-      const e: FragmentReply = {
-        error: {
-          message: 'Could not apply SyncMessage: internal error',
-          type: ErrorType.couldNotApplySyncMessage,
-        },
-      };
-      this.#enqueue((i) => encodeScopeSyncReply(i, msg.index, new Array(n).fill(e)));
+      this.#syncFailed(msg.index, n, scope, err);
       return;
     }
     // [e2e fix] An applier that answers with a rejected promise (a procedure or a store failing)
@@ -344,18 +333,21 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     if (result instanceof Promise) {
       result.then(
         (r) => this.#reply(msg.index, r),
-        (err: unknown) => {
-          this.#host.logger.error({ err, scope: scope.name }, 'changeset failed');
-          const e: FragmentReply = {
-            error: {
-              message: 'Could not apply SyncMessage: internal error',
-              type: ErrorType.couldNotApplySyncMessage,
-            },
-          };
-          this.#enqueue((i) => encodeScopeSyncReply(i, msg.index, new Array(n).fill(e)));
-        },
+        (err: unknown) => this.#syncFailed(msg.index, n, scope, err),
       );
     } else this.#reply(msg.index, result);
+  }
+
+  /** A changeset the applier could not handle at all: every entry fails, nothing internal leaks. */
+  #syncFailed(replyTo: number, n: number, scope: Scope, err: unknown): void {
+    this.#host.logger.error({ err, scope: scope.name }, 'changeset failed');
+    const e: FragmentReply = {
+      error: {
+        message: 'Could not apply SyncMessage: internal error',
+        type: ErrorType.couldNotApplySyncMessage,
+      },
+    };
+    this.#enqueue((i) => encodeScopeSyncReply(i, replyTo, new Array(n).fill(e)));
   }
 
   #reply(replyTo: number, result: ChangesetResult): void {
