@@ -112,16 +112,33 @@ test('PostgresStore: a server that goes away after open rejects append clearly, 
   // Kill every connection of this store (idle in the pool): the pool reports through onError.
   const admin = new pg.Client({ connectionString: url() });
   await admin.connect();
-  const killIdle = async () => {
-    await admin.query(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-        WHERE application_name = $1 AND state = 'idle'`,
+  /** Polls (bounded) until `check` holds; termination is asynchronous on the server. */
+  const eventually = async (check: () => Promise<boolean> | boolean, what: string) => {
+    for (let i = 0; i < 500; i++) {
+      if (await check()) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.fail(`timed out waiting for ${what}`);
+  };
+  /** Terminates this store's backends matching `where`, and waits until they are gone. */
+  const terminate = async (where: string): Promise<number> => {
+    const { rows } = await admin.query(
+      `SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND ${where}`,
       [applicationName],
     );
+    const pids = rows.map((r: { pid: number }) => r.pid);
+    await eventually(async () => {
+      const left = await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1)', [
+        pids,
+      ]);
+      return left.rows[0].n === 0;
+    }, 'the terminated backends to exit');
+    return pids.length;
   };
-  await killIdle();
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  assert.ok(errors.length >= 1, 'onError was not called');
+  const killed = await terminate(`state = 'idle'`);
+  assert.ok(killed >= 1, 'the pool had an idle connection');
+  // Every killed connection is reported (and dropped by the pool) before the next append.
+  await eventually(() => errors.length >= killed, 'onError for every killed connection');
   assert.match(errors[0]!.message, /PostgreSQL store: idle connection failed/);
   // The pool replaced the connection: the next append works.
   await store.append([{ scope: 's', version: 2, fragments: [] }]);
@@ -133,17 +150,23 @@ test('PostgresStore: a server that goes away after open rejects append clearly, 
   await blocker.query('BEGIN');
   await blocker.query(`SELECT * FROM "${schema}".jetstream_scopes WHERE name = 's' FOR UPDATE`);
   const pending = store.append([{ scope: 's', version: 3, fragments: [] }]);
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  await admin.query(
-    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-      WHERE application_name = $1 AND wait_event_type = 'Lock'`,
-    [applicationName],
+  // Observed from the start: it rejects while we are still waiting for the killed backend to
+  // exit, and an unobserved rejection would fail the test on its own.
+  const outcome = pending.then(
+    () => null,
+    (err: unknown) => err,
   );
-  await assert.rejects(pending, (err: unknown) => {
-    assert.ok(err instanceof StoreError);
-    assert.match(err.message, /PostgreSQL store: cannot append: /);
-    return true;
-  });
+  await eventually(async () => {
+    const waiting = await admin.query(
+      `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+      [applicationName],
+    );
+    return (waiting.rowCount ?? 0) > 0;
+  }, 'the append to wait for the row lock');
+  assert.equal(await terminate(`wait_event_type = 'Lock'`), 1);
+  const err = await outcome;
+  assert.ok(err instanceof StoreError, 'the append killed mid-transaction rejects');
+  assert.match(err.message, /PostgreSQL store: cannot append: /);
   await blocker.query('ROLLBACK');
   await blocker.end();
   await admin.end();
