@@ -375,11 +375,13 @@ describe('resume, expiry and close codes', () => {
   });
 
   test('client pings keep a session alive past the expiry period', async () => {
-    const f = await startServer({ sessionExpiry: 150 });
+    // The expiry is long next to the 30 ms between pings, so that a stalled machine does not
+    // expire the session between two pings.
+    const f = await startServer({ sessionExpiry: 400 });
     try {
       const c = await TestClient.session(f.port);
       const session = f.server.sessions[0]!;
-      const stop = Date.now() + 450; // three expiry periods of pings (a lower bound, not an assertion)
+      const stop = Date.now() + 1_200; // three expiry periods of pings (a lower bound, not an assertion)
       while (Date.now() < stop) {
         c.ping();
         await new Promise((r) => setTimeout(r, 30));
