@@ -87,7 +87,21 @@ export async function startDemo(options: DemoOptions = {}) {
   });
   currentChat = chat;
   logger.info({ store: store.kind }, 'scopes loaded');
-  await new Promise<void>((resolve) => http.listen(options.port ?? 3000, options.host, resolve));
+  // The port may be taken: fail loudly. (ws re-emits the HTTP server's errors to its own
+  // listener, so without this one an EADDRINUSE would leave the demo silently not listening.)
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(options.port ?? 3000, options.host, () => {
+        http.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    await server.close();
+    await store.close();
+    throw err;
+  }
   const address = http.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   logger.info({ port }, `Jetstream demo listening on http://localhost:${port} (WebSocket on the same port)`);
