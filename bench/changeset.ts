@@ -1,4 +1,4 @@
-// Microbenchmark of the changeset engine and of memory per model object (issue 2).
+// Microbenchmark of the changeset engine and of memory per model object.
 //
 //   node --expose-gc --import tsx bench/changeset.ts [--quick]
 //

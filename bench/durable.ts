@@ -1,5 +1,5 @@
 // Acknowledged changesets per second of a durable server, next to the in-memory figure of the same
-// run (issue 5). The server is test/fixtures/durable-server.ts in a child process, one scope
+// run. The server is test/fixtures/durable-server.ts in a child process, one scope
 // ('Ledger', one lane of 9 entries per writer); 20 writers over WebSocket, each in a closed loop
 // (send a ScopeSync, wait for its ScopeSyncReply, repeat), on its own lane so nothing conflicts:
 //   1 fragment:   change the lane's count;

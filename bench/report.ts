@@ -1,4 +1,4 @@
-// Turns a suite result into the Markdown tables of BENCHMARKS.md: the issue's targets as ratios
+// Turns a suite result into the Markdown tables of BENCHMARKS.md: the performance goals as ratios
 // of this server to the raw broadcaster and to the original, then every raw figure.
 import type { FetchResultSummary, FlowResult } from './lib/spec.js';
 import type { TargetName } from './scenarios.js';
@@ -279,7 +279,7 @@ export function markdown(res: SuiteResult): string {
       '',
     );
   }
-  out.push('### Goals (issue 7)', '', ...goalTable(res), '');
+  out.push('### Goals', '', ...goalTable(res), '');
   out.push('### Changeset flow (fan-out, contention, scale)', '', ...flowTable(res), '');
   out.push('### Scale curve (fan-out throughput)', '', ...scaleTable(res), '');
   out.push('### Large state', '', ...fetchTable(res), '');

@@ -32,7 +32,7 @@ function writeBenchmarksMd(table: string): void {
   const text = [
     '# Benchmarks',
     '',
-    'Latest full run of `npm run bench` (the suite of issue 7; see `bench/README.md` for what each',
+    'Latest full run of `npm run bench` (see `bench/README.md` for what each',
     'scenario does and how the figures are taken). Three targets run in the same session, in',
     'alternation: **this server** (demo Canvas/Shape models), the **original** Jetstream server',
     '(npm `jetstream@0.13.4`, same models) and a **raw `ws` broadcaster** that only frames messages',

@@ -1,4 +1,4 @@
-// The scenarios of the suite (issue 7), full size and smoke size. Each runs against every target.
+// The scenarios of the suite, full size and smoke size. Each runs against every target.
 import type { LoadSpec } from './lib/spec.js';
 
 export interface Scenario {

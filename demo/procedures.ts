@@ -1,5 +1,5 @@
-// The chat demo's three procedures, as the original's test helpers defined them (reference
-// notes §9): `ChatRoom.setName`, `ChatRoom.postMessage`, `ChatRoom.userLogout`, each calling the
+// The chat demo's three procedures, as the original's test helpers defined them
+// (docs/procedures.md): `ChatRoom.setName`, `ChatRoom.postMessage`, `ChatRoom.userLogout`, each calling the
 // downstream chat service at `baseUrl` (see chat-service.ts). The scope must carry
 // `params.accessToken`: it is sent as the Authorization header.
 import type { ModelClass } from '../src/model/index.js';

@@ -1,7 +1,9 @@
 // Every error this package raises or sends is defined here, as data: a stable `code` for
-// programs (`JS_ERR_…`, in the manner of Fastify's `FST_ERR_…`), and where the error crosses
-// the wire, the protocol's `type` string (PROTOCOL.md §5). Messages never carry stack traces
-// or internal details; they are written for the client author who will read them.
+// programs (`JS_ERR_…`, in the manner of Fastify's `FST_ERR_…`), one per failure, and where
+// the error crosses the wire, the protocol's `type` string (docs/protocol.md §13). Messages
+// never carry stack traces or internal details; they are written for the developer or client
+// author who will read them. docs/errors.md lists every code. This module is shared by the
+// server and the client SDK: it imports nothing.
 
 /** The error object of the wire protocol: `{message, type?}`. */
 export interface WireError {
@@ -9,7 +11,7 @@ export interface WireError {
   type?: string;
 }
 
-/** Wire error `type` strings (PROTOCOL.md §5, plus the ones this server adds). */
+/** Wire error `type` strings (docs/protocol.md §13): the original protocol's, then this server's. */
 export const ErrorType = {
   rejected: 'rejected',
   unrecognizedHandshake: 'unrecognized-handshake',
@@ -17,7 +19,6 @@ export const ErrorType = {
   sessionEstablishTimedOut: 'session-establish-timedout',
   scopeIndexNotFound: 'scope-index-not-found',
   couldNotApplySyncMessage: 'could-not-apply-sync-message',
-  // [beyond] types this server adds; documented in docs/protocol.md.
   invalidMessage: 'invalid-message',
   invalidFragment: 'invalid-fragment',
   atomicRejected: 'atomic-changeset-rejected',
@@ -25,17 +26,83 @@ export const ErrorType = {
   sessionExpired: 'session-expired',
   storeFailed: 'store-failed',
   rateLimited: 'rate-limited',
+  // Raised by the client SDK itself, never sent by the server.
+  clientClosed: 'client-closed',
+  connectTimeout: 'connect-timeout',
+  invalidReply: 'invalid-reply',
 } as const;
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
 
+/**
+ * Every error code, with what it means. Codes are stable: programs may compare them. The table
+ * in docs/errors.md is this list.
+ */
+export const ErrorCode = {
+  /** A model, enumeration, constraint or procedure definition is wrong (at definition time). */
+  DEFINITION: 'JS_ERR_DEFINITION',
+  /** A value does not fit a property's type (an assignment, or a fragment's property). */
+  INVALID_VALUE: 'JS_ERR_INVALID_VALUE',
+  /** A scope operation is not allowed in the scope's state (a second root, an object of another scope…). */
+  SCOPE: 'JS_ERR_SCOPE',
+  /** The scope has no root object yet. */
+  NO_ROOT: 'JS_ERR_NO_ROOT',
+  /** An update-operator query or update (docs/protocol.md §10) is malformed or cannot be resolved. */
+  QUERY: 'JS_ERR_QUERY',
+  /** A changeset could not be applied for a reason that is not the client's (an internal error). */
+  SYNC: 'JS_ERR_SYNC',
+  /** A changeset's `fragments` is not an array. */
+  SYNC_FRAGMENTS: 'JS_ERR_SYNC_FRAGMENTS',
+  /** A procedure name is not of the form `Model.procedure`. */
+  PROCEDURE_NAME: 'JS_ERR_PROCEDURE_NAME',
+  /** The procedure's model is not one of the scope's classes. */
+  PROCEDURE_MODEL: 'JS_ERR_PROCEDURE_MODEL',
+  /** The model has no procedure of that name. */
+  PROCEDURE_NOT_FOUND: 'JS_ERR_PROCEDURE_NOT_FOUND',
+  /** A fragment of the changeset matches none of the procedure's constraints. */
+  PROCEDURE_CONSTRAINTS: 'JS_ERR_PROCEDURE_CONSTRAINTS',
+  /** A custom remote step failed (threw, rejected or called back with an error). */
+  PROCEDURE_FAILED: 'JS_ERR_PROCEDURE_FAILED',
+  /** A remote step's request could not be built from the changeset (an expression failed). */
+  PROCEDURE_BINDING: 'JS_ERR_PROCEDURE_BINDING',
+  /** A remote step answered with updates that are not a list. */
+  PROCEDURE_UPDATES: 'JS_ERR_PROCEDURE_UPDATES',
+  /** The downstream service answered with a status outside the procedure's success codes. */
+  DOWNSTREAM_STATUS: 'JS_ERR_DOWNSTREAM_STATUS',
+  /** The downstream service did not answer within the procedure's timeout. */
+  DOWNSTREAM_TIMEOUT: 'JS_ERR_DOWNSTREAM_TIMEOUT',
+  /** The downstream service refused the connection. */
+  DOWNSTREAM_REFUSED: 'JS_ERR_DOWNSTREAM_REFUSED',
+  /** The request to the downstream service failed (DNS, reset, TLS…). */
+  DOWNSTREAM_REQUEST: 'JS_ERR_DOWNSTREAM_REQUEST',
+  /** The downstream service's answer is not JSON, or its `_updates` are malformed. */
+  DOWNSTREAM_RESPONSE: 'JS_ERR_DOWNSTREAM_RESPONSE',
+  /** A binding expression (`$incoming…`, `$rootModel…`) could not be parsed or evaluated. */
+  EXPRESSION: 'JS_ERR_EXPRESSION',
+  /** A store operation failed (I/O, connection). */
+  STORE: 'JS_ERR_STORE',
+  /** A store append or snapshot does not follow the stored version (another writer?). */
+  STORE_CONFLICT: 'JS_ERR_STORE_CONFLICT',
+  /** Client SDK: the server denied the session. */
+  CLIENT_SESSION_DENIED: 'JS_ERR_CLIENT_SESSION_DENIED',
+  /** Client SDK: the server refused a fetch. */
+  CLIENT_FETCH_DENIED: 'JS_ERR_CLIENT_FETCH_DENIED',
+  /** Client SDK: the server sent a frame the client cannot read. */
+  CLIENT_PROTOCOL: 'JS_ERR_CLIENT_PROTOCOL',
+  /** Client SDK: `close()` was called before the request completed. */
+  CLIENT_CLOSED: 'JS_ERR_CLIENT_CLOSED',
+  /** Client SDK: no session was established within `connectTimeout`. */
+  CLIENT_CONNECT_TIMEOUT: 'JS_ERR_CLIENT_CONNECT_TIMEOUT',
+} as const;
+export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];
+
 /** Base class of every error thrown by this package. */
 export class JetstreamError extends Error {
-  /** Stable, documented identifier, e.g. `JS_ERR_INVALID_VALUE`. */
-  readonly code: string;
+  /** Stable, documented identifier, e.g. `JS_ERR_INVALID_VALUE` (see ErrorCode). */
+  readonly code: ErrorCodeName;
   /** The wire `type`, when this error is sent to a client. */
   readonly type: string | undefined;
 
-  constructor(code: string, message: string, type?: string) {
+  constructor(code: ErrorCodeName, message: string, type?: string) {
     super(message);
     this.name = 'JetstreamError';
     this.code = code;
@@ -51,7 +118,7 @@ export class JetstreamError extends Error {
 /** A model or enumeration definition is wrong (thrown when the model is defined). */
 export class DefinitionError extends JetstreamError {
   constructor(message: string) {
-    super('JS_ERR_DEFINITION', message);
+    super(ErrorCode.DEFINITION, message);
     this.name = 'DefinitionError';
   }
 }
@@ -59,31 +126,34 @@ export class DefinitionError extends JetstreamError {
 /** A value does not fit a property's type (thrown by assignments, reported per fragment). */
 export class ValidationError extends JetstreamError {
   constructor(message: string) {
-    super('JS_ERR_INVALID_VALUE', message, ErrorType.invalidFragment);
+    super(ErrorCode.INVALID_VALUE, message, ErrorType.invalidFragment);
     this.name = 'ValidationError';
   }
 }
 
 /** A scope operation is not allowed in the scope's current state. */
 export class ScopeError extends JetstreamError {
-  constructor(message: string) {
-    super('JS_ERR_SCOPE', message);
+  constructor(message: string, code: typeof ErrorCode.SCOPE | typeof ErrorCode.NO_ROOT = ErrorCode.SCOPE) {
+    super(code, message);
     this.name = 'ScopeError';
   }
 }
 
-/** An update-operator query (§10) is malformed or cannot be resolved. */
+/** An update-operator query (docs/protocol.md §10) is malformed or cannot be resolved. */
 export class QueryError extends JetstreamError {
   constructor(message: string) {
-    super('JS_ERR_QUERY', message);
+    super(ErrorCode.QUERY, message);
     this.name = 'QueryError';
   }
 }
 
-/** A whole changeset could not be applied (§7 step 2: procedures, store, missing root). */
+/**
+ * A whole changeset could not be applied (docs/protocol.md §7 step 2: procedures, missing root,
+ * internal errors). Every fragment's reply carries it, as `could-not-apply-sync-message`.
+ */
 export class SyncError extends JetstreamError {
-  constructor(message: string) {
-    super('JS_ERR_SYNC', `Could not apply SyncMessage: ${message}`, ErrorType.couldNotApplySyncMessage);
+  constructor(message: string, code: ErrorCodeName = ErrorCode.SYNC) {
+    super(code, `Could not apply SyncMessage: ${message}`, ErrorType.couldNotApplySyncMessage);
     this.name = 'SyncError';
   }
 }

@@ -1,6 +1,6 @@
 // The client: one session with a Jetstream server over a WebSocket, and the scopes it fetched.
 //
-// Reliability (PROTOCOL.md §3, §4):
+// Reliability (docs/protocol.md §3, §4):
 // - Every message with an index ≠ 0 stays in `#unacked` until the server's Ping acknowledges
 //   it. Messages are only written while the connection is "live": after SessionCreateReply on
 //   a new session, or after the server answered our resume Ping (resendMissing) on a resumed
@@ -12,6 +12,7 @@
 //   as a query parameter (browsers cannot set headers).
 // - Close 4096/4097 while a session existed is fatal: a new session is created, every scope is
 //   fetched again, and each scope re-applies its unanswered changesets on top of the new state.
+import { ErrorCode, ErrorType, JetstreamError } from '../errors.js';
 import type { ModelClass, ModelObject } from '../model/model-object.js';
 import {
   decodeServerFrame,
@@ -84,22 +85,30 @@ interface FetchEntry {
   scope: ClientScope;
   fetched: boolean;
   failed: boolean;
-  resolve: (scope: ClientScope) => void;
+  /** Resolves the fetch() promise with `scope`. */
+  resolve: () => void;
   reject: (err: Error) => void;
 }
 
 const FATAL = new Set([4096, 4097]);
 const CLOSE_GAP = 4000;
 
-/** A Jetstream session error (denied session, failed fetch). */
-export class JetstreamClientError extends Error {
-  readonly type: string | undefined;
-  constructor(error: WireError) {
-    super(error.message);
+type ClientErrorCode =
+  | typeof ErrorCode.CLIENT_SESSION_DENIED
+  | typeof ErrorCode.CLIENT_FETCH_DENIED
+  | typeof ErrorCode.CLIENT_PROTOCOL
+  | typeof ErrorCode.CLIENT_CLOSED
+  | typeof ErrorCode.CLIENT_CONNECT_TIMEOUT;
+
+/** A failure the client reports: a denied session or fetch, a closed client, an unreadable frame. */
+export class JetstreamClientError extends JetstreamError {
+  constructor(error: WireError, code: ClientErrorCode) {
+    super(code, error.message, error.type);
     this.name = 'JetstreamClientError';
-    this.type = error.type;
   }
 }
+
+const CLIENT_CLOSED: WireError = Object.freeze({ message: 'Client closed', type: ErrorType.clientClosed });
 
 export class Client extends Emitter<ClientEvents> implements ScopeHost {
   readonly url: string;
@@ -190,10 +199,10 @@ export class Client extends Emitter<ClientEvents> implements ScopeHost {
       const entry: FetchEntry = {
         name,
         params,
-        scope: scope as unknown as ClientScope,
+        scope,
         fetched: false,
         failed: false,
-        resolve: resolve as (s: ClientScope) => void,
+        resolve: () => resolve(scope),
         reject,
       };
       this.#fetches.push(entry);
@@ -211,11 +220,10 @@ export class Client extends Emitter<ClientEvents> implements ScopeHost {
     this.#ws = null;
     if (ws) ws.close(1000, 'Client closed');
     for (const f of this.#fetches) {
-      if (!f.fetched) f.reject(new JetstreamClientError({ message: 'Client closed', type: 'client-closed' }));
-      f.scope._failAll({ message: 'Client closed', type: 'client-closed' });
+      if (!f.fetched) f.reject(new JetstreamClientError(CLIENT_CLOSED, ErrorCode.CLIENT_CLOSED));
+      f.scope._failAll(CLIENT_CLOSED);
     }
-    if (!this.#isReady)
-      this.#readyReject(new JetstreamClientError({ message: 'Client closed', type: 'client-closed' }));
+    if (!this.#isReady) this.#readyReject(new JetstreamClientError(CLIENT_CLOSED, ErrorCode.CLIENT_CLOSED));
     this.#setStatus({ state: 'closed', connected: false });
   }
 
@@ -267,7 +275,10 @@ export class Client extends Emitter<ClientEvents> implements ScopeHost {
         if (msg.type !== 'ScopeFetchReply') return;
         if (msg.scopeIndex === undefined) {
           entry.failed = true;
-          const error = new JetstreamClientError(msg.error ?? { message: 'Fetch failed' });
+          const error = new JetstreamClientError(
+            msg.error ?? { message: 'Fetch failed' },
+            ErrorCode.CLIENT_FETCH_DENIED,
+          );
           entry.scope._failAll(msg.error ?? { message: 'Fetch failed' });
           if (!entry.fetched) entry.reject(error);
           else this.emit('error', error);
@@ -356,7 +367,7 @@ export class Client extends Emitter<ClientEvents> implements ScopeHost {
   #receive(data: unknown): void {
     const frame = decodeServerFrame(data as string);
     if (!frame.ok) {
-      this.emit('error', new JetstreamClientError(frame.error));
+      this.emit('error', new JetstreamClientError(frame.error, ErrorCode.CLIENT_PROTOCOL));
       return;
     }
     // A message the decoder dropped still used an index: tolerate the gap it leaves.
@@ -396,7 +407,10 @@ export class Client extends Emitter<ClientEvents> implements ScopeHost {
     switch (msg.type) {
       case 'SessionCreateReply': {
         if (msg.error || !msg.sessionToken) {
-          const err = new JetstreamClientError(msg.error ?? { message: 'Session denied' });
+          const err = new JetstreamClientError(
+            msg.error ?? { message: 'Session denied' },
+            ErrorCode.CLIENT_SESSION_DENIED,
+          );
           this.emit('error', err);
           if (!this.#isReady) this.#readyReject(err);
           this.close();
@@ -436,7 +450,7 @@ export class Client extends Emitter<ClientEvents> implements ScopeHost {
           entry.scope._applyState(msg.rootUUID, msg.fragments);
           entry.fetched = true;
           entry.scope._fetched(msg.scopeIndex);
-          entry.resolve(entry.scope);
+          entry.resolve();
         } else if (entry.scope.scopeIndex === null) {
           entry.scope._recover(msg.scopeIndex, msg.rootUUID, msg.fragments);
         } else {
@@ -505,7 +519,10 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
     timer = setTimeout(
       () =>
         reject(
-          new JetstreamClientError({ message: `No session within ${limit} ms`, type: 'connect-timeout' }),
+          new JetstreamClientError(
+            { message: `No session within ${limit} ms`, type: ErrorType.connectTimeout },
+            ErrorCode.CLIENT_CONNECT_TIMEOUT,
+          ),
         ),
       limit,
     );

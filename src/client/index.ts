@@ -2,6 +2,7 @@
 // of model objects, edit them optimistically. Browser-safe: no Node built-ins (the WebSocket
 // comes from the browser, or is passed in from the `ws` package in Node).
 
+export { ErrorCode, ErrorType, JetstreamError, type WireError } from '../errors.js';
 export {
   Collection,
   defineModel,

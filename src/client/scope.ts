@@ -16,9 +16,12 @@
 // - Remote application and rollbacks run with `#remote` set, so nothing is echoed back.
 // - Objects leave the scope when they lose their last parent (cascade); for local edits this is
 //   decided when the batch is sealed, so moving an object within one turn is a plain change.
-import type { Collection } from '../model/collection.js';
-import type { ModelClass, ModelObject, ScopeLink } from '../model/model-object.js';
+import { ErrorType } from '../errors.js';
+import { isClassNamed, reachableClasses } from '../model/classes.js';
+import { sameValue } from '../model/collection.js';
+import { joinTree, type ModelClass, type ModelObject, type ScopeLink } from '../model/model-object.js';
 import { INVALID, Kind, type Property } from '../model/property.js';
+import { encodeValue } from '../model/wire.js';
 import type { Fragment, FragmentReply, InboundFragment, WireError } from '../protocol/messages.js';
 import { Emitter } from '../util/emitter.js';
 
@@ -126,7 +129,6 @@ export class ClientScope<T extends ModelObject = ModelObject>
   readonly #index = new Map<string, ModelObject>();
   /** Last value seen per object and property: gives `_propertyChanged` the previous value. */
   readonly #shadow = new Map<ModelObject, Record<string, Raw>>();
-  readonly #classes: Map<string, ModelClass>;
   #host: ScopeHost | null;
   #remote = 0;
   #inTransaction = false;
@@ -153,7 +155,6 @@ export class ClientScope<T extends ModelObject = ModelObject>
     this.rootClass = rootClass;
     this.params = params;
     this.#host = host;
-    this.#classes = classRegistry(rootClass as unknown as ModelClass);
   }
 
   /** The root object (null until the first state arrived). */
@@ -247,16 +248,7 @@ export class ClientScope<T extends ModelObject = ModelObject>
 
   /** @internal */
   _join(obj: ModelObject): void {
-    const stack = [obj];
-    while (stack.length) {
-      const o = stack.pop()!;
-      if (o._scope === this) continue;
-      if (o._scope) throw new Error(`ModelObject '${o.uuid}' belongs to scope '${o._scope.name}'`);
-      const existing = this.#index.get(o.uuid);
-      if (existing && existing !== o)
-        throw new Error(`Scope '${this.name}' already has an object with uuid '${o.uuid}'`);
-      o._scope = this;
-      this.#index.set(o.uuid, o);
+    joinTree(this, this.#index, obj, (o) => {
       this.#shadow.set(o, snapshot(o));
       this.#orphans.delete(o);
       if (this.#remote === 0) {
@@ -270,11 +262,7 @@ export class ClientScope<T extends ModelObject = ModelObject>
         this.#events.added.add(o);
         this.#events.removed.delete(o);
       }
-      o._forEachChild((child, key) => {
-        child._link(o, key);
-        if (child._scope !== this) stack.push(child);
-      });
-    }
+    });
   }
 
   /** @internal */
@@ -415,7 +403,7 @@ export class ClientScope<T extends ModelObject = ModelObject>
         const next = raw(obj, prop);
         if (sameRaw(prop, prev, next)) continue;
         touched.set(prop, { prev, next });
-        wire[prop.name] = encode(prop, next);
+        wire[prop.name] = encodeValue(prop, next);
       }
       if (touched.size === 0) continue;
       fragments.push({ type: 'change', uuid: obj.uuid, clsName: obj.typeName, properties: wire });
@@ -469,10 +457,10 @@ export class ClientScope<T extends ModelObject = ModelObject>
     this.#sealed.splice(i, 1);
     let list: FragmentReply[];
     if (!replies || replies.length !== sent.fragments.length) {
-      const error = { message: 'The server did not answer every fragment', type: 'invalid-reply' };
+      const error = { message: 'The server did not answer every fragment', type: ErrorType.invalidReply };
       list = sent.fragments.map(() => ({ error }));
     } else if (sent.options.atomic && replies.some((r) => r.error)) {
-      const error = { message: 'Atomic changeset rejected', type: 'atomic-changeset-rejected' };
+      const error = { message: 'Atomic changeset rejected', type: ErrorType.atomicRejected };
       list = replies.map((r) => (r.error ? r : { error }));
     } else {
       list = replies;
@@ -569,16 +557,17 @@ export class ClientScope<T extends ModelObject = ModelObject>
   }
 
   #applyFragments(fragments: InboundFragment[], full: boolean): void {
+    const classes = reachableClasses(this.rootClass);
     const created = new Map<string, ModelObject>();
     for (const f of fragments) {
       if (f.type !== 'add' || this.#index.has(f.uuid) || created.has(f.uuid)) continue;
-      const cls = this.#classes.get(f.clsName);
+      const cls = classes.get(f.clsName);
       if (cls) created.set(f.uuid, new cls({ uuid: f.uuid }));
     }
     const resolve = (uuid: string) => this.#index.get(uuid) ?? created.get(uuid) ?? null;
     for (const f of fragments) {
       const obj = resolve(f.uuid);
-      if (!obj || !isA(obj.constructor as ModelClass, f.clsName)) continue;
+      if (!obj || !isClassNamed(obj.constructor as ModelClass, f.clsName)) continue;
       const names = full ? obj.getProperties().map((p) => p.name) : Object.keys(f.properties);
       for (const name of names) {
         const prop = obj.getProperty(name);
@@ -625,7 +614,7 @@ export class ClientScope<T extends ModelObject = ModelObject>
       if (prop.kind !== Kind.Model) return prop.decodeScalar(v);
       if (typeof v !== 'string') return INVALID;
       const o = resolve(v.toLowerCase());
-      return o && o instanceof (prop.type as unknown as new () => ModelObject) ? o : INVALID;
+      return o && o instanceof prop.type ? o : INVALID;
     };
     if (prop.isCollection) {
       if (!Array.isArray(wire)) return INVALID;
@@ -733,8 +722,7 @@ function emptyResult(options: SyncOptions): SyncResult {
 
 /** The stored value: for a collection, its items array (replaced, never mutated, on change). */
 function raw(obj: ModelObject, prop: Property): Raw {
-  const v = (obj as unknown as Record<string, unknown>)[prop.slot];
-  return prop.isCollection ? (v as Collection)._items : v;
+  return prop.isCollection ? obj._collection(prop)._items : obj._get(prop);
 }
 
 function snapshot(obj: ModelObject): Record<string, Raw> {
@@ -743,43 +731,9 @@ function snapshot(obj: ModelObject): Record<string, Raw> {
   return out;
 }
 
-function same(a: unknown, b: unknown): boolean {
-  return a === b || (a instanceof Date && b instanceof Date && a.getTime() === b.getTime());
-}
-
 function sameRaw(prop: Property, a: Raw, b: Raw): boolean {
-  if (!prop.isCollection) return same(a, b);
+  if (!prop.isCollection) return sameValue(a, b);
   const x = a as unknown[];
   const y = b as unknown[];
-  return x.length === y.length && x.every((v, i) => same(v, y[i]));
-}
-
-function encode(prop: Property, v: Raw): unknown {
-  if (prop.isCollection) {
-    const items = v as unknown[];
-    return prop.kind === Kind.Model
-      ? items.map((o) => (o as ModelObject).uuid)
-      : items.map((x) => prop.encodeScalar(x));
-  }
-  if (v === null || v === undefined) return null;
-  return prop.kind === Kind.Model ? (v as ModelObject).uuid : prop.encodeScalar(v);
-}
-
-function isA(cls: ModelClass, name: string): boolean {
-  for (let c: ModelClass | null = cls; c; c = c.$super) if (c.typeName === name) return true;
-  return false;
-}
-
-/** Every class a fragment may name under this root: reachable through references, and submodels. */
-function classRegistry(root: ModelClass): Map<string, ModelClass> {
-  const out = new Map<string, ModelClass>();
-  const queue: ModelClass[] = [root];
-  while (queue.length) {
-    const c = queue.pop()!;
-    if (out.has(c.typeName)) continue;
-    out.set(c.typeName, c);
-    for (const sub of c.$subclasses) queue.push(sub);
-    for (const p of c.$props) if (p.kind === Kind.Model) queue.push(p.type as unknown as ModelClass);
-  }
-  return out;
+  return x.length === y.length && x.every((v, i) => sameValue(v, y[i]));
 }

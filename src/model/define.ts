@@ -61,7 +61,7 @@ export function defineModel<const S extends Schema, B extends ModelObject = Mode
   return model(
     name,
     function (this: ModelClass) {
-      if (options?.extends) this.inherit(options.extends as unknown as ModelClass);
+      if (options?.extends) this.inherit(options.extends);
       for (const key of Object.keys(schema)) {
         const spec = schema[key] as PropertySpec;
         if (
@@ -78,5 +78,6 @@ export function defineModel<const S extends Schema, B extends ModelObject = Mode
       }
     },
     options?.methods,
-  ) as unknown as TypedModelClass<Instance<S, B>>;
+    // The schema describes what model() just defined from it: the instance type is the schema's.
+  ) as TypedModelClass<Instance<S, B>>;
 }

@@ -1,5 +1,5 @@
-// Enumerations: named sets of string or integer values (reference notes §1.4). On the wire an
-// enumeration property carries the raw value.
+// Enumerations: named sets of string or integer values. On the wire an enumeration property
+// carries the raw value.
 import { DefinitionError } from '../errors.js';
 
 export type EnumValue = string | number;
@@ -52,6 +52,7 @@ export function enumeration(name: unknown, type: unknown, values: unknown): Enum
   }
   let keys: string[];
   let vals: EnumValue[];
+  let valueType: StringConstructor | NumberConstructor;
   if (type === String) {
     if (!Array.isArray(values) || values.some((v) => typeof v !== 'string')) {
       throw new DefinitionError(`Enumeration '${name}': values must be array of strings`);
@@ -61,6 +62,7 @@ export function enumeration(name: unknown, type: unknown, values: unknown): Enum
     }
     keys = [...values];
     vals = [...values];
+    valueType = String;
   } else if (type === Number) {
     if (typeof values !== 'object' || values === null || Array.isArray(values)) {
       throw new DefinitionError(`Enumeration '${name}': values must be map of string to integers`);
@@ -73,6 +75,7 @@ export function enumeration(name: unknown, type: unknown, values: unknown): Enum
     if (vals.some((v) => !Number.isInteger(v))) {
       throw new DefinitionError(`Enumeration '${name}': values must be map of string to integers`);
     }
+    valueType = Number;
   } else {
     throw new DefinitionError(`Enumeration '${name}': type must be string or number`);
   }
@@ -80,23 +83,24 @@ export function enumeration(name: unknown, type: unknown, values: unknown): Enum
     if (RESERVED.has(k)) throw new DefinitionError(`Enumeration '${name}': key '${k}' is reserved`);
   }
   const valueSet = new Set<EnumValue>(vals);
-  const enumType: Record<string, unknown> = {
+  // The members (`Status.Active`) sit beside the methods, under their own keys.
+  const enumType: Enumeration & Record<string, unknown> = {
     typeName: name,
     isEnumeration: true,
-    valueType: type,
+    valueType,
     getKeys: () => keys.slice(),
     getValues: () => vals.slice(),
     keyForValue: (v: EnumValue) => {
       const i = vals.indexOf(v);
       return i < 0 ? undefined : keys[i];
     },
-    has: (v: unknown) => (typeof v === 'string' || typeof v === 'number') && valueSet.has(v),
+    has: (v: unknown): v is EnumValue => (typeof v === 'string' || typeof v === 'number') && valueSet.has(v),
     toString: () => name,
   };
   keys.forEach((k, i) => {
     enumType[k] = vals[i];
   });
-  return Object.freeze(enumType) as unknown as Enumeration;
+  return Object.freeze(enumType);
 }
 
 export function isEnumeration(value: unknown): value is Enumeration {

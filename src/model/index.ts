@@ -19,7 +19,6 @@ export {
 } from './enumeration.js';
 export {
   type DynamicModelObject,
-  definitionsVersion,
   isModelClass,
   type ModelClass,
   ModelObject,
@@ -28,5 +27,5 @@ export {
   type ScopeLink,
   walkTree,
 } from './model-object.js';
-export { INVALID, Kind, Property, toDate } from './property.js';
-export { isUUID, uuidv4 } from './uuid.js';
+export { INVALID, Kind, type ModelProperty, Property, type PropertyElement, toDate } from './property.js';
+export { isUUID, normalizeUUID, uuidv4 } from './uuid.js';

@@ -1,16 +1,25 @@
 // ModelObject, the base class of every model, and model(), the schema DSL of the original
 // Jetstream: `model('Shape', function () { this.has('x', Number) })`.
 //
-// Layout, chosen for memory (DESIGN.md: memory per object matters at 100,000 objects): each
+// Layout, chosen for memory (docs/architecture.md: memory per object matters at 100,000 objects): each
 // property's value lives in its own instance field (`$x`), initialised in declaration order so
 // that every instance of a class shares one hidden class; accessors on the prototype validate
 // assignments. The first parent link takes two fields; further links go to an array that most
 // objects never allocate.
-import { DefinitionError, ValidationError } from '../errors.js';
+import { DefinitionError, ScopeError, ValidationError } from '../errors.js';
+import { forgetReachable } from './classes.js';
 import { Collection, sameValue } from './collection.js';
 import { isEnumeration } from './enumeration.js';
-import { checkDefinitionName, type ElementType, Kind, kindOf, Property } from './property.js';
+import {
+  checkDefinitionName,
+  createProperty,
+  elementOf,
+  Kind,
+  type ModelProperty,
+  type Property,
+} from './property.js';
 import { uuidv4 } from './uuid.js';
+import { encodeProperties, encodeValue } from './wire.js';
 
 /**
  * What an object in a scope reports to its scope. Implemented by the server's Scope and by the
@@ -22,7 +31,7 @@ export interface ScopeLink {
   readonly root: ModelObject | null;
   /** The object of the scope with this uuid, or null. */
   get(uuid: string): ModelObject | null;
-  /** `child` became reachable from an object of this scope: index it (and its subtree). */
+  /** `child` became reachable from an object of this scope: index it (and its subtree; see joinTree). */
   _join(child: ModelObject): void;
   /** A property of an object in the scope was assigned by code (not by a fragment). */
   _propertyChanged(obj: ModelObject, prop: Property): void;
@@ -37,9 +46,6 @@ export interface ParentRelationship {
 }
 
 type Callback<T> = (err: Error | null, result?: T) => void;
-
-/** Bumped on every definition change; caches derived from class graphs check it. */
-export let definitionsVersion = 0;
 
 const RESERVED_NAMES = new Set<string>();
 
@@ -58,8 +64,15 @@ export class ModelObject {
   static $subclasses: ModelClass[] = [];
   /** @internal Procedures by name (see procedures/). */
   static $procedures: Map<string, unknown> = new Map();
+  /** @internal This class's reachableClasses() as a root, until a definition changes them. */
+  static $reachable: Map<string, ModelClass> | null = null;
+  /** @internal The roots whose cached reachableClasses() include this class. */
+  static $reachedFrom: Set<ModelClass> = new Set();
 
   declare readonly typeName: string;
+
+  /** @internal Each property's value lives in its own field, named by `Property.slot` (`$x`). */
+  [slot: `$${string}`]: unknown;
 
   /** Lowercase RFC 4122 uuid; the object's identity on the wire. */
   readonly uuid: string;
@@ -70,16 +83,15 @@ export class ModelObject {
   _px: (ModelObject | string)[] | null = null;
 
   constructor(init?: { uuid?: string } & Record<string, unknown>) {
-    const cls = new.target as unknown as ModelClass;
-    if (cls === (ModelObject as unknown))
-      throw new DefinitionError('ModelObject is abstract: define a model');
+    if (new.target === ModelObject) throw new DefinitionError('ModelObject is abstract: define a model');
+    const cls: ModelClass = new.target;
     const uuid = init?.uuid;
     if (uuid !== undefined && typeof uuid !== 'string') throw new ValidationError('uuid must be a string');
     this.uuid = uuid === undefined ? uuidv4() : uuid.toLowerCase();
     const props = cls.$props;
     for (let i = 0; i < props.length; i++) {
       const p = props[i]!;
-      (this as unknown as Record<string, unknown>)[p.slot] = p.isCollection
+      this[p.slot] = p.isCollection
         ? new Collection(this, p, p.initialValue() as unknown[])
         : p.kind === Kind.Date && p.defaultValue
           ? new Date((p.defaultValue as Date).getTime()) // a Date is mutable: one per instance
@@ -98,38 +110,37 @@ export class ModelObject {
   // ---- class-side DSL --------------------------------------------------------------------------
 
   /** Declares a property: `this.has('x', Number, {defaultValue: 0})`, `this.has('tags', [String])`. */
-  static has(name: string, type: unknown, options?: { defaultValue?: unknown }): Property {
-    const cls = this as unknown as ModelClass;
-    checkDefinitionName(cls.typeName, name, (n) => RESERVED_NAMES.has(n));
-    if (cls.$propMap[name]) {
-      throw new DefinitionError(`Model '${cls.typeName}': property '${name}' already exists`);
+  static has(this: ModelClass, name: string, type: unknown, options?: { defaultValue?: unknown }): Property {
+    checkDefinitionName(this.typeName, name, (n) => RESERVED_NAMES.has(n));
+    if (this.$propMap[name]) {
+      throw new DefinitionError(`Model '${this.typeName}': property '${name}' already exists`);
     }
     let isCollection = false;
-    let element: unknown = type;
+    let elementType: unknown = type;
     if (Array.isArray(type)) {
       if (type.length !== 1) {
         throw new DefinitionError(
-          `Model '${cls.typeName}': collection property '${name}' must be declared as [Type]`,
+          `Model '${this.typeName}': collection property '${name}' must be declared as [Type]`,
         );
       }
       isCollection = true;
-      element = type[0];
+      elementType = type[0];
     }
-    const kind = kindOf(element, isModelClass);
-    if (kind === undefined) {
+    const element = elementOf(elementType, isModelClass);
+    if (element === undefined) {
       throw new DefinitionError(
-        `Model '${cls.typeName}': property '${name}' has an unknown type (${describeType(element)}); ` +
+        `Model '${this.typeName}': property '${name}' has an unknown type (${describeType(elementType)}); ` +
           'use String, Number, Boolean, Date, an enumeration, a model, or [one of these]',
       );
     }
     let defaultValue: unknown = isCollection ? [] : null;
     if (options && options.defaultValue !== undefined && options.defaultValue !== null) {
-      if (kind === Kind.Model) {
+      if (element.kind === Kind.Model) {
         throw new DefinitionError(
-          `Model '${cls.typeName}': model property '${name}' cannot have a default value`,
+          `Model '${this.typeName}': model property '${name}' cannot have a default value`,
         );
       }
-      const probe = new Property(name, kind, element as ElementType, isCollection, null, cls);
+      const probe = createProperty(name, element, isCollection, null, this);
       try {
         if (isCollection) {
           if (!Array.isArray(options.defaultValue)) throw new ValidationError('default must be an array');
@@ -139,43 +150,41 @@ export class ModelObject {
         }
       } catch (err) {
         throw new DefinitionError(
-          `Model '${cls.typeName}': invalid default value for '${name}': ${(err as Error).message}`,
+          `Model '${this.typeName}': invalid default value for '${name}': ${(err as Error).message}`,
         );
       }
     }
-    const prop = new Property(name, kind, element as ElementType, isCollection, defaultValue, cls);
-    cls.$own.push(prop);
-    defineAccessor(cls, prop);
-    refreshProps(cls);
-    definitionsVersion++;
+    const prop = createProperty(name, element, isCollection, defaultValue, this);
+    this.$own.push(prop);
+    defineAccessor(this, prop);
+    refreshProps(this);
     return prop;
   }
 
   /** Makes this model inherit `Super`'s properties (including ones `Super` declares later). */
-  static inherit(Super: ModelClass): void {
-    const cls = this as unknown as ModelClass;
-    if (!isModelClass(Super) || Super === (ModelObject as unknown)) {
-      throw new DefinitionError(`Model '${cls.typeName}' can only inherit from a model`);
+  static inherit(this: ModelClass, Super: ModelClass): void {
+    if (!isModelClass(Super) || Super === ModelObject) {
+      throw new DefinitionError(`Model '${this.typeName}' can only inherit from a model`);
     }
-    if (Super === cls || Super.isSubclassOf(cls)) {
-      throw new DefinitionError(`Model '${cls.typeName}' cannot inherit from '${Super.typeName}': cycle`);
+    if (Super === this || Super.isSubclassOf(this)) {
+      throw new DefinitionError(`Model '${this.typeName}' cannot inherit from '${Super.typeName}': cycle`);
     }
-    if (cls.$super) {
-      cls.$super.$subclasses = cls.$super.$subclasses.filter((c) => c !== cls);
+    if (this.$super) {
+      this.$super.$subclasses = this.$super.$subclasses.filter((c) => c !== this);
     }
-    for (const p of cls.$own) {
+    for (const p of this.$own) {
       if (Super.$propMap[p.name]) {
         throw new DefinitionError(
-          `Model '${cls.typeName}': property '${p.name}' already exists in '${Super.typeName}'`,
+          `Model '${this.typeName}': property '${p.name}' already exists in '${Super.typeName}'`,
         );
       }
     }
-    cls.$super = Super;
-    Super.$subclasses.push(cls);
-    Object.setPrototypeOf(cls, Super);
-    Object.setPrototypeOf(cls.prototype, Super.prototype);
-    refreshProps(cls);
-    definitionsVersion++;
+    this.$super = Super;
+    Super.$subclasses.push(this);
+    forgetReachable(Super);
+    Object.setPrototypeOf(this, Super);
+    Object.setPrototypeOf(this.prototype, Super.prototype);
+    refreshProps(this);
   }
 
   /** Defines a submodel: `Shape.model('Circle', function () { this.has('radius', Number) })`. */
@@ -189,7 +198,7 @@ export class ModelObject {
     return model(
       name,
       function (this: ModelClass) {
-        this.inherit(Super as unknown as ModelClass);
+        this.inherit(Super);
         definition?.call(this, this);
       },
       methods,
@@ -197,8 +206,8 @@ export class ModelObject {
   }
 
   /** True when this class is `other` or inherits from it. */
-  static isSubclassOf(other: unknown): boolean {
-    let c: ModelClass | null = this as unknown as ModelClass;
+  static isSubclassOf(this: ModelClass, other: unknown): boolean {
+    let c: ModelClass | null = this;
     while (c) {
       if (c === other) return true;
       c = c.$super;
@@ -206,12 +215,12 @@ export class ModelObject {
     return other === ModelObject;
   }
 
-  static getProperties(): Property[] {
-    return (this as unknown as ModelClass).$props.slice();
+  static getProperties(this: ModelClass): Property[] {
+    return this.$props.slice();
   }
 
-  static getProperty(name: string): Property | undefined {
-    return (this as unknown as ModelClass).$propMap[name];
+  static getProperty(this: ModelClass, name: string): Property | undefined {
+    return this.$propMap[name];
   }
 
   // ---- instance API ------------------------------------------------------------------------------
@@ -235,8 +244,7 @@ export class ModelObject {
 
   /** Reads a property by name. */
   get(name: string): unknown {
-    const p = this._prop(name);
-    return (this as unknown as Record<string, unknown>)[p.slot];
+    return this[this._prop(name).slot];
   }
 
   /** Assigns several properties at once (each validated; collections take arrays). */
@@ -252,43 +260,22 @@ export class ModelObject {
   getValues(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const p of (this.constructor as ModelClass).$props) {
-      const v = (this as unknown as Record<string, unknown>)[p.slot];
-      if (p.isCollection) {
-        const items = (v as Collection)._items;
-        out[p.name] = p.kind === Kind.Model ? items.map((o) => (o as ModelObject).uuid) : items.slice();
-      } else if (p.kind === Kind.Model) {
-        if (v) out[p.name] = (v as ModelObject).uuid;
+      const v = this[p.slot];
+      if (p.kind === Kind.Model) {
+        if (p.isCollection || v) out[p.name] = encodeValue(p, v);
       } else {
-        out[p.name] = v;
+        out[p.name] = p.isCollection ? this._collection(p).toArray() : v;
       }
     }
     return out;
   }
 
   /**
-   * Every property encoded for the wire (PROTOCOL.md §6): unset scalars as null, Dates as
+   * Every property encoded for the wire (docs/protocol.md §6): unset scalars as null, Dates as
    * seconds, references as uuids; a null single reference is omitted.
    */
   toWireProperties(): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    const props = (this.constructor as ModelClass).$props;
-    for (let i = 0; i < props.length; i++) {
-      const p = props[i]!;
-      const v = (this as unknown as Record<string, unknown>)[p.slot];
-      if (p.isCollection) {
-        const items = (v as Collection)._items;
-        if (p.kind === Kind.Model) out[p.name] = items.map((o) => (o as ModelObject).uuid);
-        else if (p.kind === Kind.Date) out[p.name] = items.map((d) => (d as Date).getTime() / 1000);
-        else out[p.name] = items.slice();
-      } else if (p.kind === Kind.Model) {
-        if (v) out[p.name] = (v as ModelObject).uuid;
-      } else if (p.kind === Kind.Date) {
-        out[p.name] = v === null || v === undefined ? null : (v as Date).getTime() / 1000;
-      } else {
-        out[p.name] = v === undefined ? null : v;
-      }
-    }
-    return out;
+    return encodeProperties(this);
   }
 
   /** The `add` fragment that creates this object with all its properties. */
@@ -338,6 +325,18 @@ export class ModelObject {
 
   // ---- internals shared with scope/ and client/ ------------------------------------------------
 
+  /** @internal The stored value of `prop`: the value (null when unset), or its Collection. */
+  _get(prop: Property): unknown {
+    return this[prop.slot];
+  }
+
+  /** @internal The Collection that holds the elements of the collection property `prop`. */
+  _collection(prop: ModelProperty): Collection<ModelObject>;
+  _collection(prop: Property): Collection;
+  _collection(prop: Property): Collection {
+    return this[prop.slot] as Collection;
+  }
+
   /** @internal */
   _prop(name: string): Property {
     const p = (this.constructor as ModelClass).$propMap[name];
@@ -354,7 +353,7 @@ export class ModelObject {
         );
       }
       const items = value instanceof Collection ? value.toArray() : value;
-      ((this as unknown as Record<string, unknown>)[prop.slot] as Collection).setAsArray(items);
+      this._collection(prop).setAsArray(items);
       return;
     }
     const next = prop.coerce(value);
@@ -367,10 +366,9 @@ export class ModelObject {
    * Returns false when the value did not change.
    */
   _setValue(prop: Property, next: unknown): boolean {
-    const fields = this as unknown as Record<string, unknown>;
-    const prev = fields[prop.slot];
+    const prev = this[prop.slot];
     if (prev === next || (prop.kind === Kind.Date && sameValue(prev, next))) return false;
-    fields[prop.slot] = next;
+    this[prop.slot] = next;
     if (prop.kind === Kind.Model) {
       if (next) (next as ModelObject)._addParent(this, prop.name);
       if (prev) (prev as ModelObject)._removeParent(this, prop.name);
@@ -380,7 +378,7 @@ export class ModelObject {
 
   /** @internal Stores an already-validated collection, keeping parent links right. */
   _setItems(prop: Property, next: unknown[]): boolean {
-    const col = (this as unknown as Record<string, unknown>)[prop.slot] as Collection;
+    const col = this._collection(prop);
     const prev = col._items;
     if (prev.length === next.length && prev.every((v, i) => sameValue(v, next[i]))) return false;
     col._items = next;
@@ -515,18 +513,16 @@ export class ModelObject {
 
   /** @internal Visits each (child, key) edge in declaration order; duplicates included. */
   _forEachChild(fn: (child: ModelObject, key: string) => void): void {
-    const cls = this.constructor as ModelClass;
-    const props = cls.$props;
-    const fields = this as unknown as Record<string, unknown>;
+    const props = (this.constructor as ModelClass).$props;
     for (let i = 0; i < props.length; i++) {
       const p = props[i]!;
       if (p.kind !== Kind.Model) continue;
-      const v = fields[p.slot];
       if (p.isCollection) {
-        const items = (v as Collection<ModelObject>)._items;
+        const items = this._collection(p)._items;
         for (let j = 0; j < items.length; j++) fn(items[j]!, p.name);
-      } else if (v) {
-        fn(v as ModelObject, p.name);
+      } else {
+        const v = this[p.slot];
+        if (v) fn(v as ModelObject, p.name);
       }
     }
   }
@@ -587,14 +583,17 @@ export function model(
     methods = methods ? { ...definition, ...methods } : definition;
     definition = undefined;
   }
-  const cls = { [name]: class extends ModelObject {} }[name] as unknown as ModelClass;
-  (cls as { typeName: string }).typeName = name;
+  // A computed key gives the class its name (for stack traces and the debugger).
+  const cls: ModelClass = { [name]: class extends ModelObject {} }[name]!;
+  cls.typeName = name;
   cls.$own = [];
   cls.$props = [];
   cls.$propMap = Object.create(null);
   cls.$super = null;
   cls.$subclasses = [];
   cls.$procedures = new Map();
+  cls.$reachable = null;
+  cls.$reachedFrom = new Set();
   if (methods) {
     for (const key of Object.keys(methods)) {
       if (RESERVED_NAMES.has(key))
@@ -602,7 +601,6 @@ export function model(
       Object.defineProperty(cls.prototype, key, { value: methods[key], writable: true, configurable: true });
     }
   }
-  definitionsVersion++;
   if (typeof definition === 'function') definition.call(cls, cls);
   return cls as ModelClass<DynamicModelObject>;
 }
@@ -610,7 +608,7 @@ export function model(
 function defineAccessor(cls: ModelClass, prop: Property): void {
   const slot = prop.slot;
   Object.defineProperty(cls.prototype, prop.name, {
-    get(this: Record<string, unknown>) {
+    get(this: ModelObject) {
       return this[slot];
     },
     set(this: ModelObject, value: unknown) {
@@ -623,6 +621,7 @@ function defineAccessor(cls: ModelClass, prop: Property): void {
 
 /** Recomputes the effective property list of `cls` and of every submodel. */
 function refreshProps(cls: ModelClass): void {
+  forgetReachable(cls);
   const inherited = cls.$super ? cls.$super.$props : [];
   cls.$props = inherited.concat(cls.$own);
   const map: Record<string, Property> = Object.create(null);
@@ -662,6 +661,38 @@ export function walkTree(root: ModelObject): ModelObject[] {
     }
   }
   return out;
+}
+
+/**
+ * Adds `obj`, and every object reachable from it that is not in `scope` yet, to `scope`: each
+ * new member gets its scope link and its entry in `index` (the scope's uuid index), then
+ * `joined(member)` runs, then the member's children get their parent links. Throws a
+ * ScopeError, before that object changes, for an object of another scope or a uuid `index`
+ * holds for another object. Implements `ScopeLink._join` for the server and the client alike.
+ */
+export function joinTree(
+  scope: ScopeLink,
+  index: Map<string, ModelObject>,
+  obj: ModelObject,
+  joined: (member: ModelObject) => void,
+): void {
+  const stack = [obj];
+  while (stack.length) {
+    const o = stack.pop()!;
+    if (o._scope === scope) continue;
+    if (o._scope) throw new ScopeError(`ModelObject '${o.uuid}' belongs to scope '${o._scope.name}'`);
+    const existing = index.get(o.uuid);
+    if (existing && existing !== o) {
+      throw new ScopeError(`Scope '${scope.name}' already has a ModelObject with UUID '${o.uuid}'`);
+    }
+    o._scope = scope;
+    index.set(o.uuid, o);
+    joined(o);
+    o._forEachChild((child, key) => {
+      child._link(o, key);
+      if (child._scope !== scope) stack.push(child);
+    });
+  }
 }
 
 function answer<T>(value: T, cb?: Callback<T>): T | undefined {

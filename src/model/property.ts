@@ -1,15 +1,12 @@
 // A declared property of a model: its type, default, and the three conversions every value
 // goes through: from JavaScript (assignments in server or client code), from the wire
-// (fragments), and to the wire (PROTOCOL.md §6).
+// (fragments), and to the wire (docs/protocol.md §6).
+//
+// `Property` is a union discriminated by `kind`: checking `prop.kind === Kind.Model` narrows
+// `prop.type` to the model class, `Kind.Enum` to the enumeration, and so on.
 import { DefinitionError, ValidationError } from '../errors.js';
 import { type Enumeration, isEnumeration } from './enumeration.js';
-
-// Structural view of a model class, to avoid an import cycle with model-object.ts.
-export interface ModelClassLike {
-  readonly typeName: string;
-  readonly prototype: object;
-  isSubclassOf(other: ModelClassLike): boolean;
-}
+import type { ModelClass } from './model-object.js';
 
 export enum Kind {
   String = 0,
@@ -20,55 +17,64 @@ export enum Kind {
   Model = 5,
 }
 
-export type ScalarType =
-  | StringConstructor
-  | NumberConstructor
-  | BooleanConstructor
-  | DateConstructor
-  | Enumeration;
-export type ElementType = ScalarType | ModelClassLike;
+/** The element type of a property, tagged with its kind. */
+export type PropertyElement =
+  | { readonly kind: Kind.String; readonly type: StringConstructor }
+  | { readonly kind: Kind.Number; readonly type: NumberConstructor }
+  | { readonly kind: Kind.Boolean; readonly type: BooleanConstructor }
+  | { readonly kind: Kind.Date; readonly type: DateConstructor }
+  | { readonly kind: Kind.Enum; readonly type: Enumeration }
+  | { readonly kind: Kind.Model; readonly type: ModelClass };
 
 /** Returned by the wire decoders instead of throwing: the caller builds the message. */
 export const INVALID: unique symbol = Symbol('invalid');
 
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
 
-export function kindOf(type: unknown, isModelClass: (t: unknown) => boolean): Kind | undefined {
-  if (type === String) return Kind.String;
-  if (type === Number) return Kind.Number;
-  if (type === Boolean) return Kind.Boolean;
-  if (type === Date) return Kind.Date;
-  if (isEnumeration(type)) return Kind.Enum;
-  if (isModelClass(type)) return Kind.Model;
+/** `type` tagged with its kind, or undefined when it is not a property type. */
+export function elementOf(
+  type: unknown,
+  isModelClass: (t: unknown) => t is ModelClass,
+): PropertyElement | undefined {
+  if (type === String) return { kind: Kind.String, type: String };
+  if (type === Number) return { kind: Kind.Number, type: Number };
+  if (type === Boolean) return { kind: Kind.Boolean, type: Boolean };
+  if (type === Date) return { kind: Kind.Date, type: Date };
+  if (isEnumeration(type)) return { kind: Kind.Enum, type };
+  if (isModelClass(type)) return { kind: Kind.Model, type };
   return undefined;
 }
 
-function typeLabel(kind: Kind, type: ElementType): string {
-  switch (kind) {
+function typeLabel(e: PropertyElement): string {
+  switch (e.kind) {
     case Kind.Enum:
-      return `one of [${(type as Enumeration).getValues().join(', ')}]`;
+      return `one of [${e.type.getValues().join(', ')}]`;
     case Kind.Model:
-      return (type as ModelClassLike).typeName;
+      return e.type.typeName;
     default:
-      return (type as { name: string }).name;
+      return e.type.name;
   }
 }
 
-export class Property {
+/** A declared property whose element is `E`; see {@link Property}. */
+export class PropertyOf<E extends PropertyElement = PropertyElement> {
   /** Name of the instance field that holds the value. */
-  readonly slot: string;
+  readonly slot: `$${string}`;
   readonly label: string;
+  readonly kind: E['kind'];
+  readonly type: E['type'];
 
   constructor(
     readonly name: string,
-    readonly kind: Kind,
-    readonly type: ElementType,
+    element: E,
     readonly isCollection: boolean,
     readonly defaultValue: unknown,
-    readonly owner: ModelClassLike,
+    readonly owner: ModelClass,
   ) {
     this.slot = `$${name}`;
-    this.label = typeLabel(kind, type);
+    this.kind = element.kind;
+    this.type = element.type;
+    this.label = typeLabel(element);
   }
 
   get isModel(): boolean {
@@ -76,14 +82,14 @@ export class Property {
   }
 
   /** The original's name for the element type. */
-  get singleType(): ElementType {
+  get singleType(): E['type'] {
     return this.type;
   }
 
   // ---- from JavaScript ---------------------------------------------------------------------
 
   /** Validates one element assigned from code; returns the value to store or throws. */
-  coerceElement(value: unknown): unknown {
+  coerceElement(this: Property, value: unknown): unknown {
     switch (this.kind) {
       case Kind.String:
         if (typeof value === 'string') return value;
@@ -100,10 +106,10 @@ export class Property {
         break;
       }
       case Kind.Enum:
-        if ((this.type as Enumeration).has(value)) return value;
+        if (this.type.has(value)) return value;
         break;
       case Kind.Model:
-        if (value instanceof (this.type as unknown as new () => object)) return value;
+        if (value instanceof this.type) return value;
         break;
     }
     throw new ValidationError(
@@ -112,7 +118,7 @@ export class Property {
   }
 
   /** Validates a single (non-collection) assignment; null and undefined clear the value. */
-  coerce(value: unknown): unknown {
+  coerce(this: Property, value: unknown): unknown {
     if (value === null || value === undefined) return null;
     return this.coerceElement(value);
   }
@@ -123,7 +129,7 @@ export class Property {
    * Decodes one scalar element from the wire, or returns INVALID. Model references are
    * resolved by the caller (they need the scope), so this handles scalars only.
    */
-  decodeScalar(value: unknown): unknown {
+  decodeScalar(this: Property, value: unknown): unknown {
     switch (this.kind) {
       case Kind.String:
         return typeof value === 'string' ? value : INVALID;
@@ -134,7 +140,7 @@ export class Property {
       case Kind.Date:
         return toDate(value, 1000);
       case Kind.Enum:
-        return (this.type as Enumeration).has(value) ? value : INVALID;
+        return this.type.has(value) ? value : INVALID;
       default:
         return INVALID;
     }
@@ -155,10 +161,50 @@ export class Property {
   }
 }
 
+/** A property of a model class: one member per kind, so `kind` narrows `type`. */
+export type Property =
+  | PropertyOf<Extract<PropertyElement, { kind: Kind.String }>>
+  | PropertyOf<Extract<PropertyElement, { kind: Kind.Number }>>
+  | PropertyOf<Extract<PropertyElement, { kind: Kind.Boolean }>>
+  | PropertyOf<Extract<PropertyElement, { kind: Kind.Date }>>
+  | PropertyOf<Extract<PropertyElement, { kind: Kind.Enum }>>
+  | PropertyOf<Extract<PropertyElement, { kind: Kind.Model }>>;
+
+/** A property whose elements are model objects. */
+export type ModelProperty = Extract<Property, { kind: Kind.Model }>;
+
+/** The class of every property, whatever its kind: `prop instanceof Property`. */
+export const Property = PropertyOf;
+
+/** Creates the property of `owner` named `name` whose elements are `element`. */
+export function createProperty(
+  name: string,
+  element: PropertyElement,
+  isCollection: boolean,
+  defaultValue: unknown,
+  owner: ModelClass,
+): Property {
+  // One case per kind, so that each `new` sees `element` narrowed and builds that member.
+  switch (element.kind) {
+    case Kind.String:
+      return new PropertyOf(name, element, isCollection, defaultValue, owner);
+    case Kind.Number:
+      return new PropertyOf(name, element, isCollection, defaultValue, owner);
+    case Kind.Boolean:
+      return new PropertyOf(name, element, isCollection, defaultValue, owner);
+    case Kind.Date:
+      return new PropertyOf(name, element, isCollection, defaultValue, owner);
+    case Kind.Enum:
+      return new PropertyOf(name, element, isCollection, defaultValue, owner);
+    case Kind.Model:
+      return new PropertyOf(name, element, isCollection, defaultValue, owner);
+  }
+}
+
 /**
  * Converts a Date, an ISO-8601 string, or a number into a Date. `numberScale` says what a
  * number means: 1 = milliseconds (JavaScript's convention, for code), 1000 = seconds (the
- * wire's convention, PROTOCOL.md §6).
+ * wire's convention, docs/protocol.md §6).
  */
 export function toDate(value: unknown, numberScale: 1 | 1000): Date | typeof INVALID {
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? INVALID : value;

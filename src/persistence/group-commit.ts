@@ -1,4 +1,4 @@
-// Group commit (PROTOCOL.md §7 step 7 [beyond]): every change a durable scope emits during one
+// Group commit (docs/protocol.md §7 step 7): every change a durable scope emits during one
 // event-loop turn goes into one store transaction; replies and broadcasts that depend on those
 // changes wait for it. Nothing is acknowledged before it is on disk.
 //
@@ -15,8 +15,7 @@ import { encodeFragments } from '../protocol/codec.js';
 import type { Scope } from '../scope/scope.js';
 import type { AppliedFragment, ChangeContext } from '../scope/types.js';
 import type { ChangeRecord, Snapshot, Store } from '../store/types.js';
-
-export type CommitCallback = (err: Error | null) => void;
+import type { CommitCallback } from './types.js';
 
 interface Group {
   records: ChangeRecord[];
@@ -53,24 +52,28 @@ export class GroupCommit {
   #chain: Promise<void> = Promise.resolve();
   #inFlight = 0;
   #sinceSnapshot = new Map<Scope, number>();
-  #tracked = new Set<Scope>();
+  #tracked = new Map<Scope, (fragments: AppliedFragment[], context: ChangeContext) => void>();
   /** Scopes whose last append failed: they refuse changesets until restored. */
   readonly failed = new Map<Scope, Error>();
   readonly snapshotEvery: number;
+  readonly #options: GroupCommitOptions;
 
   constructor(
     readonly store: Store,
-    private readonly options: GroupCommitOptions = {},
+    options: GroupCommitOptions = {},
   ) {
+    this.#options = options;
     this.snapshotEvery = options.snapshotEvery ?? 1000;
   }
 
-  /** Records every change `scope` emits from now on. */
+  /**
+   * Records every change `scope` emits from now on. The recorder runs before every other
+   * 'changes' listener, so a listener that waits for the commit (the hub's broadcast, a reply)
+   * always finds the change already in the open group.
+   */
   track(scope: Scope): void {
     if (this.#tracked.has(scope)) return;
-    if (scope._recorder) throw new Error(`Scope '${scope.name}' is already recorded by another store`);
-    this.#tracked.add(scope);
-    scope._recorder = (fragments: AppliedFragment[], context: ChangeContext) => {
+    const recorder = (fragments: AppliedFragment[], context: ChangeContext) => {
       if (context.replay) return;
       const group = this.#group();
       group.records.push({
@@ -82,11 +85,15 @@ export class GroupCommit {
       group.scopes.add(scope);
       this.#sinceSnapshot.set(scope, (this.#sinceSnapshot.get(scope) ?? 0) + 1);
     };
+    this.#tracked.set(scope, recorder);
+    scope.prependListener('changes', recorder);
   }
 
   untrack(scope: Scope): void {
-    if (!this.#tracked.delete(scope)) return;
-    scope._recorder = null;
+    const recorder = this.#tracked.get(scope);
+    if (!recorder) return;
+    this.#tracked.delete(scope);
+    scope.off('changes', recorder);
     this.#sinceSnapshot.delete(scope);
   }
 
@@ -114,16 +121,13 @@ export class GroupCommit {
   #commitOpen(): void {
     const g = this.#open;
     if (!g) return;
-    // [fix] While a commit is in flight, the open group stays open and keeps collecting: the
-    // running commit closes it when it ends. Closing a group every turn queued many small
-    // groups behind a slow append (PostgreSQL: ~1 record per transaction, ~700 changesets/s
-    // from 20 writers); now one transaction carries everything that arrived meanwhile.
+    // While a commit is in flight, the open group stays open and keeps collecting: the running
+    // commit closes it when it ends. One transaction then carries everything that arrived
+    // meanwhile, instead of a queue of small groups behind a slow append.
     if (this.#inFlight > 0) return;
-    // [fix] A snapshot is taken when its group closes, while the in-memory state is exactly
-    // what the group's records lead to. Taken after the append (as before), a later group
-    // already closed and queued behind this one was in memory but not yet stored: the snapshot
-    // claimed its version, the store moved the scope's head past it, and that group's append
-    // failed with a version conflict (seen with PostgreSQL under load).
+    // A snapshot is taken when its group closes, while the in-memory state is exactly what the
+    // group's records lead to. Taken after the append, it could include a later group that is in
+    // memory but not yet stored, claim that group's version, and make its append conflict.
     const due: Scope[] = [];
     for (const s of g.scopes) {
       const every = Math.max(this.snapshotEvery, s.size * SNAPSHOT_SHARE);
@@ -150,7 +154,7 @@ export class GroupCommit {
       }
       if (error) {
         for (const s of g.scopes) this.failed.set(s, error);
-        this.options.onFailure?.([...g.scopes], error);
+        this.#options.onFailure?.([...g.scopes], error);
       }
       for (const cb of g.callbacks) {
         try {
@@ -180,7 +184,7 @@ export class GroupCommit {
         await this.store.writeSnapshot(snapshot);
       } catch (err) {
         const s = this.#scopeOf(g, snapshot.scope);
-        if (s) this.options.onSnapshotError?.(s, err as Error);
+        if (s) this.#options.onSnapshotError?.(s, err as Error);
       }
     }
   }

@@ -3,8 +3,9 @@
 // longer fits the models (a property or class removed since) is reported, not fatal: the
 // unknown parts are dropped with a warning naming them; a property added since loads with its
 // default.
+
+import { reachableClasses } from '../model/classes.js';
 import type { ModelClass, ModelObject } from '../model/model-object.js';
-import { reachableClasses } from '../scope/changeset.js';
 import type { Scope } from '../scope/scope.js';
 import type { Fragment } from '../scope/types.js';
 import type { LoadedScope, StoredFragment } from '../store/types.js';

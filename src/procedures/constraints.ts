@@ -1,4 +1,4 @@
-// Procedure constraints (PROTOCOL.md §9): which fragments a procedure accepts. Every fragment of
+// Procedure constraints (docs/protocol.md §9): which fragments a procedure accepts. Every fragment of
 // the changeset must match at least one constraint; a constraint that matches nothing is fine.
 import { DefinitionError } from '../errors.js';
 import type { Collection } from '../model/collection.js';
@@ -14,7 +14,7 @@ export type ArrayConstraintType = 'insert' | 'remove';
 
 /**
  * Constraint value for a collection property: `insert` = the collection grows, `remove` = it
- * shrinks [fix: the original tested "grows" for both]. On an `add` fragment only `insert` can
+ * shrinks (the original server tested "grows" for both). On an `add` fragment only `insert` can
  * match, with a non-empty array (a new object's collection starts empty).
  */
 export class ArrayPropertyConstraint {

@@ -1,4 +1,4 @@
-// Binding expressions of remote procedures (PROTOCOL.md §9): `expr('$incoming.ChatRoom.change.uuid')`.
+// Binding expressions of remote procedures (docs/protocol.md §9): `expr('$incoming.ChatRoom.change.uuid')`.
 // An expression is parsed once, when the procedure is defined (a malformed one throws a
 // DefinitionError there), and evaluated synchronously for each call against the scope's state
 // *before* the changeset is applied and the changeset's raw fragments.
@@ -11,10 +11,11 @@
 //
 // Values read from the model are wire-encoded as in fragments (Dates as seconds since the epoch,
 // enumerations as their raw value); values read from fragments are passed on exactly as sent.
-import { DefinitionError } from '../errors.js';
+import { DefinitionError, ErrorCode, JetstreamError } from '../errors.js';
 import type { Collection } from '../model/collection.js';
 import type { ModelObject } from '../model/model-object.js';
 import { Kind } from '../model/property.js';
+import { encodeItems } from '../model/wire.js';
 import type { Fragment } from '../scope/types.js';
 
 /** What an expression is evaluated against. */
@@ -28,8 +29,8 @@ export interface ExpressionContext {
   };
   /** The changeset's fragments, as the client sent them. */
   fragments: readonly Fragment[];
-  /** `remote.cases` of the procedure, for `$case`. */
-  cases?: Readonly<Record<string, Readonly<Record<string, unknown>>>> | undefined;
+  /** `remote.cases` of the procedure, for `$case`: case maps by name (checked when read). */
+  cases?: Readonly<Record<string, unknown>> | undefined;
 }
 
 /** The expression forms, for editors: `expr('$incoming.ChatRoom.change.uuid')`. */
@@ -41,12 +42,12 @@ export type ExpressionSource =
   | `$case.${string}(${string})`;
 
 /** Thrown while evaluating; the message says which expression and why. */
-export class ExpressionError extends Error {
+export class ExpressionError extends JetstreamError {
   constructor(
     readonly source: string,
     reason: string,
   ) {
-    super(`Expression '${source}': ${reason}`);
+    super(ErrorCode.EXPRESSION, `Expression '${source}': ${reason}`);
     this.name = 'ExpressionError';
   }
 }
@@ -228,11 +229,7 @@ function parseIncoming(source: string): Evaluator {
         const prop = obj.getProperty(field);
         if (!prop?.isCollection)
           throw new ExpressionError(source, `'${clsName}.${field}' is not a collection`);
-        const items = (obj.get(field) as Collection)._items;
-        current =
-          prop.kind === Kind.Model
-            ? items.map((o) => (o as ModelObject).uuid)
-            : items.map((x) => prop.encodeScalar(x));
+        current = encodeItems(prop, obj._collection(prop));
       }
       list = diff === 'inserted' ? difference(value, current) : difference(current, value);
     }
@@ -302,16 +299,21 @@ function parseCase(source: string, rest: string): Evaluator {
   const inner = new Expression(rest.slice(open + 1, -1));
   return (ctx) => {
     const cases = ctx.cases;
-    if (!cases || !Object.hasOwn(cases, name) || cases[name] === null || typeof cases[name] !== 'object') {
+    const map = cases && Object.hasOwn(cases, name) ? cases[name] : undefined;
+    if (!isCaseMap(map)) {
       throw new ExpressionError(source, `the procedure has no case map '${name}' (remote.cases)`);
     }
     const value = inner.evaluate(ctx);
-    const map = cases[name]!;
     const key = String(value);
     if (!Object.hasOwn(map, key))
       throw new ExpressionError(source, `case '${name}' has no entry for ${JSON.stringify(value)}`);
     return map[key];
   };
+}
+
+/** A case map is any object: its own keys are the cases. */
+function isCaseMap(v: unknown): v is Readonly<Record<string, unknown>> {
+  return v !== null && typeof v === 'object';
 }
 
 /** Index of the `)` matching the `(` at `open`, or -1. */
@@ -363,7 +365,7 @@ function resolveKeyPath(source: string, obj: ModelObject, path: readonly Segment
             `'${name}' is a collection of ${prop.label}: index it, e.g. ${name}[0]`,
           );
         }
-        return items.map((x) => prop.encodeScalar(x));
+        return encodeItems(prop, items);
       }
       value = items.at(index);
       if (value === undefined) {

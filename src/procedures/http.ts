@@ -1,6 +1,6 @@
-// The remote `http` procedure (PROTOCOL.md §9): before a changeset is applied, call a downstream
-// HTTP service with a request bound from expressions; a non-success answer rejects the
-// changeset, a successful one may carry `_updates` to apply after it.
+// The remote `http` procedure (docs/protocol.md §9): before a changeset is applied, call a
+// downstream HTTP service with a request bound from expressions; a non-success answer rejects
+// the changeset, a successful one may carry `_updates` to apply after it.
 //
 // Downstream contract:
 //   request   method (default GET), url with `:name` placeholders replaced by URL-encoded
@@ -11,11 +11,10 @@
 //   failures  timeout (default 10 s), transport errors, other statuses, non-JSON or malformed
 //             bodies: each is a SyncError whose message names the failure, not the downstream
 //             address (that goes to the procedure logger).
-import { DefinitionError, SyncError } from '../errors.js';
+import { DefinitionError, ErrorCode, SyncError } from '../errors.js';
 import type { Scope } from '../scope/scope.js';
 import type { Fragment } from '../scope/types.js';
 import { bindValues, type ExpressionContext } from './expression.js';
-import { log } from './log.js';
 import type { ProcedureResult, ProcedureUpdate, RemoteProcedure, RemoteTypeOptions } from './types.js';
 
 export const HTTP_METHODS = ['GET', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'] as const;
@@ -46,13 +45,21 @@ export interface HttpRemoteOptions {
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
+type DownstreamErrorCode =
+  | typeof ErrorCode.DOWNSTREAM_STATUS
+  | typeof ErrorCode.DOWNSTREAM_TIMEOUT
+  | typeof ErrorCode.DOWNSTREAM_REFUSED
+  | typeof ErrorCode.DOWNSTREAM_REQUEST
+  | typeof ErrorCode.DOWNSTREAM_RESPONSE;
+
 /** A downstream failure; `details` (address, status) is for logs, never for the wire. */
 export class DownstreamError extends SyncError {
   constructor(
     message: string,
     readonly details: Record<string, unknown>,
+    code: DownstreamErrorCode = ErrorCode.DOWNSTREAM_REQUEST,
   ) {
-    super(message);
+    super(message, code);
     this.name = 'DownstreamError';
   }
 }
@@ -61,6 +68,11 @@ const PLACEHOLDER = /:([A-Za-z_][A-Za-z0-9_]*)/g;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** A function given as `fetch` is used as one (what it answers is checked like any response). */
+function isFetch(v: unknown): v is typeof fetch {
+  return typeof v === 'function';
 }
 
 export class RemoteHttpProcedure implements RemoteProcedure {
@@ -73,7 +85,8 @@ export class RemoteHttpProcedure implements RemoteProcedure {
   readonly timeout: number;
   readonly successStatusCodes: readonly number[];
   readonly updatesResponseKey: string;
-  readonly cases: Record<string, Record<string, unknown>> | undefined;
+  /** Lookup tables for `$case.<name>(…)`; each table is checked where `$case` reads it. */
+  readonly cases: Readonly<Record<string, unknown>> | undefined;
   readonly #fetch: typeof fetch | undefined;
   /** scheme://authority, never templated (so `:8080` is a port, not a placeholder). */
   readonly #origin: string;
@@ -81,7 +94,8 @@ export class RemoteHttpProcedure implements RemoteProcedure {
 
   constructor(options: RemoteTypeOptions) {
     const name = options.name;
-    const remote = options.remote as unknown as HttpRemoteOptions;
+    // Application code passes the options, unchecked at run time: every field is checked here.
+    const remote: { readonly [K in keyof HttpRemoteOptions]?: unknown } = options.remote;
     const fail = (reason: string) => new DefinitionError(`Procedure '${name}': ${reason}`);
     this.name = name;
 
@@ -99,13 +113,17 @@ export class RemoteHttpProcedure implements RemoteProcedure {
       throw fail(`method is not valid, should be one of: ${HTTP_METHODS.join(', ')}`);
     this.method = upper;
 
-    for (const key of ['params', 'headers', 'cases'] as const) {
-      if (remote[key] !== undefined && !isPlainObject(remote[key]))
+    const objectOption = (key: 'params' | 'headers' | 'cases'): Record<string, unknown> | undefined => {
+      const value = remote[key];
+      if (value !== undefined && !isPlainObject(value))
         throw fail(`${key} are required to be passed by object`);
-    }
-    this.params = remote.params ?? {};
-    this.headers = remote.headers ?? {};
-    this.cases = remote.cases;
+      return value;
+    };
+    const params = objectOption('params');
+    const headers = objectOption('headers');
+    this.cases = objectOption('cases');
+    this.params = params ?? {};
+    this.headers = headers ?? {};
 
     const missing: string[] = [];
     for (const m of this.#pathTemplate.matchAll(PLACEHOLDER)) {
@@ -114,14 +132,16 @@ export class RemoteHttpProcedure implements RemoteProcedure {
     if (missing.length)
       throw fail(`Params is missing some required keys: ${missing.map((k) => `'${k}'`).join(', ')}`);
 
-    if (remote.body !== undefined && remote.body !== null) {
-      if (typeof remote.body !== 'object') throw fail('body is required to be passed by object or array');
+    const body = remote.body;
+    if (body !== undefined && body !== null) {
+      if (!Array.isArray(body) && !isPlainObject(body))
+        throw fail('body is required to be passed by object or array');
       if (upper === 'GET' || upper === 'HEAD') throw fail(`a ${upper} request cannot have a body`);
-      this.body = remote.body;
+      this.body = body;
     }
 
     const timeout = remote.timeout ?? DEFAULT_TIMEOUT_MS;
-    if (!Number.isInteger(timeout) || timeout <= 0)
+    if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout <= 0)
       throw fail('timeout is required to be milliseconds as positive integer');
     this.timeout = timeout;
 
@@ -140,9 +160,9 @@ export class RemoteHttpProcedure implements RemoteProcedure {
       throw fail('updatesResponseKey is required to be a string');
     this.updatesResponseKey = key;
 
-    if (remote.fetch !== undefined && typeof remote.fetch !== 'function')
-      throw fail('fetch is required to be a function');
-    this.#fetch = remote.fetch;
+    const fetchOption = remote.fetch;
+    if (fetchOption !== undefined && !isFetch(fetchOption)) throw fail('fetch is required to be a function');
+    this.#fetch = fetchOption;
   }
 
   /**
@@ -155,7 +175,10 @@ export class RemoteHttpProcedure implements RemoteProcedure {
       request = this.buildRequest({ scope, fragments, cases: this.cases });
     } catch (e) {
       return Promise.reject(
-        new SyncError(`Could not bind the request of procedure '${this.name}': ${(e as Error).message}`),
+        new SyncError(
+          `Could not bind the request of procedure '${this.name}': ${(e as Error).message}`,
+          ErrorCode.PROCEDURE_BINDING,
+        ),
       );
     }
     return this.#send(request.url, request.init);
@@ -192,11 +215,8 @@ export class RemoteHttpProcedure implements RemoteProcedure {
 
   async #send(url: string, init: RequestInit): Promise<ProcedureResult> {
     const details: Record<string, unknown> = { procedure: this.name, method: this.method, url };
-    const failure = (message: string, extra?: Record<string, unknown>) => {
-      const err = new DownstreamError(message, { ...details, ...extra });
-      log().warn(err.details, `Procedure '${this.name}': ${message}`);
-      return err;
-    };
+    const failure = (code: DownstreamErrorCode, message: string, extra?: Record<string, unknown>) =>
+      new DownstreamError(message, { ...details, ...extra }, code);
     const doFetch = this.#fetch ?? fetch;
     let status: number;
     let text: string;
@@ -206,6 +226,7 @@ export class RemoteHttpProcedure implements RemoteProcedure {
       if (!this.successStatusCodes.includes(status)) {
         await response.body?.cancel().catch(() => {});
         throw failure(
+          ErrorCode.DOWNSTREAM_STATUS,
           `Expected response ${this.successStatusCodes.join(', ')} status code, received ${status} status code`,
           { status },
         );
@@ -215,17 +236,25 @@ export class RemoteHttpProcedure implements RemoteProcedure {
       if (e instanceof DownstreamError) throw e;
       const name = (e as Error)?.name;
       if (name === 'TimeoutError' || name === 'AbortError') {
-        throw failure(`Downstream service did not answer within ${this.timeout} ms`);
+        throw failure(
+          ErrorCode.DOWNSTREAM_TIMEOUT,
+          `Downstream service did not answer within ${this.timeout} ms`,
+        );
       }
       const code = errorCode(e);
-      if (code === 'ECONNREFUSED') throw failure('Downstream service refused the connection', { code });
-      throw failure(`Downstream request failed${code ? ` (${code})` : ''}`, {
+      if (code === 'ECONNREFUSED')
+        throw failure(ErrorCode.DOWNSTREAM_REFUSED, 'Downstream service refused the connection', { code });
+      throw failure(ErrorCode.DOWNSTREAM_REQUEST, `Downstream request failed${code ? ` (${code})` : ''}`, {
         code,
         error: (e as Error)?.message,
         cause: ((e as Error)?.cause as Error | undefined)?.message,
       });
     }
-    return { updates: this.#parse(text, (m) => failure(m, { status, body: text.slice(0, 200) })) };
+    return {
+      updates: this.#parse(text, (m) =>
+        failure(ErrorCode.DOWNSTREAM_RESPONSE, m, { status, body: text.slice(0, 200) }),
+      ),
+    };
   }
 
   #parse(text: string, failure: (message: string) => Error): ProcedureUpdate[] {

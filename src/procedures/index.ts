@@ -1,6 +1,6 @@
-// procedures/: named per-model procedures that clients invoke on a ScopeSync (PROTOCOL.md §9):
-// constraints, binding expressions, the remote `http` type and custom remote types, and
-// applySync, the per-scope ordered entry point the server calls for every client changeset.
+// procedures/: named per-model procedures that clients invoke on a ScopeSync (docs/protocol.md
+// §9): constraints, binding expressions, the remote `http` type and custom remote types, and
+// ProcedureRunner, the step they plug into the changeset pipeline (pipeline/) with.
 // Importing this module attaches `defineProcedure`, `getProcedure` and
 // `registerRemoteProcedureType` to ModelObject. Server-side: depends on model/ and scope/ only;
 // must not import server/, transport/ or store/.
@@ -33,7 +33,6 @@ export {
   type HttpRemoteOptions,
   RemoteHttpProcedure,
 } from './http.js';
-export { type ProcedureLogger, setProcedureLogger } from './log.js';
 export {
   CONSTRAINTS_NOT_MET,
   defineProcedure,
@@ -44,7 +43,7 @@ export {
   resolveProcedure,
   SyncProcedure,
 } from './procedure.js';
-export { applySync, isScopeBusy, type SyncRequest } from './sync.js';
+export { ProcedureRunner } from './runner.js';
 export type {
   ProcedureResult,
   ProcedureUpdate,

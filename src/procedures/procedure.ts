@@ -3,9 +3,9 @@
 // (if any) before the changeset is applied. Also attaches the DSL to ModelObject:
 // `Model.defineProcedure(name, {constraints, remote})`, `Model.getProcedure(name)`,
 // `ModelObject.registerRemoteProcedureType(type, Class)`.
-import { DefinitionError, SyncError } from '../errors.js';
+import { DefinitionError, ErrorCode, SyncError } from '../errors.js';
+import { reachableClasses } from '../model/classes.js';
 import { type ModelClass, ModelObject } from '../model/model-object.js';
-import { reachableClasses } from '../scope/changeset.js';
 import type { Scope } from '../scope/scope.js';
 import type { Fragment } from '../scope/types.js';
 import { Constraint, type ConstraintSpec, firstUnmatched } from './constraints.js';
@@ -91,11 +91,11 @@ export class SyncProcedure {
   verify(scope: Scope, fragments: readonly Fragment[]): SyncError | null {
     if (scope.disableProcedureConstraints) return null;
     const root = scope.root;
-    if (!root) return new SyncError('No root model set');
+    if (!root) return new SyncError('No root model set', ErrorCode.NO_ROOT);
     const classes = reachableClasses(root.constructor as ModelClass);
     return firstUnmatched(this.constraints, fragments, classes, scope) < 0
       ? null
-      : new SyncError(CONSTRAINTS_NOT_MET);
+      : new SyncError(CONSTRAINTS_NOT_MET, ErrorCode.PROCEDURE_CONSTRAINTS);
   }
 
   /**
@@ -109,7 +109,10 @@ export class SyncProcedure {
       outcome = await callRemote(this.remote, scope, fragments);
     } catch (e) {
       if (e instanceof SyncError) throw e;
-      throw new SyncError(`Procedure '${this.fullName}' failed: ${(e as Error)?.message ?? String(e)}`);
+      throw new SyncError(
+        `Procedure '${this.fullName}' failed: ${(e as Error)?.message ?? String(e)}`,
+        ErrorCode.PROCEDURE_FAILED,
+      );
     }
     return { updates: normalizeOutcome(outcome, this.fullName) };
   }
@@ -155,7 +158,10 @@ function normalizeOutcome(outcome: RemoteOutcome, name: string): ProcedureUpdate
   const updates = Array.isArray(outcome) ? outcome : (outcome as ProcedureResult).updates;
   if (updates === undefined || updates === null) return [];
   if (!Array.isArray(updates))
-    throw new SyncError(`Procedure '${name}' returned updates that are not an array`);
+    throw new SyncError(
+      `Procedure '${name}' returned updates that are not an array`,
+      ErrorCode.PROCEDURE_UPDATES,
+    );
   return updates;
 }
 
@@ -197,17 +203,27 @@ export function getProcedure(Model: ModelClass, name: string): SyncProcedure | u
  */
 export function resolveProcedure(scope: Scope, qualifiedName: string): SyncProcedure {
   const root = scope.root;
-  if (!root) throw new SyncError('No root model set');
+  if (!root) throw new SyncError('No root model set', ErrorCode.NO_ROOT);
   const parts = typeof qualifiedName === 'string' ? qualifiedName.split('.') : [];
   if (parts.length !== 2 || !parts[0] || !parts[1]) {
-    throw new SyncError('Procedure must be of the format "ModelName.procedureName"');
+    throw new SyncError(
+      'Procedure must be of the format "ModelName.procedureName"',
+      ErrorCode.PROCEDURE_NAME,
+    );
   }
   const [modelName, procedureName] = parts as [string, string];
   const cls = reachableClasses(root.constructor as ModelClass).get(modelName);
   if (!cls)
-    throw new SyncError(`No such model '${modelName}' for procedure call with procedure '${qualifiedName}'`);
+    throw new SyncError(
+      `No such model '${modelName}' for procedure call with procedure '${qualifiedName}'`,
+      ErrorCode.PROCEDURE_MODEL,
+    );
   const procedure = getProcedure(cls, procedureName);
-  if (!procedure) throw new SyncError(`No such procedure '${procedureName}' for model '${modelName}'`);
+  if (!procedure)
+    throw new SyncError(
+      `No such procedure '${procedureName}' for model '${modelName}'`,
+      ErrorCode.PROCEDURE_NOT_FOUND,
+    );
   return procedure;
 }
 

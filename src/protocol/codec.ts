@@ -1,9 +1,9 @@
 // Frame codec: bytes or text from a socket → validated messages, and messages → JSON text.
 //
 // Decoding parses once and validates once; nothing invalid reaches application logic
-// (PROTOCOL.md §11). Encoding builds each outbound message by string concatenation around
+// (docs/protocol.md §11). Encoding builds each outbound message by string concatenation around
 // pre-encoded parts, so a fragment list broadcast to many sessions is serialized once and
-// only the per-session envelope (`index`, `scopeIndex`) differs (DESIGN.md).
+// only the per-session envelope (`index`, `scopeIndex`) differs (docs/architecture.md).
 
 import { ErrorType, type WireError } from '../errors.js';
 import {
@@ -58,10 +58,11 @@ export const defaultLimits: ProtocolLimits = Object.freeze({
  * integer (or `Infinity`): configuration mistakes fail at start-up, not on the first frame.
  */
 export function resolveLimits(overrides?: Partial<ProtocolLimits>): ProtocolLimits {
-  const limits: Record<string, number> = { ...defaultLimits };
+  const limits: { -readonly [K in keyof ProtocolLimits]: number } = { ...defaultLimits };
   if (overrides !== undefined) {
-    for (const key of Object.keys(defaultLimits)) {
-      const value = (overrides as Record<string, unknown>)[key];
+    for (const key of Object.keys(defaultLimits) as (keyof ProtocolLimits)[]) {
+      // Untyped callers may pass anything: checked below.
+      const value: unknown = overrides[key];
       if (value === undefined) continue;
       if (
         typeof value !== 'number' ||
@@ -72,7 +73,7 @@ export function resolveLimits(overrides?: Partial<ProtocolLimits>): ProtocolLimi
       limits[key] = value;
     }
   }
-  return Object.freeze(limits) as unknown as ProtocolLimits;
+  return Object.freeze(limits);
 }
 
 // ---------------------------------------------------------------------------------------------

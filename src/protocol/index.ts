@@ -1,10 +1,12 @@
-// protocol/ — the Jetstream Sync v1 wire protocol (PROTOCOL.md §2, §3, §5, §6, §11): message
-// types and schemas, the frame codec (decode + validate inbound frames, encode outbound
-// messages), limits, and the uuid/semver/fragment checks they rely on.
+// protocol/ — the Jetstream Sync v1 wire protocol (docs/protocol.md §2, §3, §5, §6, §11):
+// message types and schemas, the frame codec (decode + validate inbound frames, encode outbound
+// messages), limits, and the semver/fragment checks they rely on. UUIDs are checked with the
+// model layer's isUUID/normalizeUUID (src/model/uuid.ts), the one uuid rule of the package.
 //
 // Shared by the server and the browser client SDK. It must not import Node-only modules
-// (`node:*`, Buffer, process) nor anything outside `src/protocol/` except `src/errors.ts`.
-// Binary input is decoded with TextDecoder. Everything not exported here is private.
+// (`node:*`, Buffer, process) nor anything outside `src/protocol/` except `src/errors.ts` and
+// `src/model/uuid.ts`. Binary input is decoded with TextDecoder. Everything not exported here
+// is private.
 
 export {
   type DecodedItem,
@@ -55,4 +57,4 @@ export {
   type WireScalar,
   type WireValue,
 } from './messages.js';
-export { isUnsafeKey, isUuid, normalizeUuid } from './validate.js';
+export { isUnsafeKey } from './validate.js';

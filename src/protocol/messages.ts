@@ -1,4 +1,4 @@
-// The v1 wire messages (PROTOCOL.md §5, §6): TypeScript types for every message in both
+// The v1 wire messages (docs/protocol.md §5, §6): TypeScript types for every message in both
 // directions, and TypeBox schemas for the shapes each side accepts. Only the server's side
 // (client → server) is compiled here; the client SDK checks the server's messages by hand in
 // client-codec.ts, which keeps TypeBox (~115 KiB minified) out of the browser bundle.
@@ -23,7 +23,7 @@ export type WireScalar = null | string | number | boolean;
 /** A fragment property value on the wire: a scalar or a flat array of scalars. */
 export type WireValue = WireScalar | WireScalar[];
 
-/** One change to one object (PROTOCOL.md §6). Outbound fragments may omit `properties`. */
+/** One change to one object (docs/protocol.md §6). Outbound fragments may omit `properties`. */
 export interface Fragment {
   type: 'add' | 'change';
   /** Lowercase RFC 4122 UUID. */
@@ -132,7 +132,7 @@ export interface IgnoredMessage {
   index: number;
 }
 
-/** What the server accepts from a client (PROTOCOL.md §2.6, "Message types each parser knows"). */
+/** What the server accepts from a client (docs/protocol.md §2.6, "Message types each parser knows"). */
 export type ClientMessage = SessionCreate | ScopeFetch | ScopeSync | Ping | Reply | IgnoredMessage;
 export type ClientMessageType = ClientMessage['type'];
 

@@ -1,4 +1,4 @@
-// The changeset engine (PROTOCOL.md §7 steps 3–6). It runs in two phases:
+// The changeset engine (docs/protocol.md §7 steps 3–6). It runs in two phases:
 //
 //   plan   — pure: resolves every fragment against the scope and the other fragments of the
 //            batch, validates and decodes every property, and decides which fragments are
@@ -11,19 +11,18 @@
 // - An add whose uuid exists (in the scope or earlier in the batch) is rejected.
 // - A reference may point at an object in the scope or at any accepted add of the batch, of a
 //   compatible class. An add that fails makes every fragment that references it fail too.
-// - A change may target an object added by the same changeset [fix].
+// - A change may target an object added by the same changeset.
 // - An add must end up with a parent: it is accepted only when the batch's final reference
 //   values connect it to an object already in the scope (directly or through other adds).
 import { ErrorType, type WireError } from '../errors.js';
-import {
-  definitionsVersion,
-  isModelClass,
-  type ModelClass,
-  type ModelObject,
-} from '../model/model-object.js';
+import { isClassNamed, reachableClasses } from '../model/classes.js';
+import type { ModelClass, ModelObject } from '../model/model-object.js';
 import { INVALID, Kind, type Property } from '../model/property.js';
 import { isUUID } from '../model/uuid.js';
+import { encodeValue } from '../model/wire.js';
 import type { AppliedFragment, Fragment } from './types.js';
+
+// Where persistence/ imports it from; it lives with the other class-graph questions in model/.
 
 /** What the engine needs from a scope. */
 export interface EngineScope {
@@ -39,7 +38,7 @@ interface Decoded {
 
 interface Entry {
   frag: Fragment;
-  /** `frag.uuid` lowercased (uuids compare lowercased, PROTOCOL.md §6). */
+  /** `frag.uuid` lowercased (uuids compare lowercased, docs/protocol.md §6). */
   uuid: string;
   /** True when the forwarded fragment must be rebuilt (a uuid or reference was lowercased). */
   rewrite: boolean;
@@ -67,38 +66,6 @@ function err(message: string): WireError {
   return { message, type: ErrorType.invalidFragment };
 }
 
-// ---- class resolution ------------------------------------------------------------------------
-
-const classCache = new WeakMap<ModelClass, { version: number; byName: Map<string, ModelClass> }>();
-
-/**
- * The classes a fragment may name under a root of class `rootCls`: the root's class, every
- * class reachable through reference properties, and every submodel of those [fix: the original
- * missed submodels that nothing referenced].
- */
-export function reachableClasses(rootCls: ModelClass): Map<string, ModelClass> {
-  const cached = classCache.get(rootCls);
-  if (cached && cached.version === definitionsVersion) return cached.byName;
-  const byName = new Map<string, ModelClass>();
-  const queue: ModelClass[] = [rootCls];
-  const seen = new Set<ModelClass>();
-  while (queue.length) {
-    const c = queue.pop()!;
-    if (seen.has(c)) continue;
-    seen.add(c);
-    if (!byName.has(c.typeName)) byName.set(c.typeName, c);
-    for (const sub of c.$subclasses) queue.push(sub);
-    for (const p of c.$props) if (p.kind === Kind.Model && isModelClass(p.type)) queue.push(p.type);
-  }
-  classCache.set(rootCls, { version: definitionsVersion, byName });
-  return byName;
-}
-
-function classNamed(cls: ModelClass, name: string): boolean {
-  for (let c: ModelClass | null = cls; c; c = c.$super) if (c.typeName === name) return true;
-  return false;
-}
-
 // ---- plan ------------------------------------------------------------------------------------
 
 export function plan(scope: EngineScope, fragments: readonly Fragment[]): Plan {
@@ -112,10 +79,10 @@ export function plan(scope: EngineScope, fragments: readonly Fragment[]): Plan {
   // Step 3a: stage the adds.
   for (let i = 0; i < fragments.length; i++) {
     const frag = fragments[i]!;
-    // [fix] uuids are compared lowercased (§6). The protocol decoder lowercases them already,
-    // but server code calls applyChangeset directly, and a mixed-case uuid would otherwise
-    // create an object the index cannot find. toLowerCase() returns the same string when
-    // there is nothing to lower, so the common case costs a scan, not an allocation.
+    // uuids are compared lowercased (§6). The protocol decoder lowercases them already, but
+    // server code calls applyChangeset directly, and a mixed-case uuid would otherwise create
+    // an object the index cannot find. toLowerCase() returns the same string when there is
+    // nothing to lower, so the common case costs a scan, not an allocation.
     const raw = frag.uuid;
     const uuid = typeof raw === 'string' ? raw.toLowerCase() : '';
     const e: Entry = {
@@ -198,7 +165,8 @@ export function plan(scope: EngineScope, fragments: readonly Fragment[]): Plan {
       }
       cls = a.cls!;
     }
-    if (frag.clsName !== cls.typeName && !classNamed(cls, frag.clsName)) {
+    // The class's own name first: the common case, and measurably cheaper than the call.
+    if (frag.clsName !== cls.typeName && !isClassNamed(cls, frag.clsName)) {
       e.error = err(`ModelObject '${e.uuid}' is a ${cls.typeName}, not a ${frag.clsName}`);
       failed++;
       continue;
@@ -243,7 +211,7 @@ function decode(
             e.error = err(`Not valid type at '${key}', should be array of UUIDs`);
             return false;
           }
-          // [fix] references compare lowercased too (§6); the forwarded fragment is rebuilt.
+          // References compare lowercased too (§6); the forwarded fragment is rebuilt.
           const lower = u.toLowerCase();
           if (lower !== u) {
             if (uuids === raw) uuids = raw.slice();
@@ -449,10 +417,8 @@ function encodeApplied(e: Entry): AppliedFragment {
   const out: Record<string, unknown> = {};
   for (const d of e.decoded) {
     const v = d.value;
-    if (d.prop.kind === Kind.Date && v !== null) {
-      out[d.prop.name] = Array.isArray(v)
-        ? v.map((x: Date) => x.getTime() / 1000)
-        : (v as Date).getTime() / 1000;
+    if (d.prop.kind === Kind.Date) {
+      out[d.prop.name] = encodeValue(d.prop, v);
     } else if (d.prop.kind === Kind.Model) {
       out[d.prop.name] = v; // the lowercased uuid(s), or null
     } else {

@@ -1,6 +1,6 @@
 // scope/: Scope (root, uuid index, change capture), the changeset engine, and the update
 // operators. Server-side; depends on model/ only. Must not import server/, transport/ or store/.
-export { commit, plan, reachableClasses } from './changeset.js';
+export { commit, plan } from './changeset.js';
 export {
   derivedClasses,
   KeyPath,

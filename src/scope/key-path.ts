@@ -1,4 +1,4 @@
-// Key paths of the update operators (PROTOCOL.md §10): dot-separated property names, with
+// Key paths of the update operators (docs/protocol.md §10): dot-separated property names, with
 // collection elements addressed as `name[2]`, `name.2`, `name[-1]` or `name.-1` (negative
 // indices count from the end).
 //
@@ -9,7 +9,6 @@
 //     object found at run time may be an instance of one.
 // Resolution never throws for a bad path: it returns `{ok: false, error}` with a QueryError.
 import { QueryError } from '../errors.js';
-import type { Collection } from '../model/collection.js';
 import { isModelClass, type ModelClass, ModelObject } from '../model/model-object.js';
 import { Kind, type Property } from '../model/property.js';
 
@@ -85,10 +84,10 @@ function findProperty(
     const p = sub.$propMap[name];
     if (!p) continue;
     if (!found) {
-      found = { property: p, owner: p.owner as unknown as ModelClass };
+      found = { property: p, owner: p.owner };
     } else if (found.property !== p) {
       return fail(
-        `Property '${name}' is ambiguous as derived classes ${found.owner.typeName} and ${(p.owner as unknown as ModelClass).typeName} both declare the same property at keyPath: ${where()}`,
+        `Property '${name}' is ambiguous as derived classes ${found.owner.typeName} and ${p.owner.typeName} both declare the same property at keyPath: ${where()}`,
       );
     }
   }
@@ -112,7 +111,6 @@ export function resolveModelObject(obj: unknown, keyPath: string): KeyPathResult
     if (prop.kind !== Kind.Model) {
       return fail(`Property '${seg.name}' is not a ModelObject property at keyPath: ${at(text)}`);
     }
-    const value = (current as unknown as Record<string, unknown>)[prop.slot];
     if (prop.isCollection) {
       let index = seg.index;
       if (index === null) {
@@ -128,7 +126,7 @@ export function resolveModelObject(obj: unknown, keyPath: string): KeyPathResult
           );
         }
       }
-      const item = (value as Collection<ModelObject>).at(index);
+      const item = current._collection(prop).at(index);
       if (!item) {
         return fail(
           `No ModelObject instance at index ${index} on property '${seg.name}' at keyPath: ${at(text)}`,
@@ -139,6 +137,7 @@ export function resolveModelObject(obj: unknown, keyPath: string): KeyPathResult
       if (seg.index !== null) {
         return fail(`Property '${seg.name}' is not a collection property at keyPath: ${at(text)}`);
       }
+      const value = current._get(prop);
       if (!value) return fail(`No ModelObject instance on property '${seg.name}' at keyPath: ${at(text)}`);
       current = value as ModelObject;
     }
@@ -194,7 +193,7 @@ export function resolveProperty(cls: unknown, keyPath: string): KeyPathResult<Re
     }
     ownerParts.push(text);
     traversed += `.${text}`;
-    type = property.type as unknown as ModelClass;
+    type = property.type;
   }
 }
 

@@ -1,5 +1,5 @@
 // Scope: a named tree of model objects under one root, with a uuid index, the changeset engine
-// (changeset.ts), and capture of server-side edits (PROTOCOL.md §7.9).
+// (changeset.ts), and capture of server-side edits (docs/protocol.md §7 step 9).
 //
 // Every change to the tree leaves through one door, the 'changes' event, with the applied
 // fragments in order: a changeset from a client emits synchronously when it is applied;
@@ -7,11 +7,17 @@
 // server edits are always emitted before a changeset is applied, so every listener (sessions,
 // the store) sees one total order.
 
-import { ErrorType, ScopeError, SyncError, type WireError } from '../errors.js';
-import type { Collection } from '../model/collection.js';
-import { type ModelClass, type ModelObject, type ScopeLink, walkTree } from '../model/model-object.js';
-import { Kind, type Property } from '../model/property.js';
+import { ErrorCode, ErrorType, ScopeError, SyncError, type WireError } from '../errors.js';
+import {
+  joinTree,
+  type ModelClass,
+  type ModelObject,
+  type ScopeLink,
+  walkTree,
+} from '../model/model-object.js';
+import type { Property } from '../model/property.js';
 import { uuidv4 } from '../model/uuid.js';
+import { encodeProperties } from '../model/wire.js';
 import { Emitter } from '../util/emitter.js';
 import { commit, plan } from './changeset.js';
 import type { AppliedFragment, ApplyOptions, ChangeContext, ChangesetResult, Fragment } from './types.js';
@@ -29,8 +35,6 @@ export interface ScopeOptions {
 export interface ScopeEvents {
   /** Applied fragments, in order, and what caused them. */
   changes: (fragments: AppliedFragment[], context: ChangeContext) => void;
-  // biome-ignore lint/suspicious/noExplicitAny: open-ended for application events
-  [event: string]: (...args: any[]) => unknown;
 }
 
 type Callback<T> = (err: Error | null, result?: T) => void;
@@ -52,8 +56,6 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
   version = 0;
 
   #root: ModelObject | null = null;
-  /** @internal Called with every change before the 'changes' listeners (persistence/). */
-  _recorder: ((fragments: AppliedFragment[], context: ChangeContext) => void) | null = null;
   /** @internal uuid → object, for every object in the scope. */
   readonly _index = new Map<string, ModelObject>();
 
@@ -107,7 +109,7 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
   getRootModelObject(cb: Callback<ModelObject>): void;
   getRootModelObject(cb?: Callback<ModelObject>): ModelObject | null | undefined {
     if (!cb) return this.#root;
-    if (!this.#root) return void cb(new ScopeError('No root modelObject set'));
+    if (!this.#root) return void cb(new ScopeError('No root modelObject set', ErrorCode.NO_ROOT));
     cb(null, this.#root);
   }
 
@@ -146,7 +148,7 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
   getAllModelObjects(cb: Callback<ModelObject[]>): void;
   getAllModelObjects(cb?: Callback<ModelObject[]>): ModelObject[] | undefined {
     if (!this.#root) {
-      if (cb) return void cb(new ScopeError('No root modelObject set'));
+      if (cb) return void cb(new ScopeError('No root modelObject set', ErrorCode.NO_ROOT));
       return [];
     }
     this.flush();
@@ -157,7 +159,7 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
 
   /** The scope as the protocol's ScopeState carries it: root first as `change`, then adds. */
   getState(): { rootUUID: string; fragments: AppliedFragment[] } {
-    if (!this.#root) throw new ScopeError(`Scope '${this.name}' has no root`);
+    if (!this.#root) throw new ScopeError(`Scope '${this.name}' has no root`, ErrorCode.NO_ROOT);
     const all = this.getAllModelObjects();
     const fragments: AppliedFragment[] = new Array(all.length);
     for (let i = 0; i < all.length; i++) {
@@ -175,14 +177,15 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
   // ---- changesets ------------------------------------------------------------------------------
 
   /**
-   * Applies a changeset (PROTOCOL.md §7 steps 3–6): one result per fragment, in input order.
+   * Applies a changeset (docs/protocol.md §7 steps 3–6): one result per fragment, in input order.
    * With `atomic`, either every fragment applies or none does. Emits 'changes' with the
    * applied fragments (when there are any) before returning.
    */
   applyChangeset(fragments: readonly Fragment[], options: ApplyOptions = {}): ChangesetResult {
-    if (!Array.isArray(fragments)) throw new SyncError('fragments must be an array');
+    if (!Array.isArray(fragments))
+      throw new SyncError('fragments must be an array', ErrorCode.SYNC_FRAGMENTS);
     if (!this.#root) {
-      const error = new SyncError('No root model set').toWire();
+      const error = new SyncError('No root model set', ErrorCode.NO_ROOT).toWire();
       return { results: fragments.map(() => error), applied: [] };
     }
     this.flush();
@@ -231,7 +234,7 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
   }
 
   /**
-   * The update operators (PROTOCOL.md §10; see update.ts). Returns the result, or with a
+   * The update operators (docs/protocol.md §10; see update.ts). Returns the result, or with a
    * callback answers `cb(err, result)` instead of throwing.
    */
   update(query: UpdateQuery, spec: UpdateSpec, options?: UpdateOptions): QueryResult;
@@ -298,26 +301,12 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
 
   /** @internal */
   _join(obj: ModelObject): void {
-    const stack = [obj];
-    while (stack.length) {
-      const o = stack.pop()!;
-      if (o._scope === this) continue;
-      if (o._scope) throw new ScopeError(`ModelObject '${o.uuid}' belongs to scope '${o._scope.name}'`);
-      const existing = this._index.get(o.uuid);
-      if (existing && existing !== o) {
-        throw new ScopeError(`Scope '${this.name}' already has a ModelObject with UUID '${o.uuid}'`);
-      }
-      o._scope = this;
-      this._index.set(o.uuid, o);
+    joinTree(this, this._index, obj, (o) => {
       if (this.#capturing) {
         this.#pendingAdds.add(o);
         this.#scheduleFlush();
       }
-      o._forEachChild((child, key) => {
-        child._link(o, key);
-        if (child._scope !== this) stack.push(child);
-      });
-    }
+    });
   }
 
   /** @internal */
@@ -363,7 +352,7 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
       const o = orphans.values().next().value as ModelObject;
       orphans.delete(o);
       if (o._scope !== this || o === this.#root) continue;
-      // [fix] A parent in the scope is not enough: a cycle cut off from the root (a ⇄ b) keeps
+      // A parent in the scope is not enough: a cycle cut off from the root (a ⇄ b) keeps
       // parents in the scope forever. Keep the object only when the root is still an ancestor.
       if (o._hasParentInScope() && this.#reachesRoot(o)) continue;
       o._scope = null;
@@ -404,9 +393,6 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
 
   #emitChanges(fragments: AppliedFragment[], context: ChangeContext): void {
     this.version++;
-    // The recorder (a durable store's group commit) sees every change before any listener, so
-    // a listener that waits for the commit (the broadcast) always finds the change recorded.
-    this._recorder?.(fragments, context);
     this.emit('changes', fragments, context);
   }
 }
@@ -420,24 +406,9 @@ function contextOf(options: ApplyOptions): ChangeContext {
   return ctx;
 }
 
+/** The properties of a captured server-side change, as its `change` fragment carries them. */
 function encodeProps(obj: ModelObject, props: Set<Property>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const fields = obj as unknown as Record<string, unknown>;
-  for (const p of props) {
-    const v = fields[p.slot];
-    if (p.isCollection) {
-      const items = (v as Collection)._items;
-      out[p.name] =
-        p.kind === Kind.Model
-          ? items.map((o) => (o as ModelObject).uuid)
-          : items.map((x) => p.encodeScalar(x));
-    } else if (p.kind === Kind.Model) {
-      out[p.name] = v ? (v as ModelObject).uuid : null;
-    } else {
-      out[p.name] = v === undefined || v === null ? null : p.encodeScalar(v);
-    }
-  }
-  return out;
+  return encodeProperties(obj, props);
 }
 
 /** Creates a scope: `scope({name: 'Canvas'})`. */

@@ -1,7 +1,7 @@
 import type { WireError } from '../errors.js';
 import type { Fragment } from '../protocol/messages.js';
 
-/** A wire fragment (PROTOCOL.md §6). */
+/** A wire fragment (docs/protocol.md §6). */
 export type { Fragment };
 
 /** An applied fragment: properties always present, values wire-encoded. */
@@ -23,7 +23,7 @@ export interface ChangeContext {
 }
 
 export interface ApplyOptions extends ChangeContext {
-  /** All or nothing (PROTOCOL.md §7 step 6). */
+  /** All or nothing (docs/protocol.md §7 step 6). */
   atomic?: boolean;
 }
 

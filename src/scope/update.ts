@@ -1,4 +1,4 @@
-// The update operators (PROTOCOL.md §10): `scope.update(query, update, options?)`, the
+// The update operators (docs/protocol.md §10): `scope.update(query, update, options?)`, the
 // server-side, MongoDB-flavoured way to change a scope: `$set`, `$push`, `$addToSet`, `$pull`.
 //
 // An update never touches objects directly. Each operator is turned into wire fragments — one
@@ -12,10 +12,12 @@
 // current state, so a malformed update (unknown operator, bad key path, bad value shape) throws
 // and changes nothing.
 import { ErrorType, QueryError, type WireError } from '../errors.js';
+import { isClassNamed } from '../model/classes.js';
 import { Collection } from '../model/collection.js';
 import { type ModelClass, ModelObject } from '../model/model-object.js';
 import { INVALID, Kind, type Property, toDate } from '../model/property.js';
 import { uuidv4 } from '../model/uuid.js';
+import { encodeElement, encodeItems, encodeValue } from '../model/wire.js';
 import { derivedClasses, KeyPath, type ResolvedProperty } from './key-path.js';
 import type { ApplyOptions, ChangesetResult, Fragment } from './types.js';
 
@@ -169,12 +171,6 @@ function select(scope: UpdatableScope, query: Record<string, unknown> | null): M
   return obj;
 }
 
-/** True when `cls` or one of its ancestors is named `name`. */
-function isClassNamed(cls: ModelClass, name: string): boolean {
-  for (let c: ModelClass | null = cls; c; c = c.$super) if (c.typeName === name) return true;
-  return false;
-}
-
 function isOperator(op: string): op is OperatorName {
   return op === Operator.set || op === Operator.push || op === Operator.addToSet || op === Operator.pull;
 }
@@ -247,10 +243,7 @@ class Builder {
   currentItems(owner: ModelObject, prop: Property): unknown[] {
     const pending = this.owners.get(owner)?.[prop.name];
     if (Array.isArray(pending)) return pending.slice();
-    const col = (owner as unknown as Record<string, unknown>)[prop.slot] as Collection;
-    return prop.kind === Kind.Model
-      ? col._items.map((o) => (o as ModelObject).uuid)
-      : col._items.map((v) => prop.encodeScalar(v));
+    return encodeItems(prop, owner._collection(prop));
   }
 
   fail(keyPath: string, detail: string): QueryError {
@@ -306,14 +299,14 @@ function buildSet(
   const prop = r.property;
   const props = b.propsOf(owner);
   if (r.index === null) {
-    props[prop.name] = encodeValue(b, prop, keyPath, value);
+    props[prop.name] = encodeInput(b, prop, keyPath, value);
     return;
   }
   // `name[i]`: replace one element of the collection.
   const items = b.currentItems(owner, prop);
   const i = r.index < 0 ? items.length + r.index : r.index;
   if (i < 0 || i >= items.length) throw b.fail(keyPath, `has no element at index ${r.index}`);
-  items[i] = encodeElement(b, prop, keyPath, value);
+  items[i] = encodeInputElement(b, prop, keyPath, value);
   props[prop.name] = items;
 }
 
@@ -333,11 +326,11 @@ function buildPush(
   const unique = b.op === Operator.addToSet;
   for (const v of values) {
     if (Array.isArray(v)) throw b.fail(keyPath, `expects a single value; use {$each: [...]} to add several`);
-    const encoded = encodeElement(b, prop, keyPath, v);
+    const encoded = encodeInputElement(b, prop, keyPath, v);
     if (unique && items.some((x) => sameEncoded(x, encoded))) continue;
     items.push(encoded);
   }
-  // Nothing appended: no change for this property [fix: the original always reported one].
+  // Nothing appended: no change for this property (the original server reported one anyway).
   if (items.length !== before) b.propsOf(owner)[prop.name] = items;
 }
 
@@ -355,7 +348,7 @@ function buildPull(
   const items = b.currentItems(owner, prop);
   let remaining: unknown[];
   if (prop.kind === Kind.Model) {
-    const type = prop.type as unknown as ModelClass;
+    const type = prop.type;
     for (const f of filters) checkObjectFilter(b, keyPath, type, f);
     remaining = items.filter((u) => {
       const obj = b.scope.get(u as string);
@@ -366,7 +359,7 @@ function buildPull(
       if (f !== null && typeof f === 'object' && !(f instanceof Date)) {
         throw b.fail(keyPath, `need to specify scalar value to filter collection of values, not an object`);
       }
-      return encodeScalar(prop, f);
+      return encodeInputScalar(prop, f);
     });
     remaining = items.filter((x) => !encoded.some((f) => sameEncoded(x, f)));
   }
@@ -411,26 +404,18 @@ function matchesFilter(obj: ModelObject, filter: Record<string, unknown>): boole
     }
     const prop = obj.getProperty(key);
     if (!prop) return false;
-    const have = (obj as unknown as Record<string, unknown>)[prop.slot];
     if (prop.isCollection) {
       if (!Array.isArray(want)) return false;
-      const items = (have as Collection)._items;
+      const items = obj._collection(prop)._items;
       if (items.length !== want.length) return false;
       for (let i = 0; i < items.length; i++) {
-        if (!sameEncoded(encodeStored(prop, items[i]), encodeFilterElement(prop, want[i]))) return false;
+        if (!sameEncoded(encodeElement(prop, items[i]), encodeFilterElement(prop, want[i]))) return false;
       }
-    } else if (
-      !sameEncoded(have === undefined ? null : encodeStored(prop, have), encodeFilterElement(prop, want))
-    ) {
+    } else if (!sameEncoded(encodeValue(prop, obj._get(prop)), encodeFilterElement(prop, want))) {
       return false;
     }
   }
   return true;
-}
-
-function encodeStored(prop: Property, v: unknown): unknown {
-  if (v === null) return null;
-  return prop.kind === Kind.Model ? (v as ModelObject).uuid : prop.encodeScalar(v);
 }
 
 function encodeFilterElement(prop: Property, v: unknown): unknown {
@@ -439,38 +424,41 @@ function encodeFilterElement(prop: Property, v: unknown): unknown {
     if (v instanceof ModelObject) return v.uuid;
     return typeof v === 'string' ? v.toLowerCase() : v;
   }
-  return encodeScalar(prop, v);
+  return encodeInputScalar(prop, v);
 }
 
 function sameEncoded(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
-// ---- values ----------------------------------------------------------------------------------
+// ---- input values ----------------------------------------------------------------------------
+// Values written in an update (not stored values: those go through model/wire.ts), as the wire
+// carries them. References may be uuids, model objects or inline objects; Dates may be Dates,
+// millisecond numbers or ISO strings.
 
 /** A whole property value ($set, and the properties of inline objects), wire-encoded. */
-function encodeValue(b: Builder, prop: Property, keyPath: string, value: unknown): unknown {
+function encodeInput(b: Builder, prop: Property, keyPath: string, value: unknown): unknown {
   if (prop.isCollection) {
     const arr = value instanceof Collection ? value.toArray() : value;
     if (!Array.isArray(arr)) throw b.fail(keyPath, `expected array for collection property`);
-    return arr.map((v) => encodeElement(b, prop, keyPath, v));
+    return arr.map((v) => encodeInputElement(b, prop, keyPath, v));
   }
   if (value === null || value === undefined) return null;
-  return encodeElement(b, prop, keyPath, value);
+  return encodeInputElement(b, prop, keyPath, value);
 }
 
 /** One element (or a single value): a reference as a uuid, creating inline objects; a scalar. */
-function encodeElement(b: Builder, prop: Property, keyPath: string, value: unknown): unknown {
-  if (prop.kind !== Kind.Model) return encodeScalar(prop, value);
+function encodeInputElement(b: Builder, prop: Property, keyPath: string, value: unknown): unknown {
+  if (prop.kind !== Kind.Model) return encodeInputScalar(prop, value);
   if (value === null || value === undefined) return null; // the engine rejects null elements
   if (typeof value === 'string') return value.toLowerCase();
   if (value instanceof ModelObject) return value.uuid;
-  if (isPlainObject(value)) return inlineObject(b, prop.type as unknown as ModelClass, keyPath, value);
+  if (isPlainObject(value)) return inlineObject(b, prop.type, keyPath, value);
   throw b.fail(keyPath, `expected a uuid or an object for ModelObject type '${prop.label}'`);
 }
 
 /** A scalar as the wire carries it; Dates (Date, ms number, ISO string) as seconds. */
-function encodeScalar(prop: Property, value: unknown): unknown {
+function encodeInputScalar(prop: Property, value: unknown): unknown {
   if (value === undefined || value === null) return null;
   if (prop.kind === Kind.Date) {
     const d = toDate(value, 1);
@@ -513,7 +501,7 @@ function inlineObject(b: Builder, base: ModelClass, keyPath: string, spec: Recor
     if (key === '$uuid' || key === '$cls') continue;
     const prop = cls.$propMap[key];
     if (!prop) throw b.fail(keyPath, `has no property at '${key}'`);
-    properties[key] = encodeValue(b, prop, `${keyPath}.${key}`, spec[key]);
+    properties[key] = encodeInput(b, prop, `${keyPath}.${key}`, spec[key]);
   }
   return uuid;
 }

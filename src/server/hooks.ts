@@ -45,7 +45,7 @@ export function callHook<T>(
  * A short, client-safe message for a denial reason. The application's own denials reach the
  * client: a string, a plain `Error`, a JetstreamError, or any error marked `expose: true`. A
  * TypeError, RangeError or other built-in failure is a bug in a hook, and its message may hold
- * internal details (PROTOCOL.md §5: never an internal detail): the client gets `fallback`.
+ * internal details (docs/protocol.md §8, §11: no internals on the wire): the client gets `fallback`.
  */
 export function reasonMessage(error: unknown, fallback: string): string {
   if (typeof error === 'string' && error) return error;

@@ -1,7 +1,7 @@
 // The scope hub: which sessions hold which scope (and at which scopeIndex), and the fan-out of
 // every scope's 'changes' to them. One 'changes' listener per scope, whatever the number of
 // sessions (the original added one per fetch and never removed it). The fragment list of a
-// change is encoded once; each session only wraps it in its own envelope (DESIGN.md).
+// change is encoded once; each session only wraps it in its own envelope (docs/architecture.md).
 import { encodeFragments } from '../protocol/codec.js';
 import type { Scope } from '../scope/scope.js';
 import type { AppliedFragment, ChangeContext } from '../scope/types.js';
@@ -9,6 +9,8 @@ import type { AppliedFragment, ChangeContext } from '../scope/types.js';
 /** What the hub needs from a session. */
 export interface Subscriber {
   enqueueScopeSync(scopeIndex: number, fragmentsJson: string): void;
+  /** Sends the scope's whole state again (after it was rebuilt from the store). */
+  _sendState(scope: Scope): void;
 }
 
 /**
@@ -28,7 +30,11 @@ interface Entry {
 export class ScopeHub {
   #entries = new Map<Scope, Entry>();
 
-  constructor(private readonly sink: ChangeSink | null = null) {}
+  readonly #sink: ChangeSink | null;
+
+  constructor(sink: ChangeSink | null = null) {
+    this.#sink = sink;
+  }
 
   subscribe(scope: Scope, session: Subscriber, scopeIndex: number): void {
     let entry = this.#entries.get(scope);
@@ -37,8 +43,8 @@ export class ScopeHub {
         sessions: new Map(),
         state: null,
         listener: (fragments, context) => {
-          if (this.sink)
-            this.sink.changes(scope, fragments, context, () => this.#broadcast(e, fragments, context));
+          if (this.#sink)
+            this.#sink.changes(scope, fragments, context, () => this.#broadcast(e, fragments, context));
           else this.#broadcast(e, fragments, context);
         },
       };

@@ -5,15 +5,11 @@ import { type ProtocolLimits, resolveLimits } from '../protocol/index.js';
 import type { Scope } from '../scope/scope.js';
 import type { Store } from '../store/types.js';
 import type { Transport } from '../transport/types.js';
+import { type Logger, silentLogger } from '../util/logger.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 
-/** A pino-compatible logger (pino itself fits). */
-export interface Logger {
-  debug(obj: unknown, msg?: string): void;
-  info(obj: unknown, msg?: string): void;
-  warn(obj: unknown, msg?: string): void;
-  error(obj: unknown, msg?: string): void;
-}
+export type { Logger };
+export { silentLogger };
 
 export interface ServerOptions {
   /** Transports to accept connections from. Default: a WebSocket transport on `port` or `server`. */
@@ -59,6 +55,11 @@ export interface ServerOptions {
   /** Log destination; silent by default. */
   logger?: Logger;
   /**
+   * The time source of session expiry and keep-alive pings (default `Date.now`). Tests pass a
+   * clock they move by hand, so that expiry does not depend on the machine's speed.
+   */
+  clock?: Clock;
+  /**
    * Durable storage (store/: SQLite, PostgreSQL, memory). With a store, scopes opened through
    * `server.openScope()` are loaded from it, and a change is acknowledged and broadcast only
    * after it is stored (group commit per event-loop turn).
@@ -68,7 +69,15 @@ export interface ServerOptions {
   snapshotEvery?: number;
 }
 
+/** A source of the current time in milliseconds since the epoch. */
+export interface Clock {
+  now(): number;
+}
+
+const systemClock: Clock = { now: Date.now };
+
 export interface ResolvedOptions {
+  clock: Clock;
   sessionExpiry: number;
   establishSessionTimeout: number;
   hookTimeout: number;
@@ -80,9 +89,6 @@ export interface ResolvedOptions {
   limits: ProtocolLimits;
   logger: Logger;
 }
-
-const noop = () => {};
-export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop };
 
 function positive(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
@@ -129,5 +135,6 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     flushInterval: nonNegative('flushInterval', options.flushInterval, 0),
     limits: resolveLimits(options.limits),
     logger: options.logger ?? silentLogger,
+    clock: options.clock ?? systemClock,
   };
 }

@@ -1,10 +1,10 @@
-// A session's outbound messages (PROTOCOL.md §3): the index counter, every message with an
+// A session's outbound messages (docs/protocol.md §3): the index counter, every message with an
 // index until the client acknowledges it, and which of them still have to go out on the socket.
 //
 // Why parallel arrays and not a list of message strings: under fan-out every session holds
 // every broadcast until its client's next Ping ack (often hundreds of milliseconds). Messages
-// kept that long survive young-generation GC and get promoted, and promoted garbage is what made
-// GC the largest cost of the server after socket writes (bench/, issue 7). Here a broadcast costs
+// kept that long survive young-generation GC and get promoted, and promoted garbage would make
+// GC the largest cost of the server after socket writes (see BENCHMARKS.md). Here a broadcast costs
 // three array slots per session and shares the one encoded fragment list; its envelope is built
 // only when a frame is written, and dies young.
 import { encodeScopeSync } from '../protocol/codec.js';

@@ -1,5 +1,5 @@
-// Connection attempts per client address (PROTOCOL.md §11: "sessions per connection attempt
-// rate"): a token bucket per address. A burst up to `burst` attempts passes at once (a page
+// Connection attempts per client address (docs/protocol.md §15, the `sessionRateLimit` option):
+// a token bucket per address. A burst up to `burst` attempts passes at once (a page
 // reload storm, a load test from one host); beyond it, `perSecond` attempts a second.
 
 export interface RateLimitOptions {

@@ -1,24 +1,30 @@
-// The server: accepts connections from its transports, runs the handshake (PROTOCOL.md §4, §8),
-// owns the sessions, and batches every session's output into one frame per event-loop turn.
+// The server: accepts connections from its transports, runs the handshake (docs/protocol.md
+// §4, §8), owns the sessions, and batches every session's output into one frame per event-loop
+// turn. What happens to a changeset belongs to the pipeline (pipeline/), what makes it durable
+// to the persistence (persistence/); the server wires both in at construction.
 //
-// Application hooks, in the order they run (each may answer with a callback or a promise; one
-// that throws, rejects or times out denies that request and nothing else):
-//   1. 'connection' (connection)                 — deny on headers/query: close 4096
-//   2. 'session'    (session, connection, params, callback) or the README's (session, params, callback)
-//   3. session 'fetch' (name, params, callback)  — map a scope name to a Scope, or deny
+// The application's hooks, typed and in the order they run, are listed in events.ts.
 import { ErrorType, type WireError } from '../errors.js';
-import type { ModelClass, ModelObject } from '../model/model-object.js';
-import { GroupCommit, snapshotOf } from '../persistence/group-commit.js';
-import { restoreScope } from '../persistence/restore.js';
+import { EphemeralPersistence } from '../persistence/ephemeral.js';
+import { StorePersistence } from '../persistence/store-persistence.js';
+import type { OpenScopeOptions, Persistence } from '../persistence/types.js';
+import { ChangesetPipeline, type ChangesetRequest } from '../pipeline/pipeline.js';
+import { ProcedureRunner } from '../procedures/runner.js';
 import { decodeFrame, encodeSessionCreateReply } from '../protocol/codec.js';
 import type { SessionCreate } from '../protocol/messages.js';
-import { Scope, type ScopeOptions } from '../scope/scope.js';
+import type { Scope } from '../scope/scope.js';
 import type { ChangesetResult } from '../scope/types.js';
 import type { Store } from '../store/types.js';
 import type { Connection, ConnectionHandler, InboundData, Transport } from '../transport/types.js';
 import { WebsocketTransport } from '../transport/websocket.js';
 import { Emitter } from '../util/emitter.js';
 import { closeReason } from './close-reason.js';
+import {
+  invokeSessionHook,
+  type ServerEvents,
+  type SessionHook,
+  type SessionHookWithConnection,
+} from './events.js';
 import { callHook, reasonMessage } from './hooks.js';
 import { type ChangeSink, ScopeHub } from './hub.js';
 import { type Logger, type ResolvedOptions, resolveOptions, type ServerOptions } from './options.js';
@@ -52,34 +58,6 @@ export class IncomingConnection {
   accept(): void {}
 }
 
-export type SessionCallback = (err?: unknown) => void;
-/**
- * The 'session' hook, in either form: `(session, params, callback)` (the README's) or
- * `(session, connection, params, callback)` (the original code's); see #runSessionHooks.
- */
-// biome-ignore lint/suspicious/noExplicitAny: the two accepted forms differ in their middle arguments
-export type SessionHook = (session: Session, ...args: any[]) => unknown;
-
-export interface ServerEvents {
-  connection: (connection: IncomingConnection) => unknown;
-  session: SessionHook;
-  listening: () => void;
-  error: (err: Error) => void;
-  // biome-ignore lint/suspicious/noExplicitAny: open-ended for application events
-  [event: string]: (...args: any[]) => unknown;
-}
-
-/** Applies a changeset. Replaced by procedures/sync.ts once procedures are loaded. */
-export type SyncApplier = SessionHost['applySync'];
-
-let defaultApplySync: SyncApplier = (scope, req) =>
-  scope.applyChangeset(req.fragments, { atomic: req.atomic, origin: req.origin, procedure: req.procedure });
-
-/** @internal Lets procedures/ install the ordered, procedure-aware applier. */
-export function setDefaultApplySync(fn: SyncApplier): void {
-  defaultApplySync = fn;
-}
-
 export class Server extends Emitter<ServerEvents> implements SessionHost {
   readonly options: ResolvedOptions;
   readonly logger: Logger;
@@ -91,43 +69,43 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
   #flushScheduled = false;
   #pendingConnections = new Set<Connection>();
   #listening: Promise<this> | null = null;
-  #clock: ReturnType<typeof setInterval> | null = null;
+  #ticker: ReturnType<typeof setInterval> | null = null;
   #closed = false;
-  #sink: ChangeSink | null;
-  #commits: GroupCommit | null = null;
-  #restoring = new Set<Scope>();
   #opened = new Map<string, Promise<Scope>>();
-  /** The durable store, when one is configured. */
-  readonly store: Store | null = null;
+  readonly #persistence: Persistence;
+  readonly #pipeline: ChangesetPipeline;
 
   constructor(options: ServerOptions = {}) {
     super();
     this.options = resolveOptions(options);
     this.logger = this.options.logger;
-    if (options.store) {
-      const commits = new GroupCommit(options.store, {
-        snapshotEvery: options.snapshotEvery,
-        onFailure: (scopes, err) => this.#storeFailed(scopes, err),
-        onSnapshotError: (scope, err) => this.logger.warn({ err, scope: scope.name }, 'snapshot failed'),
-      });
-      this.#commits = commits;
-      this.store = options.store;
-      // Broadcasts wait for the group commit of the changes they carry.
-      this.#sink = {
-        changes: (_scope, _fragments, _context, broadcast) =>
-          commits.afterCommit((err) => !err && broadcast()),
-      };
-    } else {
-      this.#sink = null;
-    }
-    this.hub = new ScopeHub(this.#sink);
+    const persistence: Persistence = options.store
+      ? new StorePersistence(
+          options.store,
+          { logger: this.logger, restored: (scope) => this.#restored(scope) },
+          { snapshotEvery: options.snapshotEvery },
+        )
+      : new EphemeralPersistence();
+    this.#persistence = persistence;
+    this.#pipeline = new ChangesetPipeline({
+      procedures: new ProcedureRunner(this.logger),
+      gate: persistence,
+      logger: this.logger,
+    });
+    // With a store, broadcasts wait for the group commit of the changes they carry.
+    const sink: ChangeSink | null = persistence.durable
+      ? {
+          changes: (_scope, _fragments, _context, broadcast) =>
+            persistence.afterCommit((err) => !err && broadcast()),
+        }
+      : null;
+    this.hub = new ScopeHub(sink);
     for (const s of options.scopes ?? []) this.#scopes.set(s.name, s);
     if (options.transports && options.transports.length > 0) {
       this.transports = options.transports.slice();
     } else {
-      // [e2e fix] The default transport's frame limit follows `limits.maxFrameBytes` (plus slack
-      // for the codec to answer a slightly-too-big frame itself); it was a fixed 1 MiB + 1 KiB,
-      // so raising maxFrameBytes had no effect and lowering it left ws buffering 1 MiB frames.
+      // The default transport's frame limit follows `limits.maxFrameBytes`, plus slack for the
+      // codec to answer a slightly-too-big frame itself instead of ws cutting the socket.
       const maxFrameBytes = this.options.limits.maxFrameBytes;
       const maxPayload = Number.isFinite(maxFrameBytes) ? maxFrameBytes + 1024 : 0; // 0 = no limit in ws
       this.transports = [
@@ -138,12 +116,27 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     }
   }
 
+  /**
+   * Adds a hook or event listener (src/server/events.ts lists them with their payloads). The
+   * 'session' hook may be written `(session, params, callback)` or, as in the original code,
+   * `(session, connection, params, callback)`.
+   */
+  override on(event: 'session', hook: SessionHook): this;
+  override on(event: 'session', hook: SessionHookWithConnection): this;
+  override on<K extends keyof ServerEvents>(event: K, listener: ServerEvents[K]): this;
+  override on(
+    event: keyof ServerEvents,
+    listener: ServerEvents[keyof ServerEvents] | SessionHookWithConnection,
+  ): this {
+    return super.on(event, listener as ServerEvents[typeof event]);
+  }
+
   /** Starts every transport. Resolves once all are listening. */
   listen(): Promise<this> {
     this.#startClock();
     this.#listening ??= Promise.all(this.transports.map((t) => t.listen((c) => this.#onConnection(c)))).then(
       () => {
-        this.emit('listening');
+        this.emit('listening', this);
         return this;
       },
     );
@@ -170,13 +163,18 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#clock) clearInterval(this.#clock);
-    this.#clock = null;
+    if (this.#ticker) clearInterval(this.#ticker);
+    this.#ticker = null;
     for (const s of [...this.#sessions.values()]) s.close(1001, { message: 'Server shutting down' });
     for (const c of this.#pendingConnections) c.close(1001, 'Server shutting down');
     this.hub.close();
     await Promise.all(this.transports.map((t) => t.close()));
-    await this.#commits?.drain();
+    await this.#persistence.close();
+  }
+
+  /** The durable store, when one is configured. */
+  get store(): Store | null {
+    return this.#persistence.store;
   }
 
   // ---- SessionHost -----------------------------------------------------------------------------
@@ -185,21 +183,12 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     return this.#scopes.get(name);
   }
 
-  applySync(scope: Scope, req: Parameters<SyncApplier>[1]): ChangesetResult | Promise<ChangesetResult> {
-    const failure = this.#commits?.failed.get(scope);
-    if (failure) {
-      const e = {
-        message: `Could not apply SyncMessage: the store failed (${failure.message}); the scope is being restored`,
-        type: ErrorType.storeFailed,
-      };
-      return { results: req.fragments.map(() => e), applied: [] };
-    }
-    return defaultApplySync(scope, req);
+  submit(scope: Scope, req: ChangesetRequest): ChangesetResult | Promise<ChangesetResult> {
+    return this.#pipeline.submit(scope, req);
   }
 
   afterCommit(fn: (err: Error | null) => void): void {
-    if (this.#commits) this.#commits.afterCommit(fn);
-    else fn(null);
+    this.#persistence.afterCommit(fn);
   }
 
   /**
@@ -208,84 +197,33 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
    * to it is stored before it is acknowledged. Without a store, simply creates it. Opening a
    * name again returns the same scope, so a `fetch` hook can open scopes on first use.
    */
-  openScope(options: ScopeOptions & { root: () => ModelObject }): Promise<Scope> {
+  openScope(options: OpenScopeOptions): Promise<Scope> {
     if (!options || typeof options.name !== 'string')
       return Promise.reject(new TypeError('openScope needs a name'));
+    if (typeof options.root !== 'function')
+      return Promise.reject(new TypeError('openScope needs a root() function'));
     // One Scope per name: opening twice (say, lazily from a fetch hook, by two sessions at
     // once) must not create two writers of the same stored scope.
     let opening = this.#opened.get(options.name);
     if (!opening) {
-      opening = this.#open(options);
+      opening = this.#persistence.open(options).then((scope) => {
+        this.addScope(scope);
+        return scope;
+      });
       this.#opened.set(options.name, opening);
       opening.catch(() => this.#opened.delete(options.name)); // a failed open can be retried
     }
     return opening;
   }
 
-  async #open(options: ScopeOptions & { root: () => ModelObject }): Promise<Scope> {
-    const { root, ...scopeOptions } = options;
-    const scope = new Scope(scopeOptions);
-    const initial = root();
-    const store = this.store;
-    if (!store) {
-      scope.setRoot(initial);
-      this.addScope(scope);
-      return scope;
-    }
-    await store.open();
-    const loaded = await store.load(scope.name);
-    if (loaded) {
-      const warnings = restoreScope(scope, initial.constructor as ModelClass, loaded);
-      for (const w of warnings) this.logger.warn({ scope: scope.name }, w);
-    } else {
-      scope.setRoot(initial);
-      await store.writeSnapshot(snapshotOf(scope));
-    }
-    this.#commits!.track(scope);
-    this.addScope(scope);
-    return scope;
-  }
-
   /** Resolves once every change accepted so far is stored. */
-  async drain(): Promise<void> {
-    await this.#commits?.drain();
+  drain(): Promise<void> {
+    return this.#persistence.drain();
   }
 
-  #storeFailed(scopes: Scope[], err: Error): void {
-    this.logger.error(
-      { err, scopes: scopes.map((s) => s.name) },
-      'store append failed; restoring the scopes from the store',
-    );
-    for (const scope of scopes) void this.#restore(scope);
-  }
-
-  /** Rebuilds a scope from the store after a failed append, then resends its state to every holder. */
-  async #restore(scope: Scope): Promise<void> {
-    if (this.#restoring.has(scope) || !this.store || !scope.root) return;
-    this.#restoring.add(scope);
-    const rootClass = scope.root.constructor as ModelClass;
-    try {
-      for (let attempt = 0; !this.#closed; attempt++) {
-        try {
-          await this.#commits!.drain();
-          const loaded = await this.store.load(scope.name);
-          if (!loaded) throw new Error('the scope is no longer stored');
-          this.#commits!.untrack(scope);
-          scope._reset();
-          for (const w of restoreScope(scope, rootClass, loaded)) this.logger.warn({ scope: scope.name }, w);
-          this.#commits!.track(scope);
-          this.#commits!.failed.delete(scope);
-          for (const s of this.hub.sessionsOf(scope)) (s as Session)._sendState(scope);
-          this.logger.info({ scope: scope.name }, 'scope restored from the store');
-          return;
-        } catch (err) {
-          this.logger.warn({ err, scope: scope.name, attempt }, 'scope restore failed; retrying');
-          await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** attempt)).unref?.());
-        }
-      }
-    } finally {
-      this.#restoring.delete(scope);
-    }
+  /** A scope was rebuilt from the store: every session holding it gets its state again. */
+  #restored(scope: Scope): void {
+    for (const s of this.hub.sessionsOf(scope)) s._sendState(scope);
   }
 
   /**
@@ -322,14 +260,14 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
    * for the ping jitter (a quarter of the variance) and for short expiries in tests.
    */
   #startClock(): void {
-    if (this.#clock || this.#closed) return;
+    if (this.#ticker || this.#closed) return;
     const { pingInterval, pingVariance, sessionExpiry } = this.options;
     const period = Math.max(5, Math.min(250, (pingVariance || pingInterval) / 4, sessionExpiry / 4));
-    this.#clock = setInterval(() => {
-      const now = Date.now();
+    this.#ticker = setInterval(() => {
+      const now = this.options.clock.now();
       for (const s of this.#sessions.values()) s._tick(now);
     }, period);
-    this.#clock.unref?.();
+    this.#ticker.unref?.();
   }
 
   // ---- connections -----------------------------------------------------------------------------
@@ -363,7 +301,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
 
   async #establish(conn: Connection): Promise<void> {
     this.#pendingConnections.add(conn);
-    // Frames that arrive before the session is accepted are kept, not lost (original bug 11).
+    // Frames that arrive before the session is accepted are kept, not lost (docs/protocol.md §4.2).
     const frames: InboundData[] = [];
     let closed = false;
     let wake: (() => void) | null = null;
@@ -433,9 +371,8 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
 
   async #runConnectionHooks(incoming: IncomingConnection): Promise<WireError | null> {
     for (const hook of this.listeners('connection')) {
-      // [e2e fix] Through callHook, so that a hook whose promise never settles is denied after
-      // hookTimeout; awaited bare, it left the connection pending forever (the establish
-      // timeout only starts counting once the hooks are done).
+      // Through callHook, so that a hook whose promise never settles is denied after
+      // hookTimeout: the establish timeout is only checked once the hooks are done.
       const answer = await callHook<unknown>((cb) => {
         const r = hook(incoming);
         if (!(r && typeof (r as Promise<unknown>).then === 'function')) cb();
@@ -456,14 +393,10 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     params: Record<string, unknown>,
   ): Promise<WireError | null> {
     for (const hook of this.listeners('session')) {
-      const answer = await callHook<unknown>((cb) => {
-        // The README's form is (session, params, callback); the original code's is
-        // (session, connection, params, callback). Three declared parameters mean the
-        // README's form, unless the hook is an async function (it answers by promise).
-        const h = hook as (...args: unknown[]) => unknown;
-        const readmeForm = h.length <= 3 && !(h.length === 3 && h.constructor?.name === 'AsyncFunction');
-        return readmeForm ? h(session, params, cb) : h(session, incoming, params, cb);
-      }, this.options.hookTimeout);
+      const answer = await callHook<unknown>(
+        (cb) => invokeSessionHook(hook, session, incoming, params, cb),
+        this.options.hookTimeout,
+      );
       if (!answer.ok) {
         this.logger.info({ err: answer.error }, 'session denied');
         return { message: reasonMessage(answer.error, 'Session creation denied'), type: ErrorType.rejected };

@@ -1,4 +1,4 @@
-// A session: one client's conversation with the server (PROTOCOL.md §3, §4). It outlives
+// A session: one client's conversation with the server (docs/protocol.md §3, §4). It outlives
 // sockets: a client that reconnects with the token re-attaches and both sides resend what the
 // other has not acknowledged.
 //
@@ -6,6 +6,7 @@
 // until the client's Ping acks it, and everything queued in one event-loop turn sent as one
 // frame. Inbound: dedupe by index, garbage counted and answered where the client waits.
 import { ErrorType, type WireError } from '../errors.js';
+import type { ChangesetRequest } from '../pipeline/pipeline.js';
 // Direct module imports on the hot path: a re-exporting index compiles to property getters.
 import {
   type DecodedItem,
@@ -21,6 +22,7 @@ import type { ChangesetResult } from '../scope/types.js';
 import type { Connection, ConnectionHandler, InboundData } from '../transport/types.js';
 import { Emitter } from '../util/emitter.js';
 import { closeReason } from './close-reason.js';
+import type { SessionEvents } from './events.js';
 import { callHook, reasonMessage } from './hooks.js';
 import type { ScopeHub, Subscriber } from './hub.js';
 import type { Logger, ResolvedOptions } from './options.js';
@@ -33,11 +35,8 @@ export interface SessionHost {
   readonly logger: Logger;
   /** Scopes served by name when the application installs no fetch handler. */
   findScope(name: string): Scope | undefined;
-  /** Applies a client changeset (ordering, procedures); see procedures/sync.ts. */
-  applySync(
-    scope: Scope,
-    req: { fragments: ScopeSync['fragments']; atomic?: boolean; procedure?: string; origin: Session },
-  ): ChangesetResult | Promise<ChangesetResult>;
+  /** Hands a client changeset to the changeset pipeline (pipeline/). */
+  submit(scope: Scope, req: ChangesetRequest): ChangesetResult | Promise<ChangesetResult>;
   /**
    * Runs `fn` once every change accepted so far is durable (at once without a store), with the
    * store's error if they could not be stored.
@@ -45,17 +44,6 @@ export interface SessionHost {
   afterCommit(fn: (err: Error | null) => void): void;
   scheduleFlush(session: Session): void;
   sessionEnded(session: Session): void;
-}
-
-export type FetchCallback = (err?: unknown, scope?: unknown) => void;
-
-export interface SessionEvents {
-  /** The application maps a scope name to a Scope (or denies) — `callback(err, scope)` or a promise. */
-  fetch: (name: string, params: Record<string, unknown>, callback: FetchCallback) => unknown;
-  /** The session expired or was closed; it will never be used again. */
-  expire: () => void;
-  // biome-ignore lint/suspicious/noExplicitAny: open-ended for application events
-  [event: string]: (...args: any[]) => unknown;
 }
 
 const CLOSE_DENIED = 4096;
@@ -86,13 +74,14 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   #hold = false;
   #lastClientIndex = 0;
   #invalid = 0;
-  #lastActivity = Date.now();
+  #lastActivity: number;
   /** When the next keep-alive Ping is due; 0 while no socket is attached (see _tick). */
   #nextPingAt = 0;
 
   constructor(host: SessionHost, token: string, params: Record<string, unknown>, version: string) {
     super();
     this.#host = host;
+    this.#lastActivity = host.options.clock.now();
     this.token = token;
     this.params = params;
     this.version = version;
@@ -105,7 +94,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
 
   // ---- sockets --------------------------------------------------------------------------------
 
-  /** @internal Attaches a socket; the previous one, if any, is closed and forgotten (§4 [fix]). */
+  /** @internal Attaches a socket; the previous one, if any, is closed and forgotten (§4.4). */
   _attach(conn: Connection, resumed: boolean): void {
     if (this.expired) return;
     const previous = this.connection;
@@ -121,7 +110,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     this.#ping = null;
     this.#resendRequested = false;
     this.#hold = resumed;
-    this.#schedulePing(Date.now());
+    this.#schedulePing(this.#host.options.clock.now());
   }
 
   /** @internal ConnectionHandler: a frame from the attached socket. */
@@ -165,7 +154,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   /** @internal One inbound frame. */
   _receive(data: InboundData): void {
     if (this.expired) return;
-    this.#lastActivity = Date.now();
+    this.#lastActivity = this.#host.options.clock.now();
     if (this.#hold) {
       this.#hold = false;
       this.#wake();
@@ -204,17 +193,26 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     if (!this.#fresh(msg.index)) return;
     if (msg.type === 'ScopeSync') this.#sync(msg);
     else if (msg.type === 'ScopeFetch') {
-      // [e2e fix] Never an unhandled rejection: an unexpected failure fails this fetch only.
-      this.#fetch(msg).catch((err: unknown) => {
-        this.#host.logger.error({ err }, 'fetch failed');
-        const e: WireError = { message: 'Fetch failed', type: ErrorType.rejected };
-        this.#enqueue((i) => encodeScopeFetchReply(i, msg.index, e));
-      });
+      // Without fetch listeners the answer is known now, and the reply is queued in this turn,
+      // before any later message of the same frame is processed (docs/protocol.md §2).
+      if (this.listenerCount('fetch') === 0) {
+        const scope = this.#host.findScope(msg.name);
+        this.#fetched(msg, scope ? { scope } : { error: `No such scope '${msg.name}'` });
+      } else {
+        // Never an unhandled rejection: an unexpected failure fails this fetch only.
+        this.#askFetchListeners(msg)
+          .then((found) => this.#fetched(msg, found))
+          .catch((err: unknown) => {
+            this.#host.logger.error({ err }, 'fetch failed');
+            const e: WireError = { message: 'Fetch failed', type: ErrorType.rejected };
+            this.#enqueue((i) => encodeScopeFetchReply(i, msg.index, e));
+          });
+      }
     }
-    // SessionCreate after the handshake, Reply and the known server types: ignored (§2.6).
+    // SessionCreate after the handshake, Reply and the known server types: ignored (§14).
   }
 
-  /** Index rule of §3: 0 always passes; at or below the highest seen is a resend, dropped. */
+  /** Index rule of §3.1: 0 always passes; at or below the highest seen is a resend, dropped. */
   #fresh(index: number): boolean {
     if (index === 0) return true;
     if (index <= this.#lastClientIndex) return false;
@@ -239,48 +237,28 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
 
   // ---- fetch -----------------------------------------------------------------------------------
 
-  async #fetch(msg: ScopeFetch): Promise<void> {
-    const listeners = this.listeners('fetch');
-    let scope: unknown;
-    let error: string | null = null;
-    if (listeners.length === 0) {
-      scope = this.#host.findScope(msg.name);
-      if (!scope) error = `No such scope '${msg.name}'`;
-    } else {
-      const answer = await callHook<unknown>((cb) => {
-        let returned: unknown;
-        for (const l of listeners) {
-          const r = l(msg.name, msg.params, cb);
-          if (r !== undefined) returned = r;
-        }
-        return returned;
-      }, this.#host.options.hookTimeout);
-      if (answer.ok) scope = answer.value;
-      else {
-        this.#host.logger.info({ err: answer.error, scope: msg.name }, 'fetch denied');
-        error = reasonMessage(answer.error, 'Fetch denied');
-      }
-    }
+  /** Answers a fetch once its scope is known (or refused). */
+  #fetched(msg: ScopeFetch, found: { scope: Scope } | { error: string }): void {
     if (this.expired) return;
-    if (error === null && !(scope instanceof Scope)) error = 'Server tried to accept with non-scope';
-    if (error === null && !(scope as Scope).root) error = `Scope '${(scope as Scope).name}' has no root`;
-    if (error !== null) {
-      const e: WireError = { message: error, type: ErrorType.rejected };
+    const error =
+      'error' in found ? found.error : found.scope.root ? null : `Scope '${found.scope.name}' has no root`;
+    if (error !== null || !('scope' in found)) {
+      const e: WireError = { message: error ?? 'Fetch denied', type: ErrorType.rejected };
       this.#enqueue((i) => encodeScopeFetchReply(i, msg.index, e));
       return;
     }
-    const s = scope as Scope;
-    let scopeIndex = this.scopes.indexOf(s);
+    const scope = found.scope;
+    let scopeIndex = this.scopes.indexOf(scope);
     if (scopeIndex < 0) {
-      scopeIndex = this.scopes.push(s) - 1;
-      this.#host.hub.subscribe(s, this, scopeIndex);
+      scopeIndex = this.scopes.push(scope) - 1;
+      this.#host.hub.subscribe(scope, this, scopeIndex);
     }
     let state: { rootUUID: string; json: string };
     try {
-      state = this.#host.hub.state(s);
+      state = this.#host.hub.state(scope);
     } catch (err) {
-      this.#host.logger.error({ err, scope: s.name }, 'could not encode scope state');
-      const e: WireError = { message: `Scope '${s.name}' could not be read`, type: ErrorType.rejected };
+      this.#host.logger.error({ err, scope: scope.name }, 'could not encode scope state');
+      const e: WireError = { message: `Scope '${scope.name}' could not be read`, type: ErrorType.rejected };
       this.#enqueue((i) => encodeScopeFetchReply(i, msg.index, e));
       return;
     }
@@ -289,7 +267,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     this.#host.afterCommit((err) => {
       if (err) {
         const e: WireError = {
-          message: `Scope '${s.name}' could not be stored: ${err.message}`,
+          message: `Scope '${scope.name}' could not be stored: ${err.message}`,
           type: ErrorType.storeFailed,
         };
         this.#enqueue((i) => encodeScopeFetchReply(i, msg.index, e));
@@ -298,6 +276,31 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       this.#enqueue((i) => encodeScopeFetchReply(i, msg.index, scopeIndex));
       this.#enqueue((i) => encodeScopeState(i, scopeIndex, state.rootUUID, state.json));
     });
+  }
+
+  /**
+   * Maps the fetched name to a Scope through the 'fetch' listeners, in turn, in registration
+   * order (like 'session' hooks). A listener that answers with an error denies the fetch; the
+   * first to answer with a scope decides, and the later ones are not called; one that answers
+   * with nothing hands over to the next.
+   */
+  async #askFetchListeners(msg: ScopeFetch): Promise<{ scope: Scope } | { error: string }> {
+    for (const listener of this.listeners('fetch')) {
+      const answer = await callHook<unknown>(
+        (cb) => listener(msg.name, msg.params, cb),
+        this.#host.options.hookTimeout,
+      );
+      if (!answer.ok) {
+        this.#host.logger.info({ err: answer.error, scope: msg.name }, 'fetch denied');
+        return { error: reasonMessage(answer.error, 'Fetch denied') };
+      }
+      if (this.expired) return { error: 'Session closed' };
+      const value = answer.value;
+      if (value === undefined || value === null) continue;
+      if (!(value instanceof Scope)) return { error: 'Server tried to accept with non-scope' };
+      return { scope: value };
+    }
+    return { error: `No such scope '${msg.name}'` };
   }
 
   // ---- sync ------------------------------------------------------------------------------------
@@ -319,17 +322,21 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       this.#enqueue((i) => encodeScopeSyncReply(i, msg.index, []));
       return;
     }
-    const req = { fragments: msg.fragments, atomic: msg.atomic, procedure: msg.procedure, origin: this };
+    const req: ChangesetRequest = {
+      fragments: msg.fragments,
+      atomic: msg.atomic,
+      procedure: msg.procedure,
+      origin: this,
+    };
     let result: ChangesetResult | Promise<ChangesetResult>;
     try {
-      result = this.#host.applySync(scope, req);
+      result = this.#host.submit(scope, req);
     } catch (err) {
       this.#syncFailed(msg.index, n, scope, err);
       return;
     }
-    // [e2e fix] An applier that answers with a rejected promise (a procedure or a store failing)
-    // used to be an unhandled rejection, which ends a Node 20 process; it now fails this
-    // changeset only, like a synchronous throw.
+    // The pipeline never rejects, but a rejection here would be unhandled and end a Node 20
+    // process: whatever happens, it fails this changeset only, like a synchronous throw.
     if (result instanceof Promise) {
       result.then(
         (r) => this.#reply(msg.index, r),

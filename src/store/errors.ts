@@ -1,4 +1,4 @@
-import { ErrorType, JetstreamError, type WireError } from '../errors.js';
+import { ErrorCode, ErrorType, JetstreamError, type WireError } from '../errors.js';
 
 /**
  * A store operation failed (I/O, connection, bad input). The message names the store and the
@@ -6,7 +6,11 @@ import { ErrorType, JetstreamError, type WireError } from '../errors.js';
  * client sees (`toWire`) is generic: storage details are internal.
  */
 export class StoreError extends JetstreamError {
-  constructor(message: string, cause?: unknown, code = 'JS_ERR_STORE') {
+  constructor(
+    message: string,
+    cause?: unknown,
+    code: typeof ErrorCode.STORE | typeof ErrorCode.STORE_CONFLICT = ErrorCode.STORE,
+  ) {
     super(code, message, ErrorType.storeFailed);
     this.name = 'StoreError';
     if (cause !== undefined) this.cause = cause;
@@ -34,7 +38,7 @@ export class StoreConflictError extends StoreError {
       message ??
         `Version conflict in scope ${JSON.stringify(scope)}: expected version ${expectedVersion}, got ${actualVersion} (is another writer using this store?)`,
       undefined,
-      'JS_ERR_STORE_CONFLICT',
+      ErrorCode.STORE_CONFLICT,
     );
     this.name = 'StoreConflictError';
     this.scope = scope;

@@ -37,22 +37,22 @@ export interface MemoryStoreOptions {
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
   readonly data: MemoryStoreData;
-  private opened = false;
+  #opened = false;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.data = options.data ?? new MemoryStoreData();
   }
 
   async open(): Promise<void> {
-    this.opened = true;
+    this.#opened = true;
   }
 
   async close(): Promise<void> {
-    this.opened = false;
+    this.#opened = false;
   }
 
   async load(scope: string): Promise<LoadedScope | null> {
-    this.checkOpen('load');
+    this.#checkOpen('load');
     checkScopeName(scope);
     const stored = this.data.scopes.get(scope);
     if (stored === undefined) return null;
@@ -68,7 +68,7 @@ export class MemoryStore implements Store {
   }
 
   async append(records: ChangeRecord[]): Promise<void> {
-    this.checkOpen('append');
+    this.#checkOpen('append');
     const batches = planAppend(records);
     // Check everything and encode everything before changing anything: all or nothing.
     for (const batch of batches) {
@@ -93,7 +93,7 @@ export class MemoryStore implements Store {
   }
 
   async writeSnapshot(snapshot: Snapshot): Promise<void> {
-    this.checkOpen('writeSnapshot');
+    this.#checkOpen('writeSnapshot');
     checkSnapshot(snapshot);
     const existing = this.data.scopes.get(snapshot.scope);
     if (existing?.snapshot && existing.snapshot.version > snapshot.version) {
@@ -108,17 +108,17 @@ export class MemoryStore implements Store {
   }
 
   async listScopes(): Promise<string[]> {
-    this.checkOpen('listScopes');
+    this.#checkOpen('listScopes');
     return [...this.data.scopes.keys()].sort();
   }
 
   async deleteScope(scope: string): Promise<void> {
-    this.checkOpen('deleteScope');
+    this.#checkOpen('deleteScope');
     checkScopeName(scope);
     this.data.scopes.delete(scope);
   }
 
-  private checkOpen(what: string): void {
-    if (!this.opened) throw new StoreError(`Memory store: cannot ${what}: the store is not open`);
+  #checkOpen(what: string): void {
+    if (!this.#opened) throw new StoreError(`Memory store: cannot ${what}: the store is not open`);
   }
 }

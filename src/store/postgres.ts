@@ -58,69 +58,69 @@ interface HeadRow {
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
-  private readonly options: PostgresStoreOptions;
-  private readonly schema: string | undefined;
-  private readonly t: { scopes: string; changes: string; snapshots: string };
-  private pool: pg.Pool | null = null;
-  private opening: Promise<void> | null = null;
+  readonly #options: PostgresStoreOptions;
+  readonly #schema: string | undefined;
+  readonly #t: { scopes: string; changes: string; snapshots: string };
+  #pool: pg.Pool | null = null;
+  #opening: Promise<void> | null = null;
   /** Per scope, the settling of the last call touching it. */
-  private readonly tails = new Map<string, Promise<void>>();
+  readonly #tails = new Map<string, Promise<void>>();
 
   constructor(options: PostgresStoreOptions) {
     if (typeof options?.connectionString !== 'string' || options.connectionString === '') {
       throw new StoreError('PostgreSQL store: the `connectionString` option is required');
     }
-    this.options = options;
-    this.schema = options.schema;
+    this.#options = options;
+    this.#schema = options.schema;
     const prefix = options.tablePrefix ?? 'jetstream_';
     const qualify = (name: string) =>
-      this.schema === undefined
+      this.#schema === undefined
         ? quoteIdent(prefix + name)
-        : `${quoteIdent(this.schema)}.${quoteIdent(prefix + name)}`;
-    this.t = { scopes: qualify('scopes'), changes: qualify('changes'), snapshots: qualify('snapshots') };
+        : `${quoteIdent(this.#schema)}.${quoteIdent(prefix + name)}`;
+    this.#t = { scopes: qualify('scopes'), changes: qualify('changes'), snapshots: qualify('snapshots') };
   }
 
   async open(): Promise<void> {
-    if (this.pool !== null) return;
-    this.opening ??= this.connect().finally(() => {
-      this.opening = null;
+    if (this.#pool !== null) return;
+    this.#opening ??= this.#connect().finally(() => {
+      this.#opening = null;
     });
-    return this.opening;
+    return this.#opening;
   }
 
-  private async connect(): Promise<void> {
+  async #connect(): Promise<void> {
     const pool = new pg.Pool({
-      connectionString: this.options.connectionString,
-      application_name: this.options.applicationName ?? 'jetstream',
-      max: this.options.poolSize ?? 10,
-      connectionTimeoutMillis: this.options.connectionTimeoutMillis ?? 10_000,
+      connectionString: this.#options.connectionString,
+      application_name: this.#options.applicationName ?? 'jetstream',
+      max: this.#options.poolSize ?? 10,
+      connectionTimeoutMillis: this.#options.connectionTimeoutMillis ?? 10_000,
     });
     // Without a listener, an idle connection dropped by the server would crash the process.
     pool.on('error', (err) => {
-      this.options.onError?.(wrapStoreError('PostgreSQL store: idle connection failed', err));
+      this.#options.onError?.(wrapStoreError('PostgreSQL store: idle connection failed', err));
     });
     try {
       await withTransaction(pool, async (client) => {
         // Several processes may open the same database at once; CREATE … IF NOT EXISTS alone races.
         await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
-          `jetstream-schema:${this.t.scopes}`,
+          `jetstream-schema:${this.#t.scopes}`,
         ]);
-        if (this.schema !== undefined) {
-          const found = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema]);
-          if (found.rowCount === 0) await client.query(`CREATE SCHEMA ${quoteIdent(this.schema)}`);
+        if (this.#schema !== undefined) {
+          const found = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.#schema]);
+          if (found.rowCount === 0) await client.query(`CREATE SCHEMA ${quoteIdent(this.#schema)}`);
         }
         await client.query(`
-          CREATE TABLE IF NOT EXISTS ${this.t.scopes} (
+          CREATE TABLE IF NOT EXISTS ${this.#t.scopes} (
             name TEXT PRIMARY KEY,
             version BIGINT NOT NULL
           );
-          CREATE TABLE IF NOT EXISTS ${this.t.changes} (
+          CREATE TABLE IF NOT EXISTS ${this.#t.changes} (
             scope TEXT NOT NULL,
             version BIGINT NOT NULL,
             fragments TEXT NOT NULL,
             PRIMARY KEY (scope, version)
           );
-          CREATE TABLE IF NOT EXISTS ${this.t.snapshots} (
+          CREATE TABLE IF NOT EXISTS ${this.#t.snapshots} (
             scope TEXT PRIMARY KEY,
             version BIGINT NOT NULL,
             root_uuid TEXT NOT NULL,
@@ -131,15 +131,15 @@ export class PostgresStore implements Store {
       await pool.end().catch(() => undefined);
       throw wrapStoreError('PostgreSQL store: cannot open', err);
     }
-    this.pool = pool;
+    this.#pool = pool;
   }
 
   async close(): Promise<void> {
-    await this.opening?.catch(() => undefined);
-    const pool = this.pool;
+    await this.#opening?.catch(() => undefined);
+    const pool = this.#pool;
     if (pool === null) return;
-    await Promise.all([...this.tails.values()]);
-    this.pool = null;
+    await Promise.all([...this.#tails.values()]);
+    this.#pool = null;
     await pool.end().catch((err) => {
       throw wrapStoreError('PostgreSQL store: cannot close', err);
     });
@@ -147,17 +147,17 @@ export class PostgresStore implements Store {
 
   async load(scope: string): Promise<LoadedScope | null> {
     checkScopeName(scope);
-    const pool = this.pool_('load');
-    return this.serialize([scope], async () => {
+    const pool = this.#pool_('load');
+    return this.#serialize([scope], async () => {
       // One statement, so the three parts come from one consistent view.
       const sql = `
-        SELECT 0 AS kind, version, NULL AS root_uuid, NULL AS fragments FROM ${this.t.scopes} WHERE name = $1
+        SELECT 0 AS kind, version, NULL AS root_uuid, NULL AS fragments FROM ${this.#t.scopes} WHERE name = $1
         UNION ALL
-        SELECT 1, version, root_uuid, fragments FROM ${this.t.snapshots} WHERE scope = $1
+        SELECT 1, version, root_uuid, fragments FROM ${this.#t.snapshots} WHERE scope = $1
         UNION ALL
-        SELECT 2, c.version, NULL, c.fragments FROM ${this.t.changes} c
+        SELECT 2, c.version, NULL, c.fragments FROM ${this.#t.changes} c
           WHERE c.scope = $1
-            AND c.version > coalesce((SELECT version FROM ${this.t.snapshots} WHERE scope = $1), -1)
+            AND c.version > coalesce((SELECT version FROM ${this.#t.snapshots} WHERE scope = $1), -1)
         ORDER BY kind, version`;
       try {
         const { rows } = await pool.query<{
@@ -193,18 +193,18 @@ export class PostgresStore implements Store {
   async append(records: ChangeRecord[]): Promise<void> {
     const batches = planAppend(records);
     if (batches.length === 0) return;
-    const pool = this.pool_('append');
+    const pool = this.#pool_('append');
     const encoded = records.map((r) => encodeFragments(r));
-    await this.serialize(
+    await this.#serialize(
       batches.map((b) => b.scope),
       () =>
-        withTransaction(pool, (client) => this.appendIn(client, batches, records, encoded)).catch((err) => {
+        withTransaction(pool, (client) => this.#appendIn(client, batches, records, encoded)).catch((err) => {
           throw wrapStoreError('PostgreSQL store: cannot append', err);
         }),
     );
   }
 
-  private async appendIn(
+  async #appendIn(
     client: pg.PoolClient,
     batches: ScopeBatch[],
     records: ChangeRecord[],
@@ -221,18 +221,18 @@ export class PostgresStore implements Store {
       WITH input AS (
         SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[]) AS t(name, expected, next)
       ), upd AS (
-        UPDATE ${this.t.scopes} s SET version = i.next FROM input i
+        UPDATE ${this.#t.scopes} s SET version = i.next FROM input i
           WHERE s.name = i.name AND s.version = i.expected
           RETURNING s.name
       ), ins AS (
-        INSERT INTO ${this.t.scopes} (name, version)
+        INSERT INTO ${this.#t.scopes} (name, version)
           SELECT name, next FROM input WHERE expected = 0 AND name NOT IN (SELECT name FROM upd)
           ON CONFLICT (name) DO NOTHING
           RETURNING name
       ), moved AS (
         SELECT name FROM upd UNION ALL SELECT name FROM ins
       ), rec AS (
-        INSERT INTO ${this.t.changes} (scope, version, fragments)
+        INSERT INTO ${this.#t.changes} (scope, version, fragments)
           SELECT * FROM (VALUES ${values(records, encoded, 0, first, params)}) AS v(scope, version, fragments)
           WHERE (SELECT count(*) FROM moved) = $4
       )
@@ -241,16 +241,17 @@ export class PostgresStore implements Store {
     const moved = new Set(result.rows[0]?.moved ?? []);
     if (moved.size !== batches.length) {
       const failed = batches.find((b) => !moved.has(b.scope))!;
-      const head = await client.query<HeadRow>(`SELECT name, version FROM ${this.t.scopes} WHERE name = $1`, [
-        failed.scope,
-      ]);
+      const head = await client.query<HeadRow>(
+        `SELECT name, version FROM ${this.#t.scopes} WHERE name = $1`,
+        [failed.scope],
+      );
       throw appendConflict(failed, Number(head.rows[0]?.version ?? 0));
     }
     for (let start = first; start < records.length; start += INSERT_CHUNK) {
       const end = Math.min(records.length, start + INSERT_CHUNK);
       const more: unknown[] = [];
       await client.query(
-        `INSERT INTO ${this.t.changes} (scope, version, fragments) VALUES ${values(records, encoded, start, end, more)}`,
+        `INSERT INTO ${this.#t.changes} (scope, version, fragments) VALUES ${values(records, encoded, start, end, more)}`,
         more,
       );
     }
@@ -258,27 +259,27 @@ export class PostgresStore implements Store {
 
   async writeSnapshot(snapshot: Snapshot): Promise<void> {
     checkSnapshot(snapshot);
-    const pool = this.pool_('writeSnapshot');
+    const pool = this.#pool_('writeSnapshot');
     const fragments = encodeSnapshotFragments(snapshot);
     // One statement, hence one transaction: replace the snapshot unless ours is older, then bump the
     // head and prune, both only when the snapshot was written.
     const sql = `
       WITH prev AS (
-        SELECT version FROM ${this.t.snapshots} WHERE scope = $1
+        SELECT version FROM ${this.#t.snapshots} WHERE scope = $1
       ), snap AS (
-        INSERT INTO ${this.t.snapshots} AS sn (scope, version, root_uuid, fragments) VALUES ($1, $2, $3, $4)
+        INSERT INTO ${this.#t.snapshots} AS sn (scope, version, root_uuid, fragments) VALUES ($1, $2, $3, $4)
           ON CONFLICT (scope) DO UPDATE
             SET version = EXCLUDED.version, root_uuid = EXCLUDED.root_uuid, fragments = EXCLUDED.fragments
             WHERE sn.version <= EXCLUDED.version
           RETURNING 1
       ), head AS (
-        INSERT INTO ${this.t.scopes} AS h (name, version) SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM snap)
+        INSERT INTO ${this.#t.scopes} AS h (name, version) SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM snap)
           ON CONFLICT (name) DO UPDATE SET version = GREATEST(h.version, EXCLUDED.version)
       ), pruned AS (
-        DELETE FROM ${this.t.changes} WHERE scope = $1 AND version <= $2 AND EXISTS (SELECT 1 FROM snap)
+        DELETE FROM ${this.#t.changes} WHERE scope = $1 AND version <= $2 AND EXISTS (SELECT 1 FROM snap)
       )
       SELECT (SELECT count(*) FROM snap)::int AS written, (SELECT version FROM prev) AS previous`;
-    await this.serialize([snapshot.scope], async () => {
+    await this.#serialize([snapshot.scope], async () => {
       let row: { written: number; previous: string | null } | undefined;
       try {
         row = (await pool.query(sql, [snapshot.scope, snapshot.version, snapshot.rootUUID, fragments]))
@@ -294,11 +295,11 @@ export class PostgresStore implements Store {
   }
 
   async listScopes(): Promise<string[]> {
-    const pool = this.pool_('listScopes');
+    const pool = this.#pool_('listScopes');
     try {
       // COLLATE "C": code-unit order, the same as the other stores, whatever the database locale.
       const result = await pool.query<{ name: string }>(
-        `SELECT name FROM ${this.t.scopes} ORDER BY name COLLATE "C"`,
+        `SELECT name FROM ${this.#t.scopes} ORDER BY name COLLATE "C"`,
       );
       return result.rows.map((r) => r.name);
     } catch (err) {
@@ -308,12 +309,12 @@ export class PostgresStore implements Store {
 
   async deleteScope(scope: string): Promise<void> {
     checkScopeName(scope);
-    const pool = this.pool_('deleteScope');
+    const pool = this.#pool_('deleteScope');
     const sql = `
-      WITH c AS (DELETE FROM ${this.t.changes} WHERE scope = $1),
-           s AS (DELETE FROM ${this.t.snapshots} WHERE scope = $1)
-      DELETE FROM ${this.t.scopes} WHERE name = $1`;
-    await this.serialize([scope], async () => {
+      WITH c AS (DELETE FROM ${this.#t.changes} WHERE scope = $1),
+           s AS (DELETE FROM ${this.#t.snapshots} WHERE scope = $1)
+      DELETE FROM ${this.#t.scopes} WHERE name = $1`;
+    await this.#serialize([scope], async () => {
       try {
         await pool.query(sql, [scope]);
       } catch (err) {
@@ -324,37 +325,37 @@ export class PostgresStore implements Store {
 
   /** Drops the store's tables (and its schema, when it has one). For tests and admin. */
   async drop(): Promise<void> {
-    const pool = this.pool_('drop');
+    const pool = this.#pool_('drop');
     try {
-      if (this.schema !== undefined) {
-        await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(this.schema)} CASCADE`);
+      if (this.#schema !== undefined) {
+        await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(this.#schema)} CASCADE`);
       } else {
-        await pool.query(`DROP TABLE IF EXISTS ${this.t.changes}, ${this.t.snapshots}, ${this.t.scopes}`);
+        await pool.query(`DROP TABLE IF EXISTS ${this.#t.changes}, ${this.#t.snapshots}, ${this.#t.scopes}`);
       }
     } catch (err) {
       throw wrapStoreError('PostgreSQL store: cannot drop', err);
     }
   }
 
-  private pool_(what: string): pg.Pool {
-    if (this.pool === null) throw new StoreError(`PostgreSQL store: cannot ${what}: the store is not open`);
-    return this.pool;
+  #pool_(what: string): pg.Pool {
+    if (this.#pool === null) throw new StoreError(`PostgreSQL store: cannot ${what}: the store is not open`);
+    return this.#pool;
   }
 
   /**
    * Runs `fn` once every earlier call touching any of `scopes` has settled, so calls on one scope
    * reach the database in call order even though the pool runs them on different connections.
    */
-  private serialize<T>(scopes: string[], fn: () => Promise<T>): Promise<T> {
-    const before = scopes.map((s) => this.tails.get(s)).filter((p) => p !== undefined);
+  #serialize<T>(scopes: string[], fn: () => Promise<T>): Promise<T> {
+    const before = scopes.map((s) => this.#tails.get(s)).filter((p) => p !== undefined);
     const run = before.length === 0 ? fn() : Promise.all(before).then(fn);
     const settled = run.then(
       () => undefined,
       () => undefined,
     );
-    for (const scope of scopes) this.tails.set(scope, settled);
+    for (const scope of scopes) this.#tails.set(scope, settled);
     void settled.then(() => {
-      for (const scope of scopes) if (this.tails.get(scope) === settled) this.tails.delete(scope);
+      for (const scope of scopes) if (this.#tails.get(scope) === settled) this.#tails.delete(scope);
     });
     return run;
   }

@@ -72,9 +72,10 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly filename: string;
   readonly synchronous: SqliteSynchronous;
-  private readonly prefix: string;
-  private readonly busyTimeoutMs: number;
-  private state: Open | null = null;
+  readonly #prefix: string;
+  readonly #busyTimeoutMs: number;
+  /** @internal The open database and its statements (tests reach the connection through it). */
+  _state: Open | null = null;
 
   constructor(options: SqliteStoreOptions) {
     if (typeof options?.filename !== 'string' || options.filename === '') {
@@ -85,22 +86,22 @@ export class SqliteStore implements Store {
     if (!SYNCHRONOUS.includes(this.synchronous)) {
       throw new StoreError(`SQLite store: synchronous must be one of ${SYNCHRONOUS.join(', ')}`);
     }
-    this.prefix = options.tablePrefix ?? 'jetstream_';
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(this.prefix)) {
-      throw new StoreError(`SQLite store: invalid tablePrefix ${JSON.stringify(this.prefix)}`);
+    this.#prefix = options.tablePrefix ?? 'jetstream_';
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(this.#prefix)) {
+      throw new StoreError(`SQLite store: invalid tablePrefix ${JSON.stringify(this.#prefix)}`);
     }
-    this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    this.#busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   }
 
   async open(): Promise<void> {
-    if (this.state !== null) return;
+    if (this._state !== null) return;
     let db: Database.Database | undefined;
     try {
       if (this.filename !== ':memory:') mkdirSync(dirname(resolve(this.filename)), { recursive: true });
-      db = new Database(this.filename, { timeout: this.busyTimeoutMs });
+      db = new Database(this.filename, { timeout: this.#busyTimeoutMs });
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${this.synchronous}`);
-      this.state = this.prepare(db);
+      this._state = this.#prepare(db);
     } catch (err) {
       db?.close();
       throw wrapStoreError(`SQLite store: cannot open ${this.filename}`, err);
@@ -108,8 +109,8 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    const state = this.state;
-    this.state = null;
+    const state = this._state;
+    this._state = null;
     if (state === null) return;
     try {
       state.db.close();
@@ -120,7 +121,7 @@ export class SqliteStore implements Store {
 
   async load(scope: string): Promise<LoadedScope | null> {
     checkScopeName(scope);
-    const state = this.open_('load');
+    const state = this.#open_('load');
     try {
       return state.load(scope);
     } catch (err) {
@@ -131,7 +132,7 @@ export class SqliteStore implements Store {
   async append(records: ChangeRecord[]): Promise<void> {
     const batches = planAppend(records);
     if (batches.length === 0) return;
-    const state = this.open_('append');
+    const state = this.#open_('append');
     // Encode outside the write lock.
     const rows = records.map((r): [string, number, string] => [r.scope, r.version, encodeFragments(r)]);
     try {
@@ -143,7 +144,7 @@ export class SqliteStore implements Store {
 
   async writeSnapshot(snapshot: Snapshot): Promise<void> {
     checkSnapshot(snapshot);
-    const state = this.open_('writeSnapshot');
+    const state = this.#open_('writeSnapshot');
     const fragments = encodeSnapshotFragments(snapshot);
     try {
       state.writeSnapshot(snapshot, fragments);
@@ -156,7 +157,7 @@ export class SqliteStore implements Store {
   }
 
   async listScopes(): Promise<string[]> {
-    const state = this.open_('listScopes');
+    const state = this.#open_('listScopes');
     try {
       return state.st.listScopes.all().map((r) => r.name);
     } catch (err) {
@@ -166,7 +167,7 @@ export class SqliteStore implements Store {
 
   async deleteScope(scope: string): Promise<void> {
     checkScopeName(scope);
-    const state = this.open_('deleteScope');
+    const state = this.#open_('deleteScope');
     try {
       state.deleteScope(scope);
     } catch (err) {
@@ -174,17 +175,17 @@ export class SqliteStore implements Store {
     }
   }
 
-  private open_(what: string): Open {
-    if (this.state === null) {
+  #open_(what: string): Open {
+    if (this._state === null) {
       throw new StoreError(`SQLite store: cannot ${what}: the store is not open (${this.filename})`);
     }
-    return this.state;
+    return this._state;
   }
 
-  private prepare(db: Database.Database): Open {
-    const scopes = `${this.prefix}scopes`;
-    const changes = `${this.prefix}changes`;
-    const snapshots = `${this.prefix}snapshots`;
+  #prepare(db: Database.Database): Open {
+    const scopes = `${this.#prefix}scopes`;
+    const changes = `${this.#prefix}changes`;
+    const snapshots = `${this.#prefix}snapshots`;
     // `scopes` holds each scope's latest version: the one row an append must compare and bump,
     // instead of a max() over the changes (which a snapshot prunes).
     db.exec(`

@@ -2,7 +2,7 @@
 // conformance suite (test/store/conformance.ts); anything the server relies on is written here.
 
 /**
- * A fragment as the wire carries it (PROTOCOL.md §6), values already wire-encoded. The store never
+ * A fragment as the wire carries it (docs/protocol.md §6), values already wire-encoded. The store never
  * looks inside `properties`; it only needs the value to be JSON-serializable.
  */
 export interface StoredFragment {

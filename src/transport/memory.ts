@@ -38,14 +38,16 @@ class MemoryConnection implements Connection {
   readonly remoteAddress = 'memory';
   #open = true;
   #handler: ConnectionHandler | null = null;
+  readonly #socket: MemorySocket;
   /** @internal The transport's bookkeeping. */
   _onClosed: (() => void) | null = null;
 
   constructor(
     public headers: Record<string, string | string[] | undefined>,
     url: string,
-    private readonly socket: MemorySocket,
+    socket: MemorySocket,
   ) {
+    this.#socket = socket;
     // Header names lowercased, as Node's HTTP server hands them to the WebSocket transport.
     this.headers = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
     this.params = connectionParams(this.headers, url);
@@ -65,7 +67,7 @@ class MemoryConnection implements Connection {
 
   send(frame: string): void {
     if (!this.#open) return;
-    const socket = this.socket;
+    const socket = this.#socket;
     later(() => socket.emit('message', frame)); // sent while open: delivered before any close
   }
 
@@ -79,7 +81,7 @@ class MemoryConnection implements Connection {
     if (!this.#open) return;
     this.#open = false;
     if (fromServer) {
-      const socket = this.socket;
+      const socket = this.#socket;
       socket.readyState = CLOSED;
       later(() => socket.emit('close', code, reason));
     }

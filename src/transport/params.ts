@@ -1,4 +1,4 @@
-// Connection parameters (PROTOCOL.md §4): `x-jetstream-*` headers and query keys, prefix
+// Connection parameters (docs/protocol.md §4): `x-jetstream-*` headers and query keys, prefix
 // removed. Keys that could reach an object prototype are dropped.
 const PREFIX = 'x-jetstream-';
 

@@ -41,10 +41,10 @@ class WebsocketConnection implements Connection {
   readonly remoteAddress: string | undefined;
   /** @internal */ _handler: ConnectionHandler | null = null;
 
-  constructor(
-    private readonly ws: WebSocket,
-    req: IncomingMessage,
-  ) {
+  readonly #ws: WebSocket;
+
+  constructor(ws: WebSocket, req: IncomingMessage) {
+    this.#ws = ws;
     this.headers = req.headers;
     this.params = connectionParams(req.headers, req.url);
     this.remoteAddress = req.socket.remoteAddress;
@@ -55,7 +55,7 @@ class WebsocketConnection implements Connection {
   }
 
   get isOpen(): boolean {
-    return this.ws.readyState === this.ws.OPEN;
+    return this.#ws.readyState === this.#ws.OPEN;
   }
 
   setHandler(handler: ConnectionHandler | null): void {
@@ -67,12 +67,12 @@ class WebsocketConnection implements Connection {
   }
 
   send(frame: string): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(frame);
+    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.send(frame);
   }
 
   close(code: number, reason?: string): void {
-    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) {
-      this.ws.close(code, reason);
+    if (this.#ws.readyState === this.#ws.OPEN || this.#ws.readyState === this.#ws.CONNECTING) {
+      this.#ws.close(code, reason);
     }
   }
 }

@@ -22,6 +22,14 @@ export class Emitter<Events extends { [K in keyof Events]: Listener } = Record<s
     return this;
   }
 
+  /** Adds a listener that runs before every listener added so far. */
+  prependListener<K extends keyof Events>(event: K, listener: Events[K]): this {
+    const list = this.#listeners.get(event);
+    if (list) list.unshift(listener);
+    else this.#listeners.set(event, [listener]);
+    return this;
+  }
+
   addListener<K extends keyof Events>(event: K, listener: Events[K]): this {
     return this.on(event, listener);
   }

@@ -1,4 +1,4 @@
-// The bad-input table (PROTOCOL.md §11), over real sockets: one row per malformed input. Each
+// The bad-input table (docs/protocol.md §14), over real sockets: one row per malformed input. Each
 // row runs on a fresh session that holds the Canvas scope, next to an observer session that
 // holds it too. Each row checks the reply (or that nothing came back, or the close code), then
 // that the sender still works (unless closed), that the observer saw no change and still works,
@@ -341,7 +341,7 @@ const rows: Row[] = [
   },
 ];
 
-describe('bad input table (PROTOCOL.md §11)', () => {
+describe('bad input table (docs/protocol.md §14)', () => {
   let f: Fixture;
   let observer: TestClient;
   let ctx: Ctx;
@@ -403,7 +403,7 @@ describe('bad input table (PROTOCOL.md §11)', () => {
     });
   }
 
-  test('a fragment without properties is treated as {} (accepted), [fix] not a crash', async () => {
+  test('a fragment without properties is treated as {} (accepted; the original server crashed)', async () => {
     const c = await TestClient.session(f.port);
     try {
       await c.fetch('Canvas');
@@ -472,7 +472,7 @@ describe('bad input table (PROTOCOL.md §11)', () => {
     try {
       const c = await TestClient.session(g.port);
       const st = (await c.fetch('Canvas')).state!;
-      // 2 MiB: over the old fixed transport limit (1 MiB + 1 KiB), under the configured one.
+      // 2 MiB: over the default limits (1 MiB; the transport's 1 MiB + 1 KiB), under the configured one.
       const big = 'b'.repeat(2 * 1024 * 1024);
       const reply = await c.sync(0, [
         { type: 'change', uuid: st.rootUUID, clsName: 'Canvas', properties: { name: big } },

@@ -33,8 +33,3 @@ export async function startServer(options: ServerOptions = {}): Promise<Fixture>
   const server = await createServer({ port: 0, scopes: [scope], ...options });
   return { server, port: server.port!, scope, canvas };
 }
-
-/** Resolves after `ms` (only to let a timer-driven behaviour happen, never to assert timing). */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

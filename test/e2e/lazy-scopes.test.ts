@@ -1,4 +1,4 @@
-// Durable scopes loaded on first use (issue 5): a fetch hook opens the scope named by the
+// Durable scopes loaded on first use: a fetch hook opens the scope named by the
 // client; concurrent first fetches share one Scope (one writer per stored scope), and a restart
 // brings each room back from the store.
 import assert from 'node:assert/strict';
@@ -7,6 +7,7 @@ import { ChatRoom } from '../../demo/models.js';
 import { createServer, type Server } from '../../src/server/server.js';
 import type { Session } from '../../src/server/session.js';
 import { MemoryStore, MemoryStoreData } from '../../src/store/memory.js';
+import { withTwoClients } from '../helpers/two-clients.js';
 import { TestClient } from '../helpers/ws-client.js';
 
 async function roomServer(data: MemoryStoreData): Promise<{ server: Server; opened: string[] }> {
@@ -26,27 +27,28 @@ async function roomServer(data: MemoryStoreData): Promise<{ server: Server; open
 test('a fetch hook opens durable scopes on first use; one Scope per name; they survive a restart', async () => {
   const data = new MemoryStoreData();
   const first = await roomServer(data);
-  const a = await TestClient.session(first.server.port!);
-  const b = await TestClient.session(first.server.port!);
-  let rootUUID: string;
+  let rootUUID = '';
   try {
     // Both sessions ask for room-1 at once: one scope, the same root for both.
-    const [fa, fb] = await Promise.all([a.fetch('room-1'), b.fetch('room-1')]);
-    rootUUID = fa.state!.rootUUID;
-    assert.equal(fb.state!.rootUUID, rootUUID, 'one Scope for one name');
-    assert.deepEqual(first.opened.sort(), ['room-1', 'room-1']);
-    const denied = await a.fetch('lobby');
-    assert.deepEqual(denied.reply.error, { message: 'No such room', type: 'rejected' });
-    // A change through one session reaches the other and is stored.
-    const reply = await a.sync(0, [
-      { type: 'change', uuid: rootUUID, clsName: 'ChatRoom', properties: { name: 'Renamed' } },
-    ]);
-    assert.deepEqual(reply.fragmentReplies, [{}]);
-    await b.waitFor((m) => m.type === 'ScopeSync' && m.fragments[0].properties.name === 'Renamed');
-    await first.server.drain();
+    await withTwoClients(
+      first.server.port!,
+      { scope: 'room-1', concurrent: true },
+      async ({ a, b, stateA, stateB }) => {
+        rootUUID = stateA.rootUUID;
+        assert.equal(stateB.rootUUID, rootUUID, 'one Scope for one name');
+        assert.deepEqual(first.opened.sort(), ['room-1', 'room-1']);
+        const denied = await a.fetch('lobby');
+        assert.deepEqual(denied.reply.error, { message: 'No such room', type: 'rejected' });
+        // A change through one session reaches the other and is stored.
+        const reply = await a.sync(0, [
+          { type: 'change', uuid: rootUUID, clsName: 'ChatRoom', properties: { name: 'Renamed' } },
+        ]);
+        assert.deepEqual(reply.fragmentReplies, [{}]);
+        await b.waitFor((m) => m.type === 'ScopeSync' && m.fragments[0].properties.name === 'Renamed');
+        await first.server.drain();
+      },
+    );
   } finally {
-    await a.close();
-    await b.close();
     await first.server.close();
   }
 

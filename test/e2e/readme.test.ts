@@ -8,6 +8,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { waitFor } from '../helpers/wait.js';
 import { type Msg, TestClient } from '../helpers/ws-client.js';
 
 const root = join(__dirname, '..', '..');
@@ -32,17 +33,25 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Connects, retrying while the child process starts listening. */
-async function connectWhenUp(port: number, child: ChildProcess, stderr: () => string): Promise<TestClient> {
-  for (let attempt = 0; ; attempt++) {
-    if (child.exitCode !== null) throw new Error(`README server exited (${child.exitCode}): ${stderr()}`);
-    try {
-      return await TestClient.connect(port);
-    } catch (err) {
-      if (attempt > 300) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+/** Connects, retrying (bounded) while the child process starts listening. */
+function connectWhenUp(port: number, child: ChildProcess, stderr: () => string): Promise<TestClient> {
+  let last: unknown;
+  return waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`README server exited (${child.exitCode}): ${stderr()}`);
+      try {
+        return await TestClient.connect(port);
+      } catch (err) {
+        last = err;
+        return undefined;
+      }
+    },
+    {
+      timeout: 15_000,
+      interval: 50,
+      message: () => `the README server on port ${port} (last error: ${String(last)}); stderr: ${stderr()}`,
+    },
+  );
 }
 
 test('the README server example runs as written and serves Canvas', async () => {

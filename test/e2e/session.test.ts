@@ -1,10 +1,11 @@
 // End to end over real sockets: the handshake, the application hooks, tokens, resume, expiry,
-// keep-alive pings and every close code (PROTOCOL.md §4, §8; original notes §2.4, §7, §8).
+// keep-alive pings and every close code (docs/protocol.md §4, §8, §12).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ErrorType } from '../../src/errors.js';
 import type { IncomingConnection } from '../../src/server/server.js';
 import type { Session } from '../../src/server/session.js';
+import { ManualClock } from '../helpers/clock.js';
 import { reasonOf, TestClient } from '../helpers/ws-client.js';
 import { startServer } from './fixture.js';
 
@@ -217,7 +218,7 @@ describe('hooks', () => {
         index: 0,
         error: { message: 'Unknown user', type: 'rejected' },
       });
-      // [fix] the denied socket is closed after the reply.
+      // The denied socket is closed after the reply (the original server left it open).
       const info = await bad.waitForClose();
       assert.equal(info.code, 4096);
       assert.deepEqual(reasonOf(info), { message: 'Unknown user', type: 'rejected' });
@@ -337,7 +338,8 @@ describe('resume, expiry and close codes', () => {
   });
 
   test('inactivity expiry closes the attached socket with 4097 and forgets the token', async () => {
-    const f = await startServer({ sessionExpiry: 200 });
+    const clock = new ManualClock();
+    const f = await startServer({ sessionExpiry: 60_000, clock });
     const expired: string[] = [];
     f.server.on('session', (s: Session, _p: unknown, cb: () => void) => {
       s.on('expire', () => expired.push(s.token));
@@ -346,6 +348,7 @@ describe('resume, expiry and close codes', () => {
     try {
       const c = await TestClient.session(f.port);
       await c.fetch('Canvas');
+      clock.advance(60_000);
       const info = await c.waitForClose();
       assert.equal(info.code, 4097);
       assert.equal(reasonOf(info).type, 'session-expired');
@@ -361,12 +364,15 @@ describe('resume, expiry and close codes', () => {
   });
 
   test('a detached session expires too; a resume after that is unrecognized', async () => {
-    const f = await startServer({ sessionExpiry: 150 });
+    const clock = new ManualClock();
+    const f = await startServer({ sessionExpiry: 60_000, clock });
     try {
       const c = await TestClient.session(f.port);
-      await c.close();
       const session = f.server.sessions[0]!;
-      await new Promise<void>((resolve) => session.on('expire', () => resolve()));
+      const expired = new Promise<void>((resolve) => session.on('expire', () => resolve()));
+      await c.close();
+      clock.advance(60_000);
+      await expired;
       const again = await TestClient.resume(f.port, c.token!);
       assert.equal((await again.waitForClose()).code, 4096);
     } finally {
@@ -375,18 +381,19 @@ describe('resume, expiry and close codes', () => {
   });
 
   test('client pings keep a session alive past the expiry period', async () => {
-    // The expiry is long next to the 30 ms between pings, so that a stalled machine does not
-    // expire the session between two pings.
-    const f = await startServer({ sessionExpiry: 400 });
+    const clock = new ManualClock();
+    const f = await startServer({ sessionExpiry: 60_000, clock });
     try {
       const c = await TestClient.session(f.port);
       const session = f.server.sessions[0]!;
-      const stop = Date.now() + 1_200; // three expiry periods of pings (a lower bound, not an assertion)
-      while (Date.now() < stop) {
-        c.ping();
-        await new Promise((r) => setTimeout(r, 30));
+      // Three expiry periods pass, with a ping every 20 s of the server's time and no other
+      // message. A resendMissing ping is answered, so the loop knows each one arrived.
+      for (let i = 0; i < 9; i++) {
+        clock.advance(20_000);
+        const mark = c.messages.length;
+        c.ping(true);
+        await c.waitFor((m) => m.type === 'Ping' && m.resendMissing === true, mark);
       }
-      await c.barrier();
       assert.equal(session.expired, false);
       assert.equal(c.closeInfo, null);
       await c.close();

@@ -1,11 +1,13 @@
 // End to end over real sockets: fetch, sync, fan-out, atomic, server-side edits, indices and
-// batching, dedupe, acknowledgement and resend after a reconnect (PROTOCOL.md §2, §3, §5, §7).
+// batching, dedupe, acknowledgement and resend after a reconnect (docs/protocol.md §2, §3, §5, §7).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Scope } from '../../src/scope/scope.js';
 import { createServer } from '../../src/server/server.js';
+import { withTwoClients } from '../helpers/two-clients.js';
+import { waitFor } from '../helpers/wait.js';
 import { type Msg, TestClient, UUID_RE, uuid } from '../helpers/ws-client.js';
-import { Canvas, canvasScope, type Fixture, type Shape, startServer } from './fixture.js';
+import { canvasScope, type Fixture, type Shape, startServer } from './fixture.js';
 
 /** Checks that the server's indexed messages count 1, 2, 3… without a gap, in arrival order. */
 function assertContiguous(c: TestClient, from = 1): void {
@@ -143,12 +145,8 @@ describe('sync between sessions', () => {
   });
   after(() => f.server.close());
 
-  test("two clients see each other's changes; the sender gets a reply and no echo", async () => {
-    const a = await TestClient.session(f.port);
-    const b = await TestClient.session(f.port);
-    try {
-      const sa = (await a.fetch('Canvas')).state!;
-      await b.fetch('Canvas');
+  test("two clients see each other's changes; the sender gets a reply and no echo", () =>
+    withTwoClients(f.port, async ({ a, b, stateA: sa }) => {
       const shapes = sa.fragments[0].properties.shapes as string[];
       const { fragments, id } = addShape(sa, shapes);
       const bMark = b.messages.length;
@@ -181,18 +179,10 @@ describe('sync between sessions', () => {
       assertContiguous(a);
       assertContiguous(b);
       assert.equal((f.scope.get(id) as InstanceType<typeof Shape>).x, 42);
-    } finally {
-      await a.close();
-      await b.close();
-    }
-  });
+    }));
 
-  test('one entry per fragment; rejected fragments are not forwarded; nothing sent when nothing accepted', async () => {
-    const a = await TestClient.session(f.port);
-    const b = await TestClient.session(f.port);
-    try {
-      const sa = (await a.fetch('Canvas')).state!;
-      await b.fetch('Canvas');
+  test('one entry per fragment; rejected fragments are not forwarded; nothing sent when nothing accepted', () =>
+    withTwoClients(f.port, async ({ a, b, stateA: sa }) => {
       const shapeId = sa.fragments[1].uuid as string;
       const bMark = b.messages.length;
       const reply = await a.sync(0, [
@@ -222,18 +212,10 @@ describe('sync between sessions', () => {
         b.messages.slice(bMark2).map((m) => m.type),
         ['ScopeSyncReply'],
       );
-    } finally {
-      await a.close();
-      await b.close();
-    }
-  });
+    }));
 
-  test('atomic: all or nothing, nothing broadcast on failure; every entry carries an error', async () => {
-    const a = await TestClient.session(f.port);
-    const b = await TestClient.session(f.port);
-    try {
-      const sa = (await a.fetch('Canvas')).state!;
-      await b.fetch('Canvas');
+  test('atomic: all or nothing, nothing broadcast on failure; every entry carries an error', () =>
+    withTwoClients(f.port, async ({ a, b, stateA: sa }) => {
       const shapeId = sa.fragments[1].uuid as string;
       const before = (f.scope.get(shapeId) as InstanceType<typeof Shape>).height;
       const bMark = b.messages.length;
@@ -262,18 +244,10 @@ describe('sync between sessions', () => {
       assert.deepEqual(ok.fragmentReplies, [{}]);
       const fwd = await b.waitFor((m) => m.type === 'ScopeSync', bMark);
       assert.equal(fwd.fragments[0].properties.height, 99);
-    } finally {
-      await a.close();
-      await b.close();
-    }
-  });
+    }));
 
-  test('server-side edits and scope.update results reach every session, batched per turn', async () => {
-    const a = await TestClient.session(f.port);
-    const b = await TestClient.session(f.port);
-    try {
-      await a.fetch('Canvas');
-      await b.fetch('Canvas');
+  test('server-side edits and scope.update results reach every session, batched per turn', () =>
+    withTwoClients(f.port, async ({ a, b }) => {
       const aMark = a.messages.length;
       const bMark = b.messages.length;
       // Two assignments in one turn: one ScopeSync.
@@ -295,11 +269,7 @@ describe('sync between sessions', () => {
       }
       assertContiguous(a);
       assertContiguous(b);
-    } finally {
-      await a.close();
-      await b.close();
-    }
-  });
+    }));
 });
 
 describe('indices, batching, dedupe', () => {
@@ -345,12 +315,8 @@ describe('indices, batching, dedupe', () => {
     }
   });
 
-  test('a duplicate client index is ignored; index 0 always passes; gaps are tolerated', async () => {
-    const a = await TestClient.session(f.port);
-    const b = await TestClient.session(f.port);
-    try {
-      const st = (await a.fetch('Canvas')).state!;
-      await b.fetch('Canvas');
+  test('a duplicate client index is ignored; index 0 always passes; gaps are tolerated', () =>
+    withTwoClients(f.port, async ({ a, b, stateA: st }) => {
       const shapeId = st.fragments[1].uuid as string;
       const msg = {
         type: 'ScopeSync',
@@ -370,11 +336,7 @@ describe('indices, batching, dedupe', () => {
       await b.barrier();
       assert.equal(b.messages.slice(bMark).filter((m) => m.type === 'ScopeSync').length, 1);
       assertContiguous(a);
-    } finally {
-      await a.close();
-      await b.close();
-    }
-  });
+    }));
 
   test('Ping.ack trims the un-acked buffer; resendMissing answers with the Ping and every un-acked message', async () => {
     const c = await TestClient.session(f.port);
@@ -410,88 +372,80 @@ describe('reconnect and resend', () => {
   after(() => f.server.close());
 
   for (const via of ['header', 'query'] as const) {
-    test(`a session resumed by ${via} receives exactly what it missed, nothing twice`, async () => {
-      const a = await TestClient.session(f.port);
-      const b = await TestClient.session(f.port);
-      let a2: TestClient | null = null;
-      try {
-        const sa = (await a.fetch('Canvas')).state!;
-        await b.fetch('Canvas');
-        const shapes = [...(sa.fragments[0].properties.shapes as string[])];
-        const seen = a.highestIndex(); // 2
-        await a.close();
-        // While A is away: two changes from B (A's indices 3, 4), one server edit (5).
-        const one = addShape(sa, shapes, 11);
-        assert.deepEqual((await b.sync(0, one.fragments)).fragmentReplies, [{}, {}]);
-        shapes.push(one.id);
-        const two = addShape(sa, shapes, 12);
-        assert.deepEqual((await b.sync(0, two.fragments)).fragmentReplies, [{}, {}]);
-        f.canvas.name = `while away ${via}`;
-        await b.waitFor((m) => m.type === 'ScopeSync');
+    test(`a session resumed by ${via} receives exactly what it missed, nothing twice`, () =>
+      withTwoClients(f.port, async ({ a, b, stateA: sa }) => {
+        let a2: TestClient | null = null;
+        try {
+          const shapes = [...(sa.fragments[0].properties.shapes as string[])];
+          const seen = a.highestIndex(); // 2
+          await a.close();
+          // While A is away: two changes from B (A's indices 3, 4), one server edit (5).
+          const one = addShape(sa, shapes, 11);
+          assert.deepEqual((await b.sync(0, one.fragments)).fragmentReplies, [{}, {}]);
+          shapes.push(one.id);
+          const two = addShape(sa, shapes, 12);
+          assert.deepEqual((await b.sync(0, two.fragments)).fragmentReplies, [{}, {}]);
+          f.canvas.name = `while away ${via}`;
+          await b.waitFor((m) => m.type === 'ScopeSync');
 
-        a2 = await TestClient.resume(f.port, a.token!, via);
-        a2.send({ type: 'Ping', index: 0, ack: seen, resendMissing: true });
-        const frame = (await a2.waitForFrames(1)) as Msg[];
-        assert.deepEqual(frame[0], { type: 'Ping', index: 0, ack: 1, resendMissing: true });
-        assert.deepEqual(
-          frame.slice(1).map((m) => [m.type, m.index]),
-          [
-            ['ScopeSync', 3],
-            ['ScopeSync', 4],
-            ['ScopeSync', 5],
-          ],
-        );
-        assert.ok((frame[1]!.fragments as Msg[]).some((x) => x.uuid === one.id));
-        assert.ok((frame[2]!.fragments as Msg[]).some((x) => x.uuid === two.id));
-        // The client then resends its own un-acked message (index 1, already processed): dropped.
-        a2.send({ type: 'ScopeFetch', index: 1, name: 'Canvas', params: {} });
-        a2.nextIndex = 2;
-        // New traffic continues the same counter on the new socket; nothing arrives twice.
-        const r = await a2.sync(0, [
-          { type: 'change', uuid: one.id, clsName: 'Shape', properties: { y: 5 } },
-        ]);
-        assert.equal(r.index, 6);
-        assert.deepEqual(r.fragmentReplies, [{}]);
-        const indices = a2.indexed().map((m) => m.index);
-        assert.deepEqual(indices, [3, 4, 5, 6]);
-        assert.ok(!a2.messages.some((m) => m.type === 'ScopeFetchReply'));
-      } finally {
-        await a2?.close();
-        await b.close();
-      }
-    });
+          a2 = await TestClient.resume(f.port, a.token!, via);
+          a2.send({ type: 'Ping', index: 0, ack: seen, resendMissing: true });
+          const frame = (await a2.waitForFrames(1)) as Msg[];
+          assert.deepEqual(frame[0], { type: 'Ping', index: 0, ack: 1, resendMissing: true });
+          assert.deepEqual(
+            frame.slice(1).map((m) => [m.type, m.index]),
+            [
+              ['ScopeSync', 3],
+              ['ScopeSync', 4],
+              ['ScopeSync', 5],
+            ],
+          );
+          assert.ok((frame[1]!.fragments as Msg[]).some((x) => x.uuid === one.id));
+          assert.ok((frame[2]!.fragments as Msg[]).some((x) => x.uuid === two.id));
+          // The client then resends its own un-acked message (index 1, already processed): dropped.
+          a2.send({ type: 'ScopeFetch', index: 1, name: 'Canvas', params: {} });
+          a2.nextIndex = 2;
+          // New traffic continues the same counter on the new socket; nothing arrives twice.
+          const r = await a2.sync(0, [
+            { type: 'change', uuid: one.id, clsName: 'Shape', properties: { y: 5 } },
+          ]);
+          assert.equal(r.index, 6);
+          assert.deepEqual(r.fragmentReplies, [{}]);
+          const indices = a2.indexed().map((m) => m.index);
+          assert.deepEqual(indices, [3, 4, 5, 6]);
+          assert.ok(!a2.messages.some((m) => m.type === 'ScopeFetchReply'));
+        } finally {
+          await a2?.close();
+        }
+      }));
   }
 
-  test("after a resume nothing is sent before the client's first message; the stale socket is closed", async () => {
-    const a = await TestClient.session(f.port);
-    const b = await TestClient.session(f.port);
-    let a2: TestClient | null = null;
-    try {
-      const sa = (await a.fetch('Canvas')).state!;
-      await b.fetch('Canvas');
-      a2 = await TestClient.resume(f.port, a.token!);
-      // The old socket, still open, is closed by the server and forgotten.
-      const old = await a.waitForClose();
-      assert.equal(old.code, 1000);
-      // A change while the resumed socket is silent: held until A's first message.
-      const shapeId = sa.fragments[1].uuid as string;
-      await b.sync(0, [{ type: 'change', uuid: shapeId, clsName: 'Shape', properties: { x: -1 } }]);
-      a2.ping(true, 2);
-      const first = (await a2.waitForFrames(1)) as Msg[];
-      assert.equal(first[0]!.type, 'Ping', 'the first frame on the resumed socket answers the client');
-      assert.deepEqual(
-        first.slice(1).map((m) => [m.type, m.index]),
-        [['ScopeSync', 3]],
-      );
-      // The stale socket can do nothing to the session any more: still attached, still answering.
-      a2.nextIndex = 2;
-      const r = await a2.sync(0, []);
-      assert.equal(r.index, 4);
-    } finally {
-      await a2?.close();
-      await b.close();
-    }
-  });
+  test("after a resume nothing is sent before the client's first message; the stale socket is closed", () =>
+    withTwoClients(f.port, async ({ a, b, stateA: sa }) => {
+      let a2: TestClient | null = null;
+      try {
+        a2 = await TestClient.resume(f.port, a.token!);
+        // The old socket, still open, is closed by the server and forgotten.
+        const old = await a.waitForClose();
+        assert.equal(old.code, 1000);
+        // A change while the resumed socket is silent: held until A's first message.
+        const shapeId = sa.fragments[1].uuid as string;
+        await b.sync(0, [{ type: 'change', uuid: shapeId, clsName: 'Shape', properties: { x: -1 } }]);
+        a2.ping(true, 2);
+        const first = (await a2.waitForFrames(1)) as Msg[];
+        assert.equal(first[0]!.type, 'Ping', 'the first frame on the resumed socket answers the client');
+        assert.deepEqual(
+          first.slice(1).map((m) => [m.type, m.index]),
+          [['ScopeSync', 3]],
+        );
+        // The stale socket can do nothing to the session any more: still attached, still answering.
+        a2.nextIndex = 2;
+        const r = await a2.sync(0, []);
+        assert.equal(r.index, 4);
+      } finally {
+        await a2?.close();
+      }
+    }));
 
   test('messages queued while no socket is attached wait in the un-acked buffer', async () => {
     const a = await TestClient.session(f.port);
@@ -500,8 +454,7 @@ describe('reconnect and resend', () => {
       a.terminate();
       await a.waitForClose();
       const session = f.server.sessions.find((s) => s.token === a.token)!;
-      // Wait until the server noticed the drop.
-      for (let i = 0; i < 200 && session.connection; i++) await new Promise((r) => setTimeout(r, 5));
+      await waitFor(() => session.connection === null, { message: 'the server to notice the drop' });
       assert.equal(session.connection, null);
       f.canvas.name = 'offline edit';
       f.scope.flush();
@@ -531,7 +484,7 @@ describe('reconnect and resend', () => {
       a.terminate();
       await a.waitForClose();
       const session = f.server.sessions.find((s) => s.token === a.token)!;
-      for (let i = 0; i < 200 && session.connection; i++) await new Promise((r) => setTimeout(r, 5));
+      await waitFor(() => session.connection === null, { message: 'the server to notice the drop' });
       assert.equal(session.connection, null);
       f.canvas.name = 'queued while away';
       f.scope.flush();
@@ -558,6 +511,3 @@ describe('reconnect and resend', () => {
     }
   });
 });
-
-// Keep the Canvas import used for typing of fixtures in this file.
-void Canvas;

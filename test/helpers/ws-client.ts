@@ -32,7 +32,7 @@ export class TestClient {
   /** Resolves when the socket closes. */
   readonly closed: Promise<CloseInfo>;
   closeInfo: CloseInfo | null = null;
-  /** The next client index for ScopeFetch/ScopeSync (§3: counts from 1). */
+  /** The next client index for ScopeFetch/ScopeSync (docs/protocol.md §3.1: counts from 1). */
   nextIndex = 1;
   token: string | null = null;
 

@@ -1,5 +1,4 @@
-// Collection properties: validated all-or-nothing mutations that keep parent links right
-// (reference notes §1.5, §9.14 #18-#23).
+// Collection properties: validated all-or-nothing mutations that keep parent links right.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ValidationError } from '../../src/errors.js';

@@ -1,4 +1,4 @@
-// enumeration(): reference notes §1.4 and the original's test/enumeration.js (§9.1 #1-#10).
+// enumeration(): the cases of the original's test/enumeration.js, and more.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DefinitionError } from '../../src/errors.js';

@@ -1,5 +1,5 @@
 // ModelObject: identity, validated assignment, Dates, defaults, parent links, tree walk and the
-// value views (reference notes §1.3, §1.5, §9.14).
+// value views.
 //
 // We deliberately differ from the original server here: it silently ignored an invalid
 // assignment (and coerced some values: '5' → 5 for Number, {} → '[object Object]' for String,
@@ -270,7 +270,7 @@ describe('parent links', () => {
     assert.deepEqual(b.getParentRelationships(), [{ parent, key: 'partner' }]);
   });
 
-  test('links are unique per (parent, key) — notes §9.14 #36', () => {
+  test('links are unique per (parent, key)', () => {
     const p1 = item();
     const p2 = item();
     const c = item();

@@ -1,4 +1,4 @@
-// The schema DSL: model(), has(), inherit(), Super.model() (reference notes §1.3, §9.14 #1-#8).
+// The schema DSL: model(), has(), inherit(), Super.model().
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DefinitionError } from '../../src/errors.js';

@@ -1,4 +1,4 @@
-// Property: value conversion to and from the wire (PROTOCOL.md §6). Dates go out as seconds
+// Property: value conversion to and from the wire (docs/protocol.md §6). Dates go out as seconds
 // since the epoch (millisecond precision) and come in as seconds or as an ISO-8601 string.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';

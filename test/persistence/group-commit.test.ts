@@ -120,7 +120,7 @@ describe('group commit', () => {
     assert.equal(loaded!.version, 5);
   });
 
-  test('snapshots are taken at a group boundary: never ahead of what is stored (regression)', async () => {
+  test('snapshots are taken at a group boundary: never ahead of what is stored, never conflicting', async () => {
     const store = new TestStore();
     const { scope, root, gc, failures } = await durableCanvas(store, 2);
     for (let round = 0; round < 6; round++) {

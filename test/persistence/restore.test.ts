@@ -1,5 +1,5 @@
 // Restoring a scope from stored data, including data written by older versions of the models
-// (issue 5, schema evolution): an added property loads with its default; a removed property or
+// (schema evolution): an added property loads with its default; a removed property or
 // class is reported as a warning, not a crash, and the rest of the scope loads.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

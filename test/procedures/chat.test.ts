@@ -1,14 +1,13 @@
 // The chat demo's three procedures (demo/procedures.ts) against the demo's own downstream
-// service (demo/chat-service.ts): requests exactly as the reference notes §9.16 list them, and
-// the setName `_updates` applied and broadcast (reference notes §9.15 #4).
+// service (demo/chat-service.ts): requests exactly as the original's procedures send them, and
+// the setName `_updates` applied and broadcast (docs/protocol.md §9.5).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type ChatService, startChatService } from '../../demo/chat-service.js';
 import { ChatRoom, ChatRoomAttributes, Message, User } from '../../demo/models.js';
 import { defineChatProcedures } from '../../demo/procedures.js';
-import { applySync } from '../../src/procedures/index.js';
 import type { ChangesetResult } from '../../src/scope/types.js';
-import { createChatRoom, procedureHeaders } from './helpers.js';
+import { applySync, createChatRoom, procedureHeaders } from './helpers.js';
 
 let service: ChatService;
 let currentRoomName: ((uuid: string) => string | undefined) | undefined;

@@ -7,7 +7,6 @@ import { after, before, test } from 'node:test';
 import { defineModel } from '../../src/model/index.js';
 import {
   ArrayPropertyConstraint,
-  applySync,
   arrayPropertyConstraint,
   Constraint,
   type ConstraintSpec,
@@ -18,7 +17,14 @@ import {
 } from '../../src/procedures/index.js';
 import { Scope } from '../../src/scope/index.js';
 import type { ChangesetResult, Fragment } from '../../src/scope/types.js';
-import { type ChatFixture, createChatRoom, makeChatModels, startServer, type TestServer } from './helpers.js';
+import {
+  applySync,
+  type ChatFixture,
+  createChatRoom,
+  makeChatModels,
+  startServer,
+  type TestServer,
+} from './helpers.js';
 
 const m = makeChatModels();
 let server: TestServer;
@@ -129,7 +135,7 @@ test('array insert: the collection grows (change) or is non-empty (add)', async 
   assert.equal(await accepted(f, q, [add([])]), false);
 });
 
-test('array remove: the collection shrinks [fix]', async () => {
+test('array remove: the collection shrinks (the original server tested "grows")', async () => {
   const p = proc([
     {
       type: 'change',

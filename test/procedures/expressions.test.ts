@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { DefinitionError } from '../../src/errors.js';
-import { applySync, defineProcedure, Expression, ExpressionError, expr } from '../../src/procedures/index.js';
+import { defineProcedure, Expression, ExpressionError, expr } from '../../src/procedures/index.js';
 import type { ChangesetResult, Fragment } from '../../src/scope/types.js';
 import {
+  applySync,
   type ChatFixture,
   createChatRoom,
   makeChatModels,

@@ -3,7 +3,8 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { enumeration, type ModelClass, type ModelObject, model } from '../../src/model/index.js';
-import { setProcedureLogger } from '../../src/procedures/index.js';
+import { ChangesetPipeline, type ChangesetRequest } from '../../src/pipeline/index.js';
+import { ProcedureRunner } from '../../src/procedures/index.js';
 import { Scope } from '../../src/scope/index.js';
 import type { AppliedFragment, ChangeContext } from '../../src/scope/types.js';
 
@@ -187,8 +188,26 @@ export function createChatRoom(
 
 /** Logged warnings, captured instead of printed. */
 export const warnings: { details: Record<string, unknown>; message: string }[] = [];
-setProcedureLogger({
-  warn(details, message) {
-    warnings.push({ details, message });
+const logger = {
+  debug() {},
+  info() {},
+  warn(details: unknown, message?: string) {
+    warnings.push({ details: details as Record<string, unknown>, message: message ?? '' });
   },
-});
+  error(details: unknown, message?: string) {
+    warnings.push({ details: details as Record<string, unknown>, message: message ?? '' });
+  },
+};
+
+/** The server's changeset pipeline with the procedures plugged in, as the server builds it. */
+export const pipeline = new ChangesetPipeline({ procedures: new ProcedureRunner(logger), logger });
+
+/** Submits a changeset to the pipeline (strictly ordered per scope, procedures run first). */
+export function applySync(scope: Scope, req: ChangesetRequest) {
+  return pipeline.submit(scope, req);
+}
+
+/** True while a changeset to `scope` waits or is in flight in the pipeline. */
+export function isScopeBusy(scope: Scope): boolean {
+  return pipeline.isBusy(scope);
+}

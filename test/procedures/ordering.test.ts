@@ -4,15 +4,21 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  applySync,
   arrayPropertyConstraint,
   defineProcedure,
   expr,
   hasNewValuePropertyConstraint,
-  isScopeBusy,
 } from '../../src/procedures/index.js';
 import type { ChangesetResult } from '../../src/scope/types.js';
-import { createChatRoom, makeChatModels, respond, startServer, type TestServer } from './helpers.js';
+import {
+  applySync,
+  createChatRoom,
+  isScopeBusy,
+  makeChatModels,
+  respond,
+  startServer,
+  type TestServer,
+} from './helpers.js';
 
 const m = makeChatModels();
 const DELAY = 300;

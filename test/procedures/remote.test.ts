@@ -6,7 +6,6 @@ import { after, before, test } from 'node:test';
 import { DefinitionError } from '../../src/errors.js';
 import { ModelObject } from '../../src/model/index.js';
 import {
-  applySync,
   defineProcedure,
   expr,
   hasNewValuePropertyConstraint,
@@ -18,6 +17,7 @@ import {
 import { Scope } from '../../src/scope/index.js';
 import type { ChangesetResult } from '../../src/scope/types.js';
 import {
+  applySync,
   type ChatFixture,
   createChatRoom,
   makeChatModels,

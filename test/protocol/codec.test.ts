@@ -1,5 +1,5 @@
 // decodeFrame: client → server frames. Mirrors the original server's message tests
-// (reference notes §9.4–§9.13, server-inbound side) and PROTOCOL.md §2, §5, §6, §11.
+// (docs/protocol.md §2, §5, §6, §11, §14).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodeFrame, defaultLimits, type Ping, type ScopeSync } from '../../src/protocol/index.js';

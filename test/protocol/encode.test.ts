@@ -1,4 +1,4 @@
-// Encoders, server → client: exactly the fields of PROTOCOL.md §5, nothing more.
+// Encoders, server → client: exactly the fields of docs/protocol.md §5, nothing more.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {

@@ -1,4 +1,4 @@
-// Limits (PROTOCOL.md §11) and prototype-pollution safety of `params` and `properties`.
+// Limits (docs/protocol.md §11) and prototype-pollution safety of `params` and `properties`.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {

@@ -1,9 +1,10 @@
-// The changeset engine (PROTOCOL.md §6 validation, §7 steps 3–6; notes §3.4-§3.6, §9.15).
+// The changeset engine (docs/protocol.md §6 validation, §7 steps 3–6).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Canvas, Shape } from '../../demo/models.js';
 import type { WireError } from '../../src/errors.js';
-import { reachableClasses, Scope } from '../../src/scope/index.js';
+import { reachableClasses } from '../../src/model/classes.js';
+import { Scope } from '../../src/scope/index.js';
 import type { Fragment } from '../../src/scope/types.js';
 import { Leaf, Node, type NodeT, node, recordChanges, rootedScope, u, uuidsOf } from './helpers.js';
 
@@ -181,7 +182,7 @@ describe('adds', () => {
 });
 
 describe('changes', () => {
-  test('a change may target an object added in the same changeset [fix]', () => {
+  test('a change may target an object added in the same changeset (the original could not)', () => {
     const { scope } = rootedScope();
     const r = scope.applyChangeset([
       add(u(2), { name: 'a' }),
@@ -203,7 +204,7 @@ describe('changes', () => {
     rejected(r.results, 2, `No such ModelObject '${u(2)}'`);
   });
 
-  test('a change naming the wrong class is rejected; an ancestor class is accepted [fix]', () => {
+  test('a change naming the wrong class is rejected; an ancestor class is accepted (the original did not check)', () => {
     const { scope, root } = rootedScope();
     root.children.push(new Leaf({ uuid: u(2) }) as NodeT);
     scope.flush();
@@ -368,7 +369,7 @@ describe('Dates on the wire', () => {
   });
 });
 
-describe('orphan removal (notes §9.15 #1-#3)', () => {
+describe('orphan removal', () => {
   function canvasScope() {
     const canvas = new Canvas({ uuid: u(1) });
     const s1 = new Shape({ uuid: u(2) });

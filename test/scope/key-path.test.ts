@@ -1,4 +1,4 @@
-// Key path resolution (original test/query/key_path_notation.js, notes §9.22).
+// Key path resolution (the cases of the original's test/query/key_path_notation.js).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type ModelClass, type ModelObject, model } from '../../src/model/index.js';

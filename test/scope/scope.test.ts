@@ -1,4 +1,4 @@
-// Scope: name, root, lookup, pre-order listing, ScopeState, callback forms (notes §4.1, §4.3).
+// Scope: name, root, lookup, pre-order listing, ScopeState, callback forms.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ScopeError, SyncError } from '../../src/errors.js';

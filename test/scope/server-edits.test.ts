@@ -1,4 +1,4 @@
-// Server-side edits (PROTOCOL.md §7.9): assignments made by server code to objects of a scope
+// Server-side edits (docs/protocol.md §7.9): assignments made by server code to objects of a scope
 // are validated and reported as fragments, in ONE 'changes' event per event-loop turn.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';

@@ -1,5 +1,5 @@
-// The update operators (PROTOCOL.md §10; original test/query/*_query_operation.js, notes
-// §9.18–§9.21), plus what the original did not test or got wrong (notes §10 items 19–20).
+// The update operators (docs/protocol.md §10; the cases of the original's
+// test/query/*_query_operation.js), plus what the original did not test or got wrong.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ChatRoom, ChatRoomAttributes, ChatRoomStatus, Message, User } from '../../demo/models.js';
@@ -467,7 +467,7 @@ describe('$addToSet', () => {
     assert.equal(message.author, user);
     assert.deepEqual(result.matched, [entry(room)]);
     assert.deepEqual(result.created, []);
-    // The original reported modified = [root] here (notes §9.21, §10 item 20): nothing changed.
+    // The original reported modified = [root] here : nothing changed.
     assert.deepEqual(result.modified, []);
     assert.equal(events.length, 0);
   });

@@ -12,6 +12,7 @@ import { createServer, Server } from '../../src/server/server.js';
 import { createToken } from '../../src/server/token.js';
 import { MemoryTransport } from '../../src/transport/memory.js';
 import { WebsocketTransport } from '../../src/transport/websocket.js';
+import { waitFor } from '../helpers/wait.js';
 import { TestClient } from '../helpers/ws-client.js';
 
 describe('options', () => {
@@ -180,30 +181,26 @@ describe('close reasons and tokens', () => {
 });
 
 describe('faults stay in their session', () => {
-  test('an applier that rejects fails that changeset only (no unhandled rejection)', async () => {
+  test('a pipeline that rejects fails that changeset only (no unhandled rejection)', async () => {
     const root = new Canvas();
     root.name = 'r';
     const scope = new Scope({ name: 'Canvas' });
     scope.setRoot(root);
     const transport = new MemoryTransport();
     const server = await createServer({ transports: [transport], scopes: [scope] });
-    server.applySync = () => Promise.reject(new Error('store down'));
+    server.submit = () => Promise.reject(new Error('store down'));
     try {
       const socket = transport.connect();
       const messages: Record<string, unknown>[] = [];
       socket.on('message', (d) => messages.push(...(JSON.parse(d) as Record<string, unknown>[])));
-      const waitFor = async (pred: (m: Record<string, unknown>) => boolean) => {
-        for (let i = 0; i < 500; i++) {
-          const m = messages.find(pred);
-          if (m) return m;
-          await new Promise((r) => setTimeout(r, 2));
-        }
-        throw new Error(`timed out: ${JSON.stringify(messages)}`);
-      };
+      const message = (type: string) =>
+        waitFor(() => messages.find((m) => m.type === type), {
+          message: () => `${type}; received ${JSON.stringify(messages)}`,
+        });
       socket.send(JSON.stringify({ type: 'SessionCreate', index: 0, version: '0.2.0' }));
-      await waitFor((m) => m.type === 'SessionCreateReply');
+      await message('SessionCreateReply');
       socket.send(JSON.stringify({ type: 'ScopeFetch', index: 1, name: 'Canvas' }));
-      await waitFor((m) => m.type === 'ScopeState');
+      await message('ScopeState');
       socket.send(
         JSON.stringify({
           type: 'ScopeSync',
@@ -212,7 +209,7 @@ describe('faults stay in their session', () => {
           fragments: [{ type: 'change', uuid: root.uuid, clsName: 'Canvas', properties: { name: 'x' } }],
         }),
       );
-      const reply = (await waitFor((m) => m.type === 'ScopeSyncReply')) as {
+      const reply = (await message('ScopeSyncReply')) as {
         fragmentReplies: { error: { type: string } }[];
       };
       assert.equal(reply.fragmentReplies.length, 1);

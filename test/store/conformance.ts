@@ -1,4 +1,4 @@
-// The one conformance suite every Store implementation runs (DESIGN.md: one suite, every adapter).
+// The one conformance suite every Store implementation runs (docs/architecture.md: one suite, every adapter).
 //
 // `makeStore` returns a new, unopened instance on the SAME backing storage each time it is called
 // within one suite run (same file, same schema, same MemoryStoreData), so that "close, then open a

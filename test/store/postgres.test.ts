@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { createStore, PostgresStore, StoreError } from '../../src/store/index.js';
 import { freePort, randomSchemaName, startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { waitFor } from '../helpers/wait.js';
 import { runStoreConformance } from './conformance.js';
 
 let server: TestPostgres | undefined;
@@ -112,33 +113,29 @@ test('PostgresStore: a server that goes away after open rejects append clearly, 
   // Kill every connection of this store (idle in the pool): the pool reports through onError.
   const admin = new pg.Client({ connectionString: url() });
   await admin.connect();
-  /** Polls (bounded) until `check` holds; termination is asynchronous on the server. */
-  const eventually = async (check: () => Promise<boolean> | boolean, what: string) => {
-    for (let i = 0; i < 500; i++) {
-      if (await check()) return;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    assert.fail(`timed out waiting for ${what}`);
-  };
-  /** Terminates this store's backends matching `where`, and waits until they are gone. */
+  /** Terminates this store's backends matching `where`, and waits until they are gone (asynchronous on the server). */
   const terminate = async (where: string): Promise<number> => {
     const { rows } = await admin.query(
       `SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND ${where}`,
       [applicationName],
     );
     const pids = rows.map((r: { pid: number }) => r.pid);
-    await eventually(async () => {
-      const left = await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1)', [
-        pids,
-      ]);
-      return left.rows[0].n === 0;
-    }, 'the terminated backends to exit');
+    await waitFor(
+      async () => {
+        const left = await admin.query(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1)',
+          [pids],
+        );
+        return left.rows[0].n === 0;
+      },
+      { message: 'the terminated backends to exit' },
+    );
     return pids.length;
   };
   const killed = await terminate(`state = 'idle'`);
   assert.ok(killed >= 1, 'the pool had an idle connection');
   // Every killed connection is reported (and dropped by the pool) before the next append.
-  await eventually(() => errors.length >= killed, 'onError for every killed connection');
+  await waitFor(() => errors.length >= killed, { message: 'onError for every killed connection' });
   assert.match(errors[0]!.message, /PostgreSQL store: idle connection failed/);
   // The pool replaced the connection: the next append works.
   await store.append([{ scope: 's', version: 2, fragments: [] }]);
@@ -156,13 +153,16 @@ test('PostgresStore: a server that goes away after open rejects append clearly, 
     () => null,
     (err: unknown) => err,
   );
-  await eventually(async () => {
-    const waiting = await admin.query(
-      `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
-      [applicationName],
-    );
-    return (waiting.rowCount ?? 0) > 0;
-  }, 'the append to wait for the row lock');
+  await waitFor(
+    async () => {
+      const waiting = await admin.query(
+        `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+        [applicationName],
+      );
+      return (waiting.rowCount ?? 0) > 0;
+    },
+    { message: 'the append to wait for the row lock' },
+  );
   assert.equal(await terminate(`wait_event_type = 'Lock'`), 1);
   const err = await outcome;
   assert.ok(err instanceof StoreError, 'the append killed mid-transaction rejects');

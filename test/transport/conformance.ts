@@ -1,9 +1,10 @@
-// One conformance suite for every Transport (DESIGN.md: adapters behind interfaces, one shared
+// One conformance suite for every Transport (docs/architecture.md: adapters behind interfaces, one shared
 // suite). A transport under test comes with a way to open a client end to it; everything the
 // server relies on is checked here, the same way for each implementation.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Connection, ConnectionHandler, InboundData, Transport } from '../../src/transport/types.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** The client end of a connection, as the suite drives it. */
 export interface ClientEnd {
@@ -20,19 +21,6 @@ export interface TransportUnderTest {
   /** Opens a client end with these upgrade headers and this URL path + query. */
   open(headers: Record<string, string>, path: string): Promise<ClientEnd>;
   close(): Promise<void>;
-}
-
-function until<T>(check: () => T | undefined | null | false, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    let n = 0;
-    const tick = () => {
-      const v = check();
-      if (v !== undefined && v !== null && v !== false) return resolve(v as T);
-      if (++n > 2_500) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 2);
-    };
-    tick();
-  });
 }
 
 /** A handler that records what a connection delivers. */
@@ -62,7 +50,7 @@ export function runTransportConformance(name: string, make: () => Promise<Transp
       await t.transport.listen((c) => conns.push(c));
       try {
         const client = await t.open(headers, path);
-        const conn = await until(() => conns[0], 'the connection');
+        const conn = await waitFor(() => conns[0], { message: 'the connection' });
         await fn(conn, client);
       } finally {
         await t.close();
@@ -89,8 +77,8 @@ export function runTransportConformance(name: string, make: () => Promise<Transp
         conn.setHandler(r);
         for (let i = 0; i < 20; i++) client.send(`c${i}`);
         for (let i = 0; i < 20; i++) conn.send(`s${i}`);
-        await until(() => r.frames.length === 20, 'client frames');
-        await until(() => client.received.length === 20, 'server frames');
+        await waitFor(() => r.frames.length === 20, { message: 'client frames' });
+        await waitFor(() => client.received.length === 20, { message: 'server frames' });
         assert.deepEqual(
           r.frames.map(text),
           Array.from({ length: 20 }, (_, i) => `c${i}`),
@@ -107,11 +95,11 @@ export function runTransportConformance(name: string, make: () => Promise<Transp
         const second = recorder();
         conn.setHandler(first);
         client.send('one');
-        await until(() => first.frames.length === 1, 'first frame');
+        await waitFor(() => first.frames.length === 1, { message: 'first frame' });
         conn.setHandler(second);
         client.send('two');
         client.close(4000, 'bye');
-        await until(() => second.closes.length === 1, 'close on the second handler');
+        await waitFor(() => second.closes.length === 1, { message: 'close on the second handler' });
         assert.deepEqual(first.frames.map(text), ['one']);
         assert.deepEqual(second.frames.map(text), ['two']);
         assert.deepEqual(first.closes, []);
@@ -122,10 +110,10 @@ export function runTransportConformance(name: string, make: () => Promise<Transp
         const r = recorder();
         conn.setHandler(r);
         conn.close(4096, '{"message":"denied","type":"rejected"}');
-        const closed = await until(() => client.closed, 'client close');
+        const closed = await waitFor(() => client.closed, { message: 'client close' });
         assert.equal(closed.code, 4096);
         assert.equal(closed.reason, '{"message":"denied","type":"rejected"}');
-        await until(() => !conn.isOpen, 'closed state');
+        await waitFor(() => !conn.isOpen, { message: 'closed state' });
         conn.send('late');
         conn.close(4097, 'again');
         await new Promise((res) => setTimeout(res, 20));
@@ -137,7 +125,7 @@ export function runTransportConformance(name: string, make: () => Promise<Transp
         const r = recorder();
         conn.setHandler(r);
         client.close(4000, 'bye');
-        await until(() => r.closes.length === 1, 'close seen by the server');
+        await waitFor(() => r.closes.length === 1, { message: 'close seen by the server' });
         assert.equal(r.closes[0]![0], 4000);
         assert.equal(conn.isOpen, false);
         await new Promise((res) => setTimeout(res, 20));
@@ -149,10 +137,10 @@ export function runTransportConformance(name: string, make: () => Promise<Transp
       const conns: Connection[] = [];
       await t.transport.listen((c) => conns.push(c));
       const client = await t.open({}, '/');
-      const conn = await until(() => conns[0], 'the connection');
+      const conn = await waitFor(() => conns[0], { message: 'the connection' });
       conn.setHandler(recorder());
       await t.close();
-      await until(() => client.closed, 'client sees the close');
+      await waitFor(() => client.closed, { message: 'client sees the close' });
       assert.equal(conn.isOpen, false);
     });
   });

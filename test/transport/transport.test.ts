@@ -10,19 +10,7 @@ import { MemoryTransport } from '../../src/transport/memory.js';
 import { connectionParams } from '../../src/transport/params.js';
 import type { Connection, InboundData } from '../../src/transport/types.js';
 import { WebsocketTransport } from '../../src/transport/websocket.js';
-
-function until<T>(check: () => T | undefined, what: string, timeout = 5_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = () => {
-      const v = check();
-      if (v !== undefined) return resolve(v);
-      if (Date.now() - start > timeout) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 2);
-    };
-    tick();
-  });
-}
+import { waitFor } from '../helpers/wait.js';
 
 describe('connection parameters', () => {
   test('x-jetstream-* headers (lowercased) and query keys (case kept), prefix removed', () => {
@@ -69,10 +57,10 @@ describe('MemoryTransport', () => {
       socket.on('message', (d) => frames.push(d));
       socket.send(JSON.stringify({ type: 'SessionCreate', index: 0, version: '0.2.0' }));
       assert.equal(frames.length, 0, 'delivery is asynchronous, as on a socket');
-      await until(() => frames[0], 'SessionCreateReply');
+      await waitFor(() => frames[0], { message: 'SessionCreateReply' });
       const token = JSON.parse(frames[0]!)[0].sessionToken as string;
       socket.send(JSON.stringify({ type: 'ScopeFetch', index: 1, name: 'Canvas' }));
-      await until(() => frames[1], 'fetch reply');
+      await waitFor(() => frames[1], { message: 'fetch reply' });
       assert.deepEqual(
         JSON.parse(frames[1]!).map((m: { type: string }) => m.type),
         ['ScopeFetchReply', 'ScopeState'],
@@ -83,12 +71,12 @@ describe('MemoryTransport', () => {
       let closed: [number, string] | null = null;
       socket.on('close', (code, reason) => (closed = [code, reason]));
       const again = transport.connect({ headers: { 'x-jetstream-sessiontoken': token } });
-      await until(() => closed ?? undefined, 'old socket closed');
+      await waitFor(() => closed, { message: 'old socket closed' });
       assert.equal(closed![0], 1000);
       const frames2: string[] = [];
       again.on('message', (d) => frames2.push(d));
       again.send(JSON.stringify({ type: 'Ping', index: 0, ack: 0, resendMissing: true }));
-      await until(() => frames2[0], 'resend');
+      await waitFor(() => frames2[0], { message: 'resend' });
       assert.deepEqual(
         JSON.parse(frames2[0]!).map((m: { type: string }) => m.type),
         ['Ping', 'ScopeFetchReply', 'ScopeState'],
@@ -98,7 +86,7 @@ describe('MemoryTransport', () => {
       const bad = transport.connect({ url: '/?x-jetstream-sessiontoken=nope' });
       let badClose: number | null = null;
       bad.on('close', (code) => (badClose = code));
-      await until(() => badClose ?? undefined, 'bad token close');
+      await waitFor(() => badClose, { message: 'bad token close' });
       assert.equal(badClose, 4096);
     } finally {
       await server.close();
@@ -118,7 +106,7 @@ describe('MemoryTransport', () => {
     assert.equal(conn!.isOpen, false);
     socket.send('late');
     conn!.send('late');
-    await until(() => serverSaw ?? undefined, 'close');
+    await waitFor(() => serverSaw, { message: 'close' });
     assert.equal(serverSaw, 4000);
     assert.deepEqual(got, []);
     await transport.close();
@@ -147,7 +135,7 @@ describe('WebsocketTransport', () => {
       const received: string[] = [];
       ws.on('message', (d, isBinary) => received.push(`${isBinary}:${d.toString()}`));
       await new Promise((r) => ws.on('open', r));
-      const conn = await until(() => conns[0], 'connection');
+      const conn = await waitFor(() => conns[0], { message: 'connection' });
       assert.deepEqual({ ...conn.params }, { b: '2', a: '1' });
       assert.equal(conn.headers['x-jetstream-b'], '2');
       assert.equal(typeof conn.remoteAddress, 'string');
@@ -155,17 +143,17 @@ describe('WebsocketTransport', () => {
       conn.setHandler({ onMessage: (_c, d) => inbound.push(d), onClose: () => {} });
       ws.send('text');
       ws.send(Buffer.from('bin'));
-      await until(() => (inbound.length === 2 ? true : undefined), 'inbound');
+      await waitFor(() => inbound.length === 2, { message: 'inbound' });
       assert.equal(inbound[0], 'text');
       assert.equal(Buffer.from(inbound[1] as Uint8Array).toString(), 'bin');
       conn.send('[1]');
-      await until(() => received[0], 'outbound');
+      await waitFor(() => received[0], { message: 'outbound' });
       assert.equal(received[0], 'false:[1]');
 
       let closeCode: number | null = null;
       ws.on('close', (code) => (closeCode = code));
       ws.send('x'.repeat(2000)); // over maxPayload
-      await until(() => closeCode ?? undefined, 'close 1009');
+      await waitFor(() => closeCode, { message: 'close 1009' });
       assert.equal(closeCode, 1009);
       assert.equal(conn.isOpen, false);
       conn.send('after close'); // a no-op
@@ -173,11 +161,11 @@ describe('WebsocketTransport', () => {
 
       const ws2 = new WebSocket(`ws://127.0.0.1:${t.port}/sync`);
       await new Promise((r) => ws2.on('open', r));
-      const conn2 = await until(() => conns[1], 'second connection');
+      const conn2 = await waitFor(() => conns[1], { message: 'second connection' });
       let info: [number, string] | null = null;
       ws2.on('close', (code, reason) => (info = [code, reason.toString()]));
       conn2.close(4097, '{"message":"Session closed"}');
-      await until(() => info ?? undefined, 'close 4097');
+      await waitFor(() => info, { message: 'close 4097' });
       assert.deepEqual(info, [4097, '{"message":"Session closed"}']);
     } finally {
       await t.close();
