@@ -64,14 +64,17 @@ export type { AppliedFragment, ChangeContext, ChangesetResult } from './scope/ty
 export type { QueryResult, UpdateOptions, UpdateQuery, UpdateSpec } from './scope/update.js';
 // The server (docs/server.md).
 export type {
+  ChangesetInfo,
   ConnectionHook,
   FetchCallback,
+  FetchGrant,
   FetchHook,
   HookCallback,
   ServerEvents,
   SessionEvents,
   SessionHook,
   SessionHookWithConnection,
+  SyncHook,
 } from './server/events.js';
 export type { Clock, ServerOptions } from './server/options.js';
 export { createServer, IncomingConnection, Server } from './server/server.js';

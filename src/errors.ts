@@ -26,6 +26,8 @@ export const ErrorType = {
   sessionExpired: 'session-expired',
   storeFailed: 'store-failed',
   rateLimited: 'rate-limited',
+  slowConsumer: 'slow-consumer',
+  sessionEvicted: 'session-evicted',
   // Raised by the client SDK itself, never sent by the server.
   clientClosed: 'client-closed',
   connectTimeout: 'connect-timeout',

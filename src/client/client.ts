@@ -8,8 +8,10 @@
 //   drops indices at or below the highest it saw) never skips one.
 // - Inbound: duplicates (index ≤ last seen) are dropped; a gap means a message was lost, so the
 //   client reconnects and the server resends.
-// - A socket that closes for any other reason is reopened with backoff and the session token
-//   as a query parameter (browsers cannot set headers).
+// - A socket that closes for any other reason is reopened with backoff, resuming the session
+//   with its token: in an `X-Jetstream-SessionToken` header where the WebSocket implementation
+//   can send headers (the `ws` package), else as a query parameter (browsers cannot set
+//   headers; URLs end up in proxy and access logs, see docs/client.md).
 // - Close 4096/4097 while a session existed is fatal: a new session is created, every scope is
 //   fetched again, and each scope re-applies its unanswered changesets on top of the new state.
 import { ErrorCode, ErrorType, JetstreamError } from '../errors.js';
@@ -35,7 +37,11 @@ export interface WebSocketLike {
   send(data: string): void;
   close(code?: number, reason?: string): void;
 }
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
+export type WebSocketConstructor = new (
+  url: string,
+  protocols?: string | string[],
+  options?: { headers?: Record<string, string> },
+) => WebSocketLike;
 
 export interface ConnectOptions {
   /** SessionCreate params, for the server's `session` hook (authentication). */
@@ -54,6 +60,13 @@ export interface ConnectOptions {
    * the client is closed. Default: none — keep retrying with backoff, which is what a page wants.
    */
   connectTimeout?: number;
+  /**
+   * How a reconnecting client presents its session token: `'header'` (the
+   * `X-Jetstream-SessionToken` upgrade header, kept out of URLs and so out of proxy and access
+   * logs) or `'query'` (`?x-jetstream-sessiontoken=…`, the only way in a browser). Default:
+   * `'header'` with the `ws` package's WebSocket, else `'query'`.
+   */
+  sessionTokenIn?: 'header' | 'query';
 }
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
@@ -116,6 +129,7 @@ export class Client extends Emitter<ClientEvents> implements ScopeHost {
   readonly ready: Promise<void>;
 
   readonly #WS: WebSocketConstructor;
+  readonly #tokenInHeader: boolean;
   readonly #params: Record<string, unknown>;
   readonly #version: string;
   readonly #pingInterval: number;
@@ -158,6 +172,10 @@ export class Client extends Emitter<ClientEvents> implements ScopeHost {
     }
     this.url = url;
     this.#WS = WS;
+    // The ws package's sockets (and subclasses) have terminate(); browsers' do not.
+    const canSendHeaders =
+      typeof (WS.prototype as { terminate?: unknown } | undefined)?.terminate === 'function';
+    this.#tokenInHeader = (options.sessionTokenIn ?? (canSendHeaders ? 'header' : 'query')) === 'header';
     this.#params = options.params ?? {};
     this.#version = options.version ?? '0.2.0';
     this.#pingInterval = options.pingInterval ?? 10_000;
@@ -293,10 +311,13 @@ export class Client extends Emitter<ClientEvents> implements ScopeHost {
 
   #open(): void {
     if (this.#closed) return;
-    const url = this.#token ? withQuery(this.url, 'x-jetstream-sessiontoken', this.#token) : this.url;
+    const token = this.#token;
     let ws: WebSocketLike;
     try {
-      ws = new this.#WS(url);
+      if (!token) ws = new this.#WS(this.url);
+      else if (this.#tokenInHeader)
+        ws = new this.#WS(this.url, undefined, { headers: { 'X-Jetstream-SessionToken': token } });
+      else ws = new this.#WS(withQuery(this.url, 'x-jetstream-sessiontoken', token));
     } catch (err) {
       this.emit('error', err as Error);
       this.#scheduleReconnect();

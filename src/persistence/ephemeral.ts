@@ -24,5 +24,7 @@ export class EphemeralPersistence implements Persistence {
 
   async drain(): Promise<void> {}
 
+  async release(_scope: Scope): Promise<void> {}
+
   async close(): Promise<void> {}
 }

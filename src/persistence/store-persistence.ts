@@ -70,6 +70,12 @@ export class StorePersistence implements Persistence {
     return this.#commits.drain();
   }
 
+  async release(scope: Scope): Promise<void> {
+    scope.flush();
+    await this.#commits.drain();
+    this.#commits.untrack(scope);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     await this.#commits.drain();

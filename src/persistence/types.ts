@@ -13,6 +13,14 @@ import type { Logger } from '../util/logger.js';
 export interface OpenScopeOptions extends ScopeOptions {
   /** Builds the initial tree of a scope that was never stored (not called when one is loaded). */
   root: () => ModelObject;
+  /**
+   * With a store: once no session has held the scope for this many ms, it is unloaded from
+   * memory (after everything it accepted is stored) and loaded again by the next openScope of
+   * its name (a fetch hook that opens scopes on demand). The application must not keep the
+   * Scope object: once unloaded, changing it throws. Without a store it is ignored (unloading
+   * would lose the scope). Default: never.
+   */
+  unloadWhenIdle?: number;
 }
 
 /** Called once every change accepted so far is durable, or with the store's error. */
@@ -45,6 +53,11 @@ export interface Persistence extends WriteGate {
   afterCommit(fn: CommitCallback): void;
   /** Resolves once every change accepted so far is stored (or failed). */
   drain(): Promise<void>;
+  /**
+   * Stops recording `scope` (it is being unloaded): resolves once everything it accepted is
+   * stored. Only durable persistences unload scopes.
+   */
+  release(scope: Scope): Promise<void>;
   /** Stops background work (restores) and drains. The store itself stays open: it is the application's. */
   close(): Promise<void>;
 }

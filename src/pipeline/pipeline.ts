@@ -2,23 +2,28 @@
 // (docs/protocol.md §7). Its steps, in order:
 //
 //   1. queue      changesets to one scope run one at a time, in arrival order (§7 step 8)
-//   2. gate       the scope's persistence may refuse writes (its store failed and the scope is
-//                 being restored): every fragment is rejected, nothing is applied
-//   3. procedure  a changeset that names a procedure is checked against its constraints and its
+//   2. gate       the scope may refuse the write: its persistence is restoring it after a store
+//                 failure, or it accepts changes only through procedures and none is named
+//   3. authorize  the application's per-changeset decision (a session's 'sync' hook), taken
+//                 in the queue, against the state the earlier changesets left
+//   4. procedure  a changeset that names a procedure is checked against its constraints and its
 //                 remote step runs; a failure rejects the whole changeset (§7 step 2, §9)
-//   4. engine     scope.applyChangeset validates and applies, atomically when asked, and emits
+//   5. engine     scope.applyChangeset validates and applies, atomically when asked, and emits
 //                 the applied fragments as one 'changes' event (§7 steps 3–6)
-//   5. updates    the procedure's `_updates`, applied with the update operators (§10)
+//   6. updates    the procedure's `_updates`, applied with the update operators (§10)
+//
+// A refusal at steps 2–4 rejects every fragment and applies nothing.
 //
 // Commit and fan-out hang off the engine's 'changes' event: the persistence records the change
 // in the open group commit, and the hub broadcasts it once that group is stored; the session
 // replies once it is stored too (docs/architecture.md). Nothing here knows about sockets.
 //
-// When a scope's queue is idle and no procedure is named, the changeset is applied synchronously
+// When a scope's queue is idle and neither a procedure nor an authorization is asked for, the
+// changeset is applied synchronously
 // with no allocation beyond the engine's: that is the server's hot path. Otherwise the request
 // joins the scope's queue (a promise chain) and is validated against the state the earlier
 // changesets left.
-import { ErrorCode, SyncError, type WireError } from '../errors.js';
+import { ErrorCode, ErrorType, SyncError, type WireError } from '../errors.js';
 import type { ProcedureUpdate } from '../procedures/types.js';
 import type { Scope } from '../scope/scope.js';
 import type { ChangesetResult, Fragment } from '../scope/types.js';
@@ -33,6 +38,11 @@ export interface ChangesetRequest {
   procedure?: string;
   /** The session it came from: handed to 'changes' listeners, so the hub does not echo it back. */
   origin?: unknown;
+  /**
+   * The application's decision on this changeset, asked in the scope's queue: null accepts,
+   * an error rejects every fragment with it.
+   */
+  authorize?: (scope: Scope) => Promise<WireError | null>;
 }
 
 /** Step 3: runs named procedures. procedures/ implements it (`ProcedureRunner`). */
@@ -76,7 +86,8 @@ export class ChangesetPipeline {
    * becomes per-fragment errors, one per fragment of the request.
    */
   submit(scope: Scope, req: ChangesetRequest): ChangesetResult | Promise<ChangesetResult> {
-    if (req.procedure === undefined && !this.#queues.has(scope)) return this.#apply(scope, req);
+    if (req.procedure === undefined && req.authorize === undefined && !this.#queues.has(scope))
+      return this.#apply(scope, req);
     const previous = this.#queues.get(scope);
     const next = () => this.#runQueued(scope, req);
     const run = previous === undefined ? next() : previous.then(next, next);
@@ -93,10 +104,23 @@ export class ChangesetPipeline {
     return this.#queues.has(scope);
   }
 
-  /** Steps 2 and 4: the gate, then the engine, with every throw turned into per-fragment errors. */
-  #apply(scope: Scope, req: ChangesetRequest): ChangesetResult {
+  /** Step 2: null when the scope accepts this changeset now. */
+  #refused(scope: Scope, req: ChangesetRequest): WireError | null {
     const blocked = this.#gate?.writeBlocked(scope);
-    if (blocked) return rejectAll(req.fragments.length, blocked);
+    if (blocked) return blocked;
+    if (scope.requireProcedures && req.procedure === undefined) {
+      return {
+        message: `Scope '${scope.name}' accepts changes only through its procedures`,
+        type: ErrorType.rejected,
+      };
+    }
+    return null;
+  }
+
+  /** Steps 2 and 5: the gate, then the engine, with every throw turned into per-fragment errors. */
+  #apply(scope: Scope, req: ChangesetRequest): ChangesetResult {
+    const refused = this.#refused(scope, req);
+    if (refused) return rejectAll(req.fragments.length, refused);
     try {
       // `req` carries atomic/origin/procedure: it is the options object (no copy on the hot path).
       return scope.applyChangeset(req.fragments, req);
@@ -109,10 +133,14 @@ export class ChangesetPipeline {
   }
 
   async #runQueued(scope: Scope, req: ChangesetRequest): Promise<ChangesetResult> {
+    const refused = this.#refused(scope, req);
+    if (refused) return rejectAll(req.fragments.length, refused);
+    if (req.authorize) {
+      const denied = await req.authorize(scope);
+      if (denied) return rejectAll(req.fragments.length, denied);
+    }
     const name = req.procedure;
     if (name === undefined) return this.#apply(scope, req);
-    const blocked = this.#gate?.writeBlocked(scope);
-    if (blocked) return rejectAll(req.fragments.length, blocked);
     let updates: ProcedureUpdate[];
     try {
       updates = await this.#procedures.run(scope, name, req.fragments);

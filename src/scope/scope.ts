@@ -30,6 +30,11 @@ export interface ScopeOptions {
   params?: Record<string, unknown>;
   /** Skip procedure constraint matching for this scope (procedures still run). */
   disableProcedureConstraints?: boolean;
+  /**
+   * Clients may change this scope only through named procedures: a changeset without a
+   * `procedure` is rejected whole. Server-side edits are not affected.
+   */
+  requireProcedures?: boolean;
 }
 
 export interface ScopeEvents {
@@ -52,6 +57,8 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
   readonly uuid: string;
   params: Record<string, unknown>;
   disableProcedureConstraints: boolean;
+  /** Clients may change this scope only through named procedures (see ScopeOptions). */
+  requireProcedures: boolean;
   /** Number of change batches emitted so far (the store's version counter). */
   version = 0;
 
@@ -75,6 +82,7 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
     this.uuid = uuidv4();
     this.params = options.params ?? {};
     this.disableProcedureConstraints = options.disableProcedureConstraints === true;
+    this.requireProcedures = options.requireProcedures === true;
   }
 
   // ---- root and lookup -----------------------------------------------------------------------
@@ -182,6 +190,7 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
    * applied fragments (when there are any) before returning.
    */
   applyChangeset(fragments: readonly Fragment[], options: ApplyOptions = {}): ChangesetResult {
+    this.#checkOpen();
     if (!Array.isArray(fragments))
       throw new SyncError('fragments must be an array', ErrorCode.SYNC_FRAGMENTS);
     if (!this.#root) {
@@ -252,6 +261,7 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
     cb?: Callback<QueryResult>,
   ): QueryResult | undefined {
     if (typeof options === 'function') [cb, options] = [options, undefined];
+    this.#checkOpen();
     if (!cb) return update(this, query, spec, options);
     let result: QueryResult;
     try {
@@ -301,6 +311,7 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
 
   /** @internal */
   _join(obj: ModelObject): void {
+    this.#checkOpen();
     joinTree(this, this._index, obj, (o) => {
       if (this.#capturing) {
         this.#pendingAdds.add(o);
@@ -311,6 +322,7 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
 
   /** @internal */
   _propertyChanged(obj: ModelObject, prop: Property): void {
+    this.#checkOpen();
     if (!this.#capturing || this.#pendingAdds.has(obj)) return;
     let set = this.#pendingChanges.get(obj);
     if (!set) this.#pendingChanges.set(obj, (set = new Set()));
@@ -320,11 +332,36 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
 
   /** @internal */
   _lostParent(obj: ModelObject): void {
+    this.#checkOpen();
     this.#orphans.add(obj);
     if (this.#capturing) this.#scheduleFlush();
   }
 
+  /** True once the server unloaded the scope (see `server.openScope`'s `unloadWhenIdle`). */
+  get unloaded(): boolean {
+    return this.#unloaded;
+  }
+
+  /**
+   * @internal The server unloaded this scope: it is no longer recorded or served, and a later
+   * openScope of its name loads a new Scope. Changing this one now throws, so that an
+   * application holding it on to it learns at once instead of losing the change.
+   */
+  _unload(): void {
+    this.#unloaded = true;
+  }
+
   // ---- internals -------------------------------------------------------------------------------
+
+  #unloaded = false;
+
+  #checkOpen(): void {
+    if (this.#unloaded) {
+      throw new ScopeError(
+        `Scope '${this.name}' was unloaded (no session used it): get it again with server.openScope()`,
+      );
+    }
+  }
 
   #withoutCapture(fn: () => void): void {
     const was = this.#capturing;

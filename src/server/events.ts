@@ -4,12 +4,17 @@
 //   server  'connection' (connection)                       deny on headers or query: close 4096
 //   server  'session'    (session, params, callback)        accept or deny a SessionCreate
 //                        (session, connection, params, callback), the original code's form
-//   session 'fetch'      (name, params, callback)           map a scope name to a Scope, or deny
+//   session 'fetch'      (name, params, callback)           map a scope name to a Scope (or a
+//                                                           read-only grant of one), or deny
+//   session 'sync'       (scope, changeset, callback)       accept or deny a client changeset
 //
 // A hook answers through its callback or a returned promise (the first answer wins); throwing,
 // rejecting or not answering within `hookTimeout` denies that one request and nothing else.
 // Several listeners of a hook run in turn, in registration order: every 'connection' and
-// 'session' listener must accept; the first 'fetch' listener to answer with a scope decides.
+// 'session' and 'sync' listener must accept; the first 'fetch' listener to answer with a scope
+// decides.
+import type { Fragment } from '../protocol/messages.js';
+import type { Scope } from '../scope/scope.js';
 import type { IncomingConnection, Server } from './server.js';
 import type { Session } from './session.js';
 
@@ -34,9 +39,40 @@ export type SessionHookWithConnection = (
   callback: HookCallback,
 ) => unknown;
 
-/** A session's `'fetch'`: answer with the Scope to serve, or deny. */
+/** A session's `'fetch'`: answer with the Scope to serve (or a FetchGrant), or deny. */
 export type FetchHook = (name: string, params: Record<string, unknown>, callback: FetchCallback) => unknown;
-export type FetchCallback = (err?: unknown, scope?: unknown) => void;
+/**
+ * The answer of a 'fetch' listener: `callback(err)` denies; `callback(null, scope)` or
+ * `callback(null, {scope, readOnly})` serves; `callback()` hands over to the next listener. The
+ * answer is typed loosely because it is checked at run time (anything else is an error reply).
+ */
+export type FetchCallback = (err?: unknown, answer?: Scope | FetchGrant | null | unknown) => void;
+
+/**
+ * A 'fetch' answer that says what the session may do with the scope: `readOnly` sessions
+ * receive the scope and its changes, and every changeset they send to it is rejected whole
+ * (`rejected`), nothing applied.
+ */
+export interface FetchGrant {
+  scope: Scope;
+  readOnly?: boolean;
+}
+
+/** What a 'sync' hook is asked about: one client changeset, before anything of it is applied. */
+export interface ChangesetInfo {
+  fragments: readonly Fragment[];
+  atomic: boolean;
+  /** The procedure it names, if any. */
+  procedure?: string;
+}
+
+/**
+ * A session's `'sync'`: accept (callback(), or resolve) or deny (callback(err), throw, reject) a
+ * changeset before anything of it is applied. It runs in the scope's queue, so it sees the state
+ * that every earlier changeset left. A denial rejects every fragment with the reason (type
+ * `rejected`); nothing is applied or broadcast.
+ */
+export type SyncHook = (scope: Scope, changeset: ChangesetInfo, callback: HookCallback) => unknown;
 
 export interface ServerEvents {
   connection: ConnectionHook;
@@ -49,6 +85,7 @@ export interface ServerEvents {
 
 export interface SessionEvents {
   fetch: FetchHook;
+  sync: SyncHook;
   /** The session expired or was closed; it will never be used again. */
   expire: () => void;
 }

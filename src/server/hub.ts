@@ -32,8 +32,12 @@ export class ScopeHub {
 
   readonly #sink: ChangeSink | null;
 
-  constructor(sink: ChangeSink | null = null) {
+  readonly #onIdle: ((scope: Scope) => void) | null;
+
+  /** `onIdle` is called when the last session holding a scope lets go of it. */
+  constructor(sink: ChangeSink | null = null, onIdle: ((scope: Scope) => void) | null = null) {
     this.#sink = sink;
+    this.#onIdle = onIdle;
   }
 
   subscribe(scope: Scope, session: Subscriber, scopeIndex: number): void {
@@ -62,7 +66,13 @@ export class ScopeHub {
     if (entry.sessions.size === 0) {
       scope.off('changes', entry.listener);
       this.#entries.delete(scope);
+      this.#onIdle?.(scope);
     }
+  }
+
+  /** True while some session holds `scope`. */
+  isHeld(scope: Scope): boolean {
+    return this.#entries.has(scope);
   }
 
   /** Every session holding `scope`. */

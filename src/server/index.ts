@@ -4,14 +4,17 @@
 // constructs; must not import store/ (durability reaches it only through persistence/).
 export { closeReason } from './close-reason.js';
 export type {
+  ChangesetInfo,
   ConnectionHook,
   FetchCallback,
+  FetchGrant,
   FetchHook,
   HookCallback,
   ServerEvents,
   SessionEvents,
   SessionHook,
   SessionHookWithConnection,
+  SyncHook,
 } from './events.js';
 export type { ChangeSink, Subscriber } from './hub.js';
 export { ScopeHub } from './hub.js';

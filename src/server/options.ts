@@ -52,6 +52,13 @@ export interface ServerOptions {
   sessionRateLimit?: RateLimitOptions;
   /** Frame, changeset, string and array limits (see protocol/codec.ts `defaultLimits`). */
   limits?: Partial<ProtocolLimits>;
+  /**
+   * What one session may make the server spend: bytes waiting for its client, inbound messages,
+   * fragments, fetches and resends per second, changesets queued. A session over a limit is
+   * closed with 4097 and a reason naming it; the process and the other sessions carry on.
+   * Every limit and its default: docs/server.md, "Limits".
+   */
+  sessionLimits?: SessionLimitsOption;
   /** Log destination; silent by default. */
   logger?: Logger;
   /**
@@ -69,6 +76,65 @@ export interface ServerOptions {
   snapshotEvery?: number;
 }
 
+/** A rate: a bucket of `burst` at once, refilled at `perSecond`. */
+export interface Rate {
+  perSecond: number;
+  burst: number;
+}
+
+export interface SessionLimitOptions {
+  /**
+   * Bytes of messages a session holds for its client, sent or not, until acknowledged (each
+   * message counted in full plus a small fixed cost). Over it the session is closed
+   * (`slow-consumer`): its client neither reads nor acknowledges. Must exceed the state of the
+   * largest scope a client fetches. Default 64 MiB.
+   */
+  maxPendingBytes: number;
+  /**
+   * Bytes the socket may hold unwritten before the server stops writing to it and lets the
+   * messages wait in the session (backpressure). Default 1 MiB.
+   */
+  socketHighWaterBytes: number;
+  /**
+   * Sum of the pending bytes of every detached session (no socket, waiting for a resume): over
+   * it, the detached sessions holding most are ended first. Default 256 MiB.
+   */
+  maxDetachedBytes: number;
+  /** Inbound messages (pings included). Default 10,000/s, burst 20,000. */
+  messages: Rate;
+  /** Fragments of inbound ScopeSync messages. Default 100,000/s, burst 200,000. */
+  fragments: Rate;
+  /** ScopeFetch messages. Default 2/s, burst 100. */
+  fetches: Rate;
+  /** Resend requests (`Ping` with `resendMissing: true`). Default 1/s, burst 20. */
+  resends: Rate;
+  /** Changesets of a session waiting for earlier ones (procedures in flight). Default 64. */
+  maxQueuedChangesets: number;
+  /** How far above the highest index seen a client message index may jump. Default 1,000,000. */
+  maxIndexStep: number;
+}
+
+const MiB = 1024 * 1024;
+
+/** `sessionLimits` as given: any subset, and any part of a rate. */
+export type SessionLimitsOption = {
+  [K in keyof SessionLimitOptions]?: SessionLimitOptions[K] extends Rate
+    ? Partial<Rate>
+    : SessionLimitOptions[K];
+};
+
+export const defaultSessionLimits: Readonly<SessionLimitOptions> = Object.freeze({
+  maxPendingBytes: 64 * MiB,
+  socketHighWaterBytes: MiB,
+  maxDetachedBytes: 256 * MiB,
+  messages: Object.freeze({ perSecond: 10_000, burst: 20_000 }),
+  fragments: Object.freeze({ perSecond: 100_000, burst: 200_000 }),
+  fetches: Object.freeze({ perSecond: 2, burst: 100 }),
+  resends: Object.freeze({ perSecond: 1, burst: 20 }),
+  maxQueuedChangesets: 64,
+  maxIndexStep: 1_000_000,
+});
+
 /** A source of the current time in milliseconds since the epoch. */
 export interface Clock {
   now(): number;
@@ -78,6 +144,7 @@ const systemClock: Clock = { now: Date.now };
 
 export interface ResolvedOptions {
   clock: Clock;
+  sessionLimits: Readonly<SessionLimitOptions>;
   sessionExpiry: number;
   establishSessionTimeout: number;
   hookTimeout: number;
@@ -136,5 +203,42 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     limits: resolveLimits(options.limits),
     logger: options.logger ?? silentLogger,
     clock: options.clock ?? systemClock,
+    sessionLimits: resolveSessionLimits(options.sessionLimits),
   };
+}
+
+function resolveSessionLimits(given: SessionLimitsOption | undefined): Readonly<SessionLimitOptions> {
+  if (given === undefined) return defaultSessionLimits;
+  for (const key of Object.keys(given)) {
+    if (!(key in defaultSessionLimits)) throw new TypeError(`Unknown session limit '${key}'`);
+  }
+  const d = defaultSessionLimits;
+  return Object.freeze({
+    maxPendingBytes: limit('maxPendingBytes', given.maxPendingBytes, d.maxPendingBytes),
+    socketHighWaterBytes: limit('socketHighWaterBytes', given.socketHighWaterBytes, d.socketHighWaterBytes),
+    maxDetachedBytes: limit('maxDetachedBytes', given.maxDetachedBytes, d.maxDetachedBytes),
+    messages: rate('messages', given.messages, d.messages),
+    fragments: rate('fragments', given.fragments, d.fragments),
+    fetches: rate('fetches', given.fetches, d.fetches),
+    resends: rate('resends', given.resends, d.resends),
+    maxQueuedChangesets: limit('maxQueuedChangesets', given.maxQueuedChangesets, d.maxQueuedChangesets),
+    maxIndexStep: limit('maxIndexStep', given.maxIndexStep, d.maxIndexStep),
+  });
+}
+
+function limit(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value > 0)) {
+    throw new TypeError(`Session limit ${name} must be a positive number, got ${String(value)}`);
+  }
+  return value;
+}
+
+function rate(name: string, value: Partial<Rate> | undefined, fallback: Rate): Rate {
+  if (value === undefined) return fallback;
+  const r = { perSecond: value.perSecond ?? fallback.perSecond, burst: value.burst ?? fallback.burst };
+  if (!(r.perSecond > 0) || !(r.burst >= 1)) {
+    throw new TypeError(`Session limit ${name} needs perSecond > 0 and burst >= 1`);
+  }
+  return Object.freeze(r);
 }

@@ -13,6 +13,11 @@ import { encodeScopeSync } from '../protocol/codec.js';
 const TEXT = -1;
 /** Acknowledged entries are dropped from the arrays in chunks of at least this many. */
 const COMPACT_AT = 256;
+/**
+ * What an entry costs besides its body: three array slots, and the envelope it gets when a
+ * frame is written. Counted so that many tiny messages cannot hide from the byte budget.
+ */
+const ENTRY_COST = 64;
 
 export class Outbox {
   #next = 1;
@@ -24,10 +29,21 @@ export class Outbox {
   #head = 0;
   /** First entry not yet written to the socket. */
   #unsent = 0;
+  /** Bodies plus ENTRY_COST of every unacknowledged entry. */
+  #bytes = 0;
 
   /** Messages kept until acknowledged. */
   get size(): number {
     return this.#index.length - this.#head;
+  }
+
+  /**
+   * What the unacknowledged messages weigh: their bodies (a broadcast's fragment list counted in
+   * full, although sessions share it) plus a fixed cost per message. The sessions' byte budget
+   * (`sessionLimits.maxPendingBytes`) is measured in these.
+   */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /** True when some entry has not been written yet. */
@@ -45,6 +61,7 @@ export class Outbox {
     this.#index.push(index);
     this.#scope.push(TEXT);
     this.#body.push(text);
+    this.#bytes += text.length + ENTRY_COST;
   }
 
   /** Adds a ScopeSync whose fragment list is the shared, pre-encoded `fragmentsJson`. */
@@ -52,13 +69,18 @@ export class Outbox {
     this.#index.push(index);
     this.#scope.push(scopeIndex);
     this.#body.push(fragmentsJson);
+    this.#bytes += fragmentsJson.length + ENTRY_COST;
   }
 
   /** Drops every entry with index ≤ `ack`. */
   acknowledge(ack: number): void {
     const idx = this.#index;
+    const body = this.#body;
     let h = this.#head;
-    while (h < idx.length && idx[h]! <= ack) h++;
+    while (h < idx.length && idx[h]! <= ack) {
+      this.#bytes -= body[h]!.length + ENTRY_COST;
+      h++;
+    }
     this.#head = h;
     if (this.#unsent < h) this.#unsent = h;
     if (h === idx.length) {
@@ -69,6 +91,7 @@ export class Outbox {
       this.#body.length = 0;
       this.#head = 0;
       this.#unsent = 0;
+      this.#bytes = 0;
     } else if (h >= COMPACT_AT && h * 2 >= idx.length) {
       idx.splice(0, h);
       this.#scope.splice(0, h);
@@ -99,6 +122,7 @@ export class Outbox {
     this.#body = [];
     this.#head = 0;
     this.#unsent = 0;
+    this.#bytes = 0;
   }
 
   #frame(first: string | null, from: number, to: number): string {

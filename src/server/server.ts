@@ -72,6 +72,10 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
   #ticker: ReturnType<typeof setInterval> | null = null;
   #closed = false;
   #opened = new Map<string, Promise<Scope>>();
+  /** Idle time after which a scope is unloaded, for scopes opened with `unloadWhenIdle`. */
+  #unloadAfter = new Map<Scope, number>();
+  /** Scopes being unloaded, by name: a reopen waits until the unloaded one is fully stored. */
+  #unloading = new Map<string, Promise<void>>();
   readonly #persistence: Persistence;
   readonly #pipeline: ChangesetPipeline;
 
@@ -99,7 +103,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
             persistence.afterCommit((err) => !err && broadcast()),
         }
       : null;
-    this.hub = new ScopeHub(sink);
+    this.hub = new ScopeHub(sink, (scope) => this.#scopeIdle(scope));
     for (const s of options.scopes ?? []) this.#scopes.set(s.name, s);
     if (options.transports && options.transports.length > 0) {
       this.transports = options.transports.slice();
@@ -206,8 +210,16 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     // once) must not create two writers of the same stored scope.
     let opening = this.#opened.get(options.name);
     if (!opening) {
-      opening = this.#persistence.open(options).then((scope) => {
+      const unloading = this.#unloading.get(options.name);
+      const persistence = this.#persistence;
+      const open = () => persistence.open(options);
+      opening = (unloading ? unloading.then(open) : open()).then((scope) => {
         this.addScope(scope);
+        const idle = options.unloadWhenIdle;
+        if (persistence.durable && typeof idle === 'number' && idle > 0) {
+          this.#unloadAfter.set(scope, idle);
+          this.#scopeIdle(scope); // opened but not fetched yet: idle from now
+        }
         return scope;
       });
       this.#opened.set(options.name, opening);
@@ -219,6 +231,39 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
   /** Resolves once every change accepted so far is stored. */
   drain(): Promise<void> {
     return this.#persistence.drain();
+  }
+
+  /** Scopes in memory, served by name. */
+  get loadedScopes(): number {
+    return this.#scopes.size;
+  }
+
+  /** The last session let go of `scope`: unload it after its grace period, if it has one. */
+  #scopeIdle(scope: Scope): void {
+    const after = this.#unloadAfter.get(scope);
+    if (after === undefined || this.#closed) return;
+    setTimeout(() => void this.#unload(scope), after).unref?.();
+  }
+
+  /**
+   * Unloads an idle scope opened with `unloadWhenIdle`: it stops being served and recorded once
+   * everything it accepted is stored, and the next openScope of its name loads it again.
+   */
+  async #unload(scope: Scope): Promise<void> {
+    if (this.#closed || scope.unloaded || this.hub.isHeld(scope) || this.#scopes.get(scope.name) !== scope)
+      return;
+    const name = scope.name;
+    this.#scopes.delete(name);
+    this.#opened.delete(name);
+    this.#unloadAfter.delete(scope);
+    const released = this.#persistence.release(scope).then(
+      () => scope._unload(),
+      (err: unknown) => this.logger.error({ err, scope: name }, 'could not unload the scope'),
+    );
+    this.#unloading.set(name, released);
+    await released;
+    if (this.#unloading.get(name) === released) this.#unloading.delete(name);
+    this.logger.debug({ scope: name }, 'idle scope unloaded');
   }
 
   /** A scope was rebuilt from the store: every session holding it gets its state again. */
@@ -265,9 +310,34 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     const period = Math.max(5, Math.min(250, (pingVariance || pingInterval) / 4, sessionExpiry / 4));
     this.#ticker = setInterval(() => {
       const now = this.options.clock.now();
-      for (const s of this.#sessions.values()) s._tick(now);
+      let detachedBytes = 0;
+      for (const s of this.#sessions.values()) {
+        s._tick(now);
+        if (!s.expired && s.connection === null) detachedBytes += s.pendingBytes;
+      }
+      if (detachedBytes > this.options.sessionLimits.maxDetachedBytes) this.#evictDetached(detachedBytes);
     }, period);
     this.#ticker.unref?.();
+  }
+
+  /**
+   * Detached sessions keep every broadcast for a resume that may never come. Their total is
+   * bounded: over `maxDetachedBytes`, the detached sessions holding most are ended first (their
+   * clients get the new-session path when they come back: the resume is refused with 4096).
+   */
+  #evictDetached(total: number): void {
+    const detached = [...this.#sessions.values()].filter((s) => !s.expired && s.connection === null);
+    detached.sort((a, b) => b.pendingBytes - a.pendingBytes);
+    const budget = this.options.sessionLimits.maxDetachedBytes;
+    for (const s of detached) {
+      if (total <= budget) break;
+      total -= s.pendingBytes;
+      this.logger.info({ session: s.token.slice(0, 6), bytes: s.pendingBytes }, 'detached session evicted');
+      s.close(4097, {
+        message: 'Session evicted: too much waiting for a resume',
+        type: ErrorType.sessionEvicted,
+      });
+    }
   }
 
   // ---- connections -----------------------------------------------------------------------------

@@ -5,6 +5,12 @@
 // Outbound: one index counter (SessionCreateReply took 0), every message with index ≠ 0 kept
 // until the client's Ping acks it, and everything queued in one event-loop turn sent as one
 // frame. Inbound: dedupe by index, garbage counted and answered where the client waits.
+//
+// Everything a client can make its session spend is bounded (`sessionLimits`, docs/server.md):
+// bytes held for it (a client that neither reads nor acknowledges is closed), bytes buffered in
+// its socket (above the high-water mark the session stops writing and lets messages wait),
+// inbound messages, fragments, fetches and resends per second, and changesets queued. Over a
+// limit the session is closed with 4097 and a reason naming the limit; nothing else is touched.
 import { ErrorType, type WireError } from '../errors.js';
 import type { ChangesetRequest } from '../pipeline/pipeline.js';
 // Direct module imports on the hot path: a re-exporting index compiles to property getters.
@@ -27,6 +33,7 @@ import { callHook, reasonMessage } from './hooks.js';
 import type { ScopeHub, Subscriber } from './hub.js';
 import type { Logger, ResolvedOptions } from './options.js';
 import { Outbox } from './outbox.js';
+import { TokenBucket } from './rate-limit.js';
 
 /** What a session needs from its server. */
 export interface SessionHost {
@@ -77,11 +84,19 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   #lastActivity: number;
   /** When the next keep-alive Ping is due; 0 while no socket is attached (see _tick). */
   #nextPingAt = 0;
+  /** The socket was above its high-water mark at the last flush: writing waits for it to drain. */
+  #blocked = false;
+  /** Changesets handed to the pipeline and not answered yet. */
+  #queued = 0;
+  /** Scopes this session may read but not change (a 'fetch' answered with a read-only grant). */
+  #readOnly: Set<Scope> | null = null;
+  #rates: SessionRates;
 
   constructor(host: SessionHost, token: string, params: Record<string, unknown>, version: string) {
     super();
     this.#host = host;
     this.#lastActivity = host.options.clock.now();
+    this.#rates = new SessionRates(host.options, this.#lastActivity);
     this.token = token;
     this.params = params;
     this.version = version;
@@ -90,6 +105,11 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   /** Messages sent and not yet acknowledged (for tests and metrics). */
   get unacknowledged(): number {
     return this.#outbox.size;
+  }
+
+  /** What the messages held for the client weigh (see `sessionLimits.maxPendingBytes`). */
+  get pendingBytes(): number {
+    return this.#outbox.bytes;
   }
 
   // ---- sockets --------------------------------------------------------------------------------
@@ -165,16 +185,23 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       return;
     }
     const items = result.items;
-    for (let i = 0; i < items.length && !this.expired; i++) this.#dispatch(items[i]!);
+    const now = this.#host.options.clock.now();
+    if (!this.#rates.messages.take(items.length, now)) {
+      this.#overLimit('Too many messages');
+      return;
+    }
+    // A frame holding several messages is processed in index order (docs/protocol.md §2).
+    if (items.length > 1) items.sort(byIndex);
+    for (let i = 0; i < items.length && !this.expired; i++) this.#dispatch(items[i]!, now);
   }
 
-  #dispatch(item: DecodedItem): void {
+  #dispatch(item: DecodedItem, now: number): void {
     if (item.kind === 'invalid') {
       this.#garbage(item.error);
       return;
     }
     if (item.kind === 'answerable') {
-      if (!this.#fresh(item.index)) return;
+      if (this.#fresh(item.index) !== FRESH) return;
       if (item.type === 'ScopeFetch') {
         this.#enqueue((i) => encodeScopeFetchReply(i, item.index, item.error));
       } else {
@@ -187,12 +214,34 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     const msg: ClientMessage = item.message;
     if (msg.type === 'Ping') {
       this.#outbox.acknowledge(msg.ack);
-      if (msg.resendMissing) this.#resend();
+      if (msg.resendMissing) {
+        if (!this.#rates.resends.take(1, now)) return this.#overLimit('Too many resend requests');
+        this.#resend();
+      }
       return;
     }
-    if (!this.#fresh(msg.index)) return;
-    if (msg.type === 'ScopeSync') this.#sync(msg);
-    else if (msg.type === 'ScopeFetch') {
+    if (msg.type !== 'ScopeSync' && msg.type !== 'ScopeFetch') {
+      this.#fresh(msg.index);
+      return; // SessionCreate after the handshake, Reply, server types: ignored (§14).
+    }
+    const fresh = this.#fresh(msg.index);
+    if (fresh === SEEN) return;
+    if (fresh === TOO_FAR) {
+      const e: WireError = {
+        message: `Message index ${msg.index} is too far above the last one (${this.#lastClientIndex})`,
+        type: ErrorType.invalidMessage,
+      };
+      if (msg.type === 'ScopeFetch') this.#enqueue((i) => encodeScopeFetchReply(i, msg.index, e));
+      else this.#enqueue((i) => encodeScopeSyncReply(i, msg.index, [{ error: e }]));
+      this.#garbage(e);
+      return;
+    }
+    if (msg.type === 'ScopeSync') {
+      if (!this.#rates.fragments.take(msg.fragments.length, now))
+        return this.#overLimit('Too many fragments');
+      this.#sync(msg);
+    } else {
+      if (!this.#rates.fetches.take(1, now)) return this.#overLimit('Too many fetches');
       // Without fetch listeners the answer is known now, and the reply is queued in this turn,
       // before any later message of the same frame is processed (docs/protocol.md §2).
       if (this.listenerCount('fetch') === 0) {
@@ -209,15 +258,25 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
           });
       }
     }
-    // SessionCreate after the handshake, Reply and the known server types: ignored (§14).
   }
 
-  /** Index rule of §3.1: 0 always passes; at or below the highest seen is a resend, dropped. */
-  #fresh(index: number): boolean {
-    if (index === 0) return true;
-    if (index <= this.#lastClientIndex) return false;
+  /**
+   * Index rule of §3.1: 0 always passes; at or below the highest seen is a resend, dropped. A
+   * jump of more than `maxIndexStep` is refused and not recorded: recorded, an index near 2^53
+   * would make every later message of the session look like a resend.
+   */
+  #fresh(index: number): IndexVerdict {
+    if (index === 0) return FRESH;
+    if (index <= this.#lastClientIndex) return SEEN;
+    if (index - this.#lastClientIndex > this.#host.options.sessionLimits.maxIndexStep) return TOO_FAR;
     this.#lastClientIndex = index;
-    return true;
+    return FRESH;
+  }
+
+  /** Ends the session for going over one of its limits (docs/server.md, "Limits"). */
+  #overLimit(message: string, type: string = ErrorType.rateLimited): void {
+    this.#host.logger.info({ session: this.token.slice(0, 6), limit: message }, 'session over a limit');
+    this.close(CLOSE_SESSION_CLOSED, { message, type });
   }
 
   #garbage(error: WireError): void {
@@ -238,7 +297,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   // ---- fetch -----------------------------------------------------------------------------------
 
   /** Answers a fetch once its scope is known (or refused). */
-  #fetched(msg: ScopeFetch, found: { scope: Scope } | { error: string }): void {
+  #fetched(msg: ScopeFetch, found: { scope: Scope; readOnly?: boolean } | { error: string }): void {
     if (this.expired) return;
     const error =
       'error' in found ? found.error : found.scope.root ? null : `Scope '${found.scope.name}' has no root`;
@@ -248,6 +307,8 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       return;
     }
     const scope = found.scope;
+    if (found.readOnly) (this.#readOnly ??= new Set()).add(scope);
+    else this.#readOnly?.delete(scope);
     let scopeIndex = this.scopes.indexOf(scope);
     if (scopeIndex < 0) {
       scopeIndex = this.scopes.push(scope) - 1;
@@ -284,7 +345,9 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
    * first to answer with a scope decides, and the later ones are not called; one that answers
    * with nothing hands over to the next.
    */
-  async #askFetchListeners(msg: ScopeFetch): Promise<{ scope: Scope } | { error: string }> {
+  async #askFetchListeners(
+    msg: ScopeFetch,
+  ): Promise<{ scope: Scope; readOnly?: boolean } | { error: string }> {
     for (const listener of this.listeners('fetch')) {
       const answer = await callHook<unknown>(
         (cb) => listener(msg.name, msg.params, cb),
@@ -297,8 +360,11 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       if (this.expired) return { error: 'Session closed' };
       const value = answer.value;
       if (value === undefined || value === null) continue;
-      if (!(value instanceof Scope)) return { error: 'Server tried to accept with non-scope' };
-      return { scope: value };
+      if (value instanceof Scope) return { scope: value };
+      const grant = value as { scope?: unknown; readOnly?: unknown };
+      if (typeof grant === 'object' && grant.scope instanceof Scope)
+        return { scope: grant.scope, readOnly: grant.readOnly === true };
+      return { error: 'Server tried to accept with non-scope' };
     }
     return { error: `No such scope '${msg.name}'` };
   }
@@ -328,6 +394,18 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       procedure: msg.procedure,
       origin: this,
     };
+    if (this.#readOnly?.has(scope)) {
+      const e: FragmentReply = {
+        error: { message: `Scope '${scope.name}' is read-only for this session`, type: ErrorType.rejected },
+      };
+      this.#enqueue((i) => encodeScopeSyncReply(i, msg.index, new Array(n).fill(e)));
+      return;
+    }
+    if (this.#queued >= this.#host.options.sessionLimits.maxQueuedChangesets) {
+      this.#overLimit('Too many changesets waiting');
+      return;
+    }
+    if (this.listenerCount('sync') > 0) req.authorize = (s) => this.#authorize(s, msg);
     let result: ChangesetResult | Promise<ChangesetResult>;
     try {
       result = this.#host.submit(scope, req);
@@ -338,11 +416,34 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     // The pipeline never rejects, but a rejection here would be unhandled and end a Node 20
     // process: whatever happens, it fails this changeset only, like a synchronous throw.
     if (result instanceof Promise) {
+      this.#queued++;
       result.then(
-        (r) => this.#reply(msg.index, r),
-        (err: unknown) => this.#syncFailed(msg.index, n, scope, err),
+        (r) => {
+          this.#queued--;
+          this.#reply(msg.index, r);
+        },
+        (err: unknown) => {
+          this.#queued--;
+          this.#syncFailed(msg.index, n, scope, err);
+        },
       );
     } else this.#reply(msg.index, result);
+  }
+
+  /**
+   * The application's 'sync' hooks, in turn: each must accept. Asked by the pipeline in the
+   * scope's queue, right before the changeset would be applied.
+   */
+  async #authorize(scope: Scope, msg: ScopeSync): Promise<WireError | null> {
+    const info = { fragments: msg.fragments, atomic: msg.atomic === true, procedure: msg.procedure };
+    for (const hook of this.listeners('sync')) {
+      const answer = await callHook<unknown>((cb) => hook(scope, info, cb), this.#host.options.hookTimeout);
+      if (!answer.ok) {
+        this.#host.logger.info({ err: answer.error, scope: scope.name }, 'changeset denied');
+        return { message: reasonMessage(answer.error, 'Changes denied'), type: ErrorType.rejected };
+      }
+    }
+    return null;
   }
 
   /** A changeset the applier could not handle at all: every entry fails, nothing internal leaks. */
@@ -393,6 +494,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   enqueueScopeSync(scopeIndex: number, fragmentsJson: string): void {
     if (this.expired) return;
     this.#outbox.addScopeSync(this.#outbox.take(), scopeIndex, fragmentsJson);
+    if (this.#outbox.bytes > this.#host.options.sessionLimits.maxPendingBytes) return this.#slowConsumer();
     this.#wake();
   }
 
@@ -400,7 +502,13 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     if (this.expired) return;
     const index = this.#outbox.take();
     this.#outbox.addText(index, build(index));
+    if (this.#outbox.bytes > this.#host.options.sessionLimits.maxPendingBytes) return this.#slowConsumer();
     this.#wake();
+  }
+
+  /** The client neither reads nor acknowledges what it is sent: the session cannot keep it all. */
+  #slowConsumer(): void {
+    this.#overLimit('Too many unacknowledged messages: the client is not keeping up', ErrorType.slowConsumer);
   }
 
   /** Asks the server to flush this session at the end of the turn (once per turn). */
@@ -415,6 +523,13 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     this.#flushQueued = false;
     const conn = this.connection;
     if (!conn || this.#hold || this.expired) return;
+    // Backpressure: a socket that has not written out what it holds gets nothing more; the
+    // messages wait in the outbox (bounded by maxPendingBytes) and the clock retries.
+    if ((conn.bufferedAmount ?? 0) > this.#host.options.sessionLimits.socketHighWaterBytes) {
+      this.#blocked = true;
+      return;
+    }
+    this.#blocked = false;
     let frame: string | null;
     if (this.#resendRequested) {
       this.#resendRequested = false;
@@ -458,6 +573,37 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       }
       this.#schedulePing(now);
     }
+    if (this.#blocked) this.#wake();
+  }
+}
+
+/** Verdicts of the index rule. */
+const FRESH = 0;
+const SEEN = 1;
+const TOO_FAR = 2;
+type IndexVerdict = typeof FRESH | typeof SEEN | typeof TOO_FAR;
+
+function indexOf(item: DecodedItem): number {
+  return item.kind === 'message' ? item.message.index : item.kind === 'answerable' ? item.index : 0;
+}
+
+function byIndex(a: DecodedItem, b: DecodedItem): number {
+  return indexOf(a) - indexOf(b);
+}
+
+/** A session's inbound budgets: one token bucket per kind of request. */
+class SessionRates {
+  readonly messages: TokenBucket;
+  readonly fragments: TokenBucket;
+  readonly fetches: TokenBucket;
+  readonly resends: TokenBucket;
+
+  constructor(options: ResolvedOptions, now: number) {
+    const l = options.sessionLimits;
+    this.messages = new TokenBucket(l.messages.perSecond, l.messages.burst, now);
+    this.fragments = new TokenBucket(l.fragments.perSecond, l.fragments.burst, now);
+    this.fetches = new TokenBucket(l.fetches.perSecond, l.fetches.burst, now);
+    this.resends = new TokenBucket(l.resends.perSecond, l.resends.burst, now);
   }
 }
 

@@ -28,6 +28,12 @@ export interface Connection {
   readonly headers: Record<string, string | string[] | undefined>;
   readonly remoteAddress: string | undefined;
   readonly isOpen: boolean;
+  /**
+   * Bytes handed to `send` and not yet written to the network. The server stops writing to a
+   * connection above its high-water mark (backpressure). A transport that cannot tell leaves it
+   * undefined (taken as 0).
+   */
+  readonly bufferedAmount?: number;
   /** Where frames and the close go from now on; null drops them. */
   setHandler(handler: ConnectionHandler | null): void;
   /** Sends one text frame. A no-op once closed. */

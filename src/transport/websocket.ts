@@ -58,6 +58,10 @@ class WebsocketConnection implements Connection {
     return this.#ws.readyState === this.#ws.OPEN;
   }
 
+  get bufferedAmount(): number {
+    return this.#ws.bufferedAmount;
+  }
+
   setHandler(handler: ConnectionHandler | null): void {
     this._handler = handler;
   }

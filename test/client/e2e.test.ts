@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { Canvas, Shape } from '../../demo/models.js';
 import { type Client, type ClientScope, connect } from '../../src/client/index.js';
 import type { ModelObject } from '../../src/model/index.js';
+import { waitFor } from '../helpers/wait.js';
 import { flakySocket, startServer, tree, until } from './helpers.js';
 
 type ShapeObj = ModelObject & { x: number; y: number; type: number };
@@ -73,6 +74,40 @@ describe('client e2e', { timeout: 30_000 }, () => {
       assert.equal(canvas.root!.get('shapes') && (canvas.root as CanvasObj).shapes.length, 2);
       assert.equal(a.client.status.pendingChangesets, 0);
       assert.ok(a.client.status.lastAcknowledgedAt);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('a resume presents the token in a header with ws, never in the URL; in the query when asked', async () => {
+    const { server, url } = await startServer();
+    try {
+      for (const mode of ['header', 'query'] as const) {
+        const { FlakySocket, sockets, opened } = flakySocket();
+        const client = await connect(url, {
+          WebSocket: FlakySocket,
+          minReconnectDelay: 5,
+          maxReconnectDelay: 50,
+          ...(mode === 'query' ? { sessionTokenIn: 'query' as const } : {}),
+        });
+        clients.push(client);
+        await client.fetch('Canvas', Canvas);
+        const sessions = server.sessions.length;
+        sockets.at(-1)!.terminate();
+        await waitFor(() => opened.length >= 2 && client.status.connected, { message: 'reconnected' });
+        const resume = opened[1]!;
+        const token = server.sessions.at(-1)!.token;
+        if (mode === 'header') {
+          assert.equal(resume.headers['X-Jetstream-SessionToken'], token);
+          assert.ok(!resume.url.includes('sessiontoken'), resume.url);
+        } else {
+          assert.ok(resume.url.includes(`x-jetstream-sessiontoken=${token}`), resume.url);
+          assert.equal(resume.headers['X-Jetstream-SessionToken'], undefined);
+        }
+        assert.equal(server.sessions.length, sessions, 'the session was resumed, not replaced');
+        assert.equal(client.status.sessions, 1);
+        client.close();
+      }
     } finally {
       await server.close();
     }

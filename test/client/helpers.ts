@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { demoScopes } from '../../demo/server.js';
 import { type ModelObject, walkTree } from '../../src/model/index.js';
 import { createServer } from '../../src/server/index.js';
+import { waitFor } from '../helpers/wait.js';
 
 export async function startServer(options: { sessionExpiry?: number } = {}) {
   const { canvas, chat } = demoScopes();
@@ -24,10 +25,13 @@ export interface Faults {
 /** A `ws` WebSocket class whose instances obey `faults` (mutable) and are listed in `sockets`. */
 export function flakySocket(faults: Faults = {}) {
   const sockets: WebSocket[] = [];
+  /** How each socket was opened: its URL and upgrade headers (a resume carries the token). */
+  const opened: { url: string; headers: Record<string, string> }[] = [];
   class FlakySocket extends WebSocket {
-    constructor(url: string) {
-      super(url);
+    constructor(url: string, protocols?: string | string[], options?: { headers?: Record<string, string> }) {
+      super(url, protocols, options);
       sockets.push(this);
+      opened.push({ url, headers: { ...options?.headers } });
     }
     override send(data: unknown, ...rest: unknown[]): void {
       const text = String(data);
@@ -43,12 +47,12 @@ export function flakySocket(faults: Faults = {}) {
       return super.emit(event, ...args);
     }
   }
-  return { FlakySocket, sockets, faults };
+  return { FlakySocket, sockets, opened, faults };
 }
 
-/** Waits (without a deadline: the test runner has one) until `cond()` holds. */
+/** Waits until `cond()` holds (bounded: fails with a clear message after 20 s). */
 export async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 5));
+  await waitFor(cond, { timeout: 20_000, message: 'the condition of a client test' });
 }
 
 /** A comparable picture of a tree: every object with its wire properties, sorted by uuid. */

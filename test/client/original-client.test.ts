@@ -8,18 +8,31 @@ import WebSocket from 'ws';
 import { Canvas, Shape } from '../../demo/models.js';
 import { Scope } from '../../src/scope/scope.js';
 import { createServer } from '../../src/server/server.js';
+import { waitFor } from '../helpers/wait.js';
 import { TestClient } from '../helpers/ws-client.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: the original client is untyped JavaScript
 type Any = any;
 
+let models: { OShape: Any; OCanvas: Any } | null = null;
+/** The original client's own model definitions, with the same names and properties (defined once: its registry is global). */
+function originalModels(Jetstream: Any): { OShape: Any; OCanvas: Any } {
+  if (!models) {
+    const OShape = Jetstream.model('Shape', function (this: Any) {
+      for (const p of ['x', 'y', 'width', 'height', 'type']) this.has(p, Number);
+    });
+    const OCanvas = Jetstream.model('Canvas', function (this: Any) {
+      this.has('name', String);
+      this.has('shapes', [OShape]);
+    });
+    models = { OShape, OCanvas };
+  }
+  return models;
+}
+
 /** Waits (bounded) for a condition. */
 async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.fail(`timed out waiting for ${what}`);
+  await waitFor(cond, { timeout: 4_000, message: what });
 }
 
 test('the original browser client works against this server unchanged', async () => {
@@ -38,14 +51,7 @@ test('the original browser client works against this server unchanged', async ()
   try {
     await other.fetch('Canvas');
 
-    // The original client's own model definitions, with the same names and properties.
-    const OShape = Jetstream.model('Shape', function (this: Any) {
-      for (const p of ['x', 'y', 'width', 'height', 'type']) this.has(p, Number);
-    });
-    const OCanvas = Jetstream.model('Canvas', function (this: Any) {
-      this.has('name', String);
-      this.has('shapes', [OShape]);
-    });
+    const { OShape, OCanvas } = originalModels(Jetstream);
     const oscope = Jetstream.scope({ name: 'Canvas' });
     const root = new OCanvas();
     root.setScopeAndMakeRootModel(oscope);
@@ -89,6 +95,64 @@ test('the original browser client works against this server unchanged', async ()
     ]);
     assert.deepEqual(reply.fragmentReplies, [{}]);
     await until(() => root.get('shapes').at(0).get('x') === 77, "the other client's edit");
+  } finally {
+    client?.disconnect();
+    await other.close();
+    await server.close();
+  }
+});
+
+test('the original browser client, granted read-only, cannot change the scope', async () => {
+  const g = globalThis as Any;
+  const received: string[] = [];
+  g.WebSocket = class SpyWebSocket extends WebSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args);
+      this.on('message', (data) => received.push(String(data)));
+    }
+  };
+  const Jetstream = require('jetstream-original/client');
+  const canvas = new Canvas({ name: 'Read only' });
+  canvas.shapes.push(new Shape({ x: 1, y: 2, width: 10, height: 10, type: 0 }));
+  const scope = new Scope({ name: 'Canvas' });
+  scope.setRoot(canvas);
+  const server = await createServer({ port: 0 });
+  server.on('session', (session, _params, accept) => {
+    session.on('fetch', (_name, _p, callback) => callback(null, { scope, readOnly: true }));
+    accept();
+  });
+  const other = await TestClient.session(server.port!);
+  let client: Any = null;
+  try {
+    await other.fetch('Canvas');
+    const { OShape, OCanvas } = originalModels(Jetstream);
+    const oscope = Jetstream.scope({ name: 'Canvas' });
+    const root = new OCanvas();
+    root.setScopeAndMakeRootModel(oscope);
+    client = Jetstream({
+      transport: Jetstream.transport.WebSocket({ url: `ws://127.0.0.1:${server.port}` }),
+    });
+    const fetched = new Promise<unknown>((resolve) => {
+      client.once('session', (session: Any) => session.fetch(oscope, resolve));
+    });
+    client.connect();
+    assert.equal(await fetched, undefined);
+    await until(() => root.get('name') === 'Read only', 'the ScopeState');
+
+    // Its edit reaches the server and is refused: nothing applied, nothing forwarded.
+    const changes: unknown[] = [];
+    scope.on('changes', (fragments) => changes.push(fragments));
+    root.set('name', 'changed by a viewer');
+    const replyOf = () => received.find((text) => text.includes('"ScopeSyncReply"'));
+    await until(() => replyOf() !== undefined, 'the ScopeSyncReply');
+    const reply = (JSON.parse(replyOf()!) as Any[]).find((m) => m.type === 'ScopeSyncReply');
+    assert.equal(reply.fragmentReplies.length, 1);
+    assert.equal(reply.fragmentReplies[0].error.type, 'rejected');
+    assert.match(reply.fragmentReplies[0].error.message, /read-only/);
+    assert.equal(canvas.name, 'Read only');
+    assert.equal(changes.length, 0);
+    await other.barrier();
+    assert.equal(other.messages.filter((m) => m.type === 'ScopeSync').length, 0);
   } finally {
     client?.disconnect();
     await other.close();

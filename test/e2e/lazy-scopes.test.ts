@@ -8,17 +8,26 @@ import { createServer, type Server } from '../../src/server/server.js';
 import type { Session } from '../../src/server/session.js';
 import { MemoryStore, MemoryStoreData } from '../../src/store/memory.js';
 import { withTwoClients } from '../helpers/two-clients.js';
+import { waitFor } from '../helpers/wait.js';
 import { TestClient } from '../helpers/ws-client.js';
 
-async function roomServer(data: MemoryStoreData): Promise<{ server: Server; opened: string[] }> {
+async function roomServer(
+  data: MemoryStoreData,
+  unloadWhenIdle?: number,
+): Promise<{ server: Server; opened: string[] }> {
   const opened: string[] = [];
-  const server = await createServer({ port: 0, store: new MemoryStore({ data }) });
+  // One session opens hundreds of rooms here: more fetches than a client's default budget.
+  const server = await createServer({
+    port: 0,
+    store: new MemoryStore({ data }),
+    sessionLimits: { fetches: { burst: 1_000 } },
+  });
   server.on('session', (session: Session, _params: unknown, accept: () => void) => {
     accept();
     session.on('fetch', (name: string) => {
       if (!/^room-\d+$/.test(name)) throw new Error('No such room');
       opened.push(name);
-      return server.openScope({ name, root: () => new ChatRoom({ name }) });
+      return server.openScope({ name, root: () => new ChatRoom({ name }), unloadWhenIdle });
     });
   });
   return { server, opened };
@@ -62,5 +71,44 @@ test('a fetch hook opens durable scopes on first use; one Scope per name; they s
   } finally {
     await c.close();
     await second.server.close();
+  }
+});
+
+test('idle scopes are unloaded after their grace period and come back, as stored, on the next fetch', async () => {
+  const data = new MemoryStoreData();
+  const { server } = await roomServer(data, 20);
+  try {
+    // Many rooms opened, changed and left: memory goes back to no room at all.
+    const rooms = 200;
+    const c = await TestClient.session(server.port!);
+    const roots: string[] = [];
+    for (let i = 0; i < rooms; i++) {
+      const { state } = await c.fetch(`room-${i}`);
+      roots.push(state!.rootUUID);
+      const reply = await c.sync(i, [
+        { type: 'change', uuid: state!.rootUUID, clsName: 'ChatRoom', properties: { name: `Room ${i}` } },
+      ]);
+      assert.deepEqual(reply.fragmentReplies, [{}]);
+    }
+    assert.equal(server.loadedScopes, rooms, 'held by the session');
+    const scopeOfFirst = server.sessions[0]!.scopes[0]!;
+    await c.close();
+    server.sessions[0]?.close(); // the detached session lets go of its rooms
+    await waitFor(() => server.loadedScopes === 0, { message: 'every idle room unloaded' });
+    assert.throws(() => {
+      scopeOfFirst.root!.assign({ name: 'late edit' });
+    }, /was unloaded/);
+
+    // Reopened on demand, each with what was stored.
+    const again = await TestClient.session(server.port!);
+    for (const i of [0, 137, rooms - 1]) {
+      const { state } = await again.fetch(`room-${i}`);
+      assert.equal(state!.rootUUID, roots[i]);
+      assert.equal(state!.fragments[0].properties.name, `Room ${i}`);
+    }
+    assert.equal(server.loadedScopes, 3);
+    await again.close();
+  } finally {
+    await server.close();
   }
 });

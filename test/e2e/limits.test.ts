@@ -1,0 +1,346 @@
+// What one client can make the server spend is bounded (docs/server.md, "Limits"): each attack
+// below ends the attacker's session with 4097 and a reason naming the limit, while a
+// well-behaved client of the same server keeps working. Limits are set small here so that each
+// attack is cheap; the defaults are the same mechanisms with larger numbers.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { defineProcedure, registerRemoteProcedureType } from '../../src/procedures/procedure.js';
+import type { SessionLimitsOption } from '../../src/server/options.js';
+import type { Session } from '../../src/server/session.js';
+import { waitFor } from '../helpers/wait.js';
+import { type Msg, reasonOf, TestClient } from '../helpers/ws-client.js';
+import { Canvas, type Fixture, startServer } from './fixture.js';
+
+/** The server-side session of a test client. */
+function sessionOf(f: Fixture, c: TestClient): Session {
+  const s = f.server.sessions.find((x) => x.token === c.token);
+  assert.ok(s, 'the session is live');
+  return s;
+}
+
+/** A shape change on the canvas's first shape. */
+function move(state: Msg, x: number): Msg[] {
+  const shape = (state.fragments as Msg[])[1]!;
+  return [{ type: 'change', uuid: shape.uuid, clsName: 'Shape', properties: { x } }];
+}
+
+/** A well-behaved client's round trip still works (its session was not touched). */
+async function stillServes(f: Fixture): Promise<void> {
+  const ok = await TestClient.session(f.port);
+  try {
+    const { state } = await ok.fetch('Canvas');
+    assert.deepEqual((await ok.sync(0, move(state!, 7))).fragmentReplies, [{}]);
+  } finally {
+    await ok.close();
+  }
+}
+
+async function server(limits: SessionLimitsOption): Promise<Fixture> {
+  return startServer({ sessionLimits: limits });
+}
+
+describe('session limits', () => {
+  test('resend amplification: a client that does not read and keeps asking for resends is closed', async () => {
+    const f = await server({ resends: { burst: 5, perSecond: 0.01 } });
+    try {
+      const c = await TestClient.session(f.port);
+      await c.fetch('Canvas');
+      const session = sessionOf(f, c);
+      c.ws.pause(); // stops reading; the server's writes pile up in its socket, then in the session
+      for (let i = 0; i < 50; i++) c.send({ type: 'Ping', index: 0, ack: 0, resendMissing: true });
+      await waitFor(() => session.expired, { message: 'the session is closed' });
+      c.ws.resume();
+      const info = await c.waitForClose();
+      assert.equal(info.code, 4097);
+      assert.deepEqual(reasonOf(info), { message: 'Too many resend requests', type: 'rate-limited' });
+      await stillServes(f);
+    } finally {
+      await f.server.close();
+    }
+  });
+
+  test('backpressure: a non-reading socket gets nothing more above the high-water mark', async () => {
+    const f = await server({ socketHighWaterBytes: 64 * 1024, maxPendingBytes: 1024 * 1024 * 1024 });
+    try {
+      const reader = await TestClient.session(f.port);
+      const { state } = await reader.fetch('Canvas');
+      const session = sessionOf(f, reader);
+      reader.ws.pause();
+      const writer = await TestClient.session(f.port);
+      await writer.fetch('Canvas');
+      const big = 'x'.repeat(16 * 1024);
+      for (let i = 0; i < 200; i++) {
+        const shape = (state!.fragments as Msg[])[1]!;
+        writer.send({
+          type: 'ScopeSync',
+          index: writer.nextIndex++,
+          scopeIndex: 0,
+          atomic: false,
+          fragments: [{ type: 'change', uuid: shape.uuid, clsName: 'Shape', properties: { x: i } }],
+        });
+        writer.send({
+          type: 'ScopeSync',
+          index: writer.nextIndex++,
+          scopeIndex: 0,
+          atomic: false,
+          fragments: [
+            { type: 'change', uuid: state!.rootUUID, clsName: 'Canvas', properties: { name: big + i } },
+          ],
+        });
+      }
+      await writer.barrier();
+      // Everything is held by the session (3+ MB), but its socket holds at most one frame past
+      // the mark: the rest waits until the client reads again.
+      assert.ok(session.pendingBytes > 3 * 1024 * 1024, `pending ${session.pendingBytes}`);
+      const buffered = session.connection!.bufferedAmount ?? 0;
+      assert.ok(buffered < 64 * 1024 + 64 * 1024, `socket buffer ${buffered}`);
+      reader.ws.resume();
+      // Once it reads, it gets everything, in order.
+      const last = await reader.waitFor(
+        (m) => m.type === 'ScopeSync' && m.fragments[0]?.properties?.name === big + 199,
+      );
+      assert.equal(last.type, 'ScopeSync');
+      await reader.close();
+      await writer.close();
+    } finally {
+      await f.server.close();
+    }
+  });
+
+  test('slow consumer: a client that neither reads nor acknowledges is closed; the writer is not', async () => {
+    const f = await server({ maxPendingBytes: 256 * 1024, socketHighWaterBytes: 16 * 1024 });
+    try {
+      const reader = await TestClient.session(f.port);
+      await reader.fetch('Canvas');
+      const session = sessionOf(f, reader);
+      reader.ws.pause();
+      const writer = await TestClient.session(f.port);
+      const { state } = await writer.fetch('Canvas');
+      const name = 'n'.repeat(8 * 1024);
+      for (let i = 0; i < 64 && !session.expired; i++) {
+        const reply = await writer.sync(0, [
+          { type: 'change', uuid: state!.rootUUID, clsName: 'Canvas', properties: { name: name + i } },
+        ]);
+        assert.deepEqual(reply.fragmentReplies, [{}]);
+      }
+      assert.equal(session.expired, true, 'the reader was closed');
+      reader.ws.resume();
+      const info = await reader.waitForClose();
+      assert.equal(info.code, 4097);
+      assert.equal(reasonOf(info).type, 'slow-consumer');
+      assert.deepEqual(
+        (await writer.sync(0, move(state!, 3))).fragmentReplies,
+        [{}],
+        'the writer carries on',
+      );
+      await writer.close();
+    } finally {
+      await f.server.close();
+    }
+  });
+
+  test('a client that reads but never acknowledges is closed the same way', async () => {
+    const f = await server({ maxPendingBytes: 128 * 1024 });
+    try {
+      const reader = await TestClient.session(f.port); // TestClient never pings unless told to
+      await reader.fetch('Canvas');
+      const session = sessionOf(f, reader);
+      const writer = await TestClient.session(f.port);
+      const { state } = await writer.fetch('Canvas');
+      const name = 'n'.repeat(8 * 1024);
+      for (let i = 0; i < 64 && !session.expired; i++) {
+        await writer.sync(0, [
+          { type: 'change', uuid: state!.rootUUID, clsName: 'Canvas', properties: { name: name + i } },
+        ]);
+      }
+      const info = await reader.waitForClose();
+      assert.equal(info.code, 4097);
+      assert.equal(reasonOf(info).type, 'slow-consumer');
+      await writer.close();
+    } finally {
+      await f.server.close();
+    }
+  });
+
+  test('repeated fetches of one scope are rate-limited', async () => {
+    const f = await server({ fetches: { burst: 10, perSecond: 0.01 } });
+    try {
+      const c = await TestClient.session(f.port);
+      for (let i = 0; i < 10; i++) await c.fetch('Canvas'); // the burst is served
+      for (let i = 0; i < 10; i++)
+        c.send({ type: 'ScopeFetch', index: c.nextIndex++, name: 'Canvas', params: {} });
+      const info = await c.waitForClose();
+      assert.equal(info.code, 4097);
+      assert.deepEqual(reasonOf(info), { message: 'Too many fetches', type: 'rate-limited' });
+      await stillServes(f);
+    } finally {
+      await f.server.close();
+    }
+  });
+
+  test('detached sessions: over the process budget, the ones holding most are ended; their resume starts over', async () => {
+    const f = await server({ maxDetachedBytes: 64 * 1024 });
+    try {
+      const gone: TestClient[] = [];
+      for (let i = 0; i < 3; i++) {
+        const c = await TestClient.session(f.port);
+        await c.fetch('Canvas');
+        gone.push(c);
+      }
+      const sessions = gone.map((c) => sessionOf(f, c));
+      for (const c of gone) await c.close();
+      const writer = await TestClient.session(f.port);
+      const { state } = await writer.fetch('Canvas');
+      const name = 'n'.repeat(4 * 1024);
+      for (let i = 0; i < 40; i++) {
+        await writer.sync(0, [
+          { type: 'change', uuid: state!.rootUUID, clsName: 'Canvas', properties: { name: name + i } },
+        ]);
+      }
+      await waitFor(() => sessions.every((s) => s.expired), {
+        message: 'every detached session was evicted',
+      });
+      const detached = f.server.sessions.filter((s) => s.connection === null);
+      assert.ok(detached.reduce((n, s) => n + s.pendingBytes, 0) <= 64 * 1024);
+      const again = await TestClient.resume(f.port, gone[0]!.token!);
+      const info = await again.waitForClose();
+      assert.equal(info.code, 4096);
+      assert.equal(reasonOf(info).type, 'session-token-unrecognized');
+      assert.deepEqual(
+        (await writer.sync(0, move(state!, 1))).fragmentReplies,
+        [{}],
+        'the writer carries on',
+      );
+      await writer.close();
+    } finally {
+      await f.server.close();
+    }
+  });
+
+  test('message flood: over the message rate the session is closed', async () => {
+    const f = await server({ messages: { burst: 200, perSecond: 1 } });
+    try {
+      const c = await TestClient.session(f.port);
+      for (let i = 0; i < 500; i++) c.send({ type: 'Ping', index: 0, ack: 0, resendMissing: false });
+      const info = await c.waitForClose();
+      assert.equal(info.code, 4097);
+      assert.deepEqual(reasonOf(info), { message: 'Too many messages', type: 'rate-limited' });
+      await stillServes(f);
+    } finally {
+      await f.server.close();
+    }
+  });
+
+  test('fragment flood: over the fragment rate the session is closed', async () => {
+    const f = await server({ fragments: { burst: 100, perSecond: 1 } });
+    try {
+      const c = await TestClient.session(f.port);
+      const { state } = await c.fetch('Canvas');
+      for (let i = 0; i < 20; i++) {
+        c.send({
+          type: 'ScopeSync',
+          index: c.nextIndex++,
+          scopeIndex: 0,
+          atomic: false,
+          fragments: Array(10).fill(move(state!, i)[0]),
+        });
+      }
+      const info = await c.waitForClose();
+      assert.equal(info.code, 4097);
+      assert.deepEqual(reasonOf(info), { message: 'Too many fragments', type: 'rate-limited' });
+    } finally {
+      await f.server.close();
+    }
+  });
+
+  test('a message index near 2^53 is refused and does not jam the session', async () => {
+    const f = await server({});
+    try {
+      const c = await TestClient.session(f.port);
+      c.send({ type: 'ScopeFetch', index: 2 ** 53 - 1, name: 'Canvas', params: {} });
+      const refused = await c.waitFor((m) => m.type === 'ScopeFetchReply');
+      assert.equal(refused.replyTo, 2 ** 53 - 1);
+      assert.equal(refused.error.type, 'invalid-message');
+      const { reply } = await c.fetch('Canvas'); // index 1: still fresh
+      assert.equal(reply.scopeIndex, 0);
+      await c.close();
+    } finally {
+      await f.server.close();
+    }
+  });
+
+  test('a frame of several messages is processed in index order', async () => {
+    const f = await server({});
+    try {
+      const c = await TestClient.session(f.port);
+      const { state } = await c.fetch('Canvas');
+      const shape = (state!.fragments as Msg[])[1]!;
+      const sync = (index: number, x: number) => ({
+        type: 'ScopeSync',
+        index,
+        scopeIndex: 0,
+        atomic: false,
+        fragments: [{ type: 'change', uuid: shape.uuid, clsName: 'Shape', properties: { x } }],
+      });
+      c.send([sync(3, 30), sync(2, 20)]);
+      const r3 = await c.waitFor((m) => m.type === 'ScopeSyncReply' && m.replyTo === 3);
+      const r2 = await c.waitFor((m) => m.type === 'ScopeSyncReply' && m.replyTo === 2);
+      assert.deepEqual([r2.fragmentReplies, r3.fragmentReplies], [[{}], [{}]]);
+      assert.ok(r2.index < r3.index, 'index 2 was applied first');
+      assert.equal(f.scope.get(shape.uuid)!.get('x'), 30, 'the later index wins');
+      await c.close();
+    } finally {
+      await f.server.close();
+    }
+  });
+});
+
+describe('queued changesets', () => {
+  let f: Fixture;
+  // Remote steps wait until the test lets them all through.
+  let released = false;
+  const waiting: (() => void)[] = [];
+  const release = () => {
+    released = true;
+    for (const go of waiting.splice(0)) go();
+  };
+  before(async () => {
+    registerRemoteProcedureType(
+      'limits-held',
+      class {
+        execute(): Promise<undefined> {
+          if (released) return Promise.resolve(undefined);
+          return new Promise((resolve) => waiting.push(() => resolve(undefined)));
+        }
+      },
+    );
+    defineProcedure(Canvas, 'slowRename', {
+      constraints: [{ type: 'change', clsName: 'Canvas', allowAdditionalProperties: true }],
+      remote: { type: 'limits-held' },
+    });
+    f = await server({ maxQueuedChangesets: 4 });
+  });
+  after(() => f.server.close());
+
+  test('a session with too many changesets waiting (procedures in flight) is closed; others carry on', async () => {
+    const c = await TestClient.session(f.port);
+    const { state } = await c.fetch('Canvas');
+    for (let i = 0; i < 6; i++) {
+      c.send({
+        type: 'ScopeSync',
+        index: c.nextIndex++,
+        scopeIndex: 0,
+        atomic: false,
+        procedure: 'Canvas.slowRename',
+        fragments: [
+          { type: 'change', uuid: state!.rootUUID, clsName: 'Canvas', properties: { name: `n${i}` } },
+        ],
+      });
+    }
+    const info = await c.waitForClose();
+    assert.equal(info.code, 4097);
+    assert.deepEqual(reasonOf(info), { message: 'Too many changesets waiting', type: 'rate-limited' });
+    release();
+    await stillServes(f);
+  });
+});
