@@ -215,7 +215,10 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     if (msg.type === 'Ping') {
       this.#outbox.acknowledge(msg.ack);
       if (msg.resendMissing) {
-        if (!this.#rates.resends.take(1, now)) return this.#overLimit('Too many resend requests');
+        if (!this.#rates.resends.take(1, now)) {
+          this.#overLimit('Too many resend requests');
+          return;
+        }
         this.#resend();
       }
       return;
@@ -237,11 +240,16 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       return;
     }
     if (msg.type === 'ScopeSync') {
-      if (!this.#rates.fragments.take(msg.fragments.length, now))
-        return this.#overLimit('Too many fragments');
+      if (!this.#rates.fragments.take(msg.fragments.length, now)) {
+        this.#overLimit('Too many fragments');
+        return;
+      }
       this.#sync(msg);
     } else {
-      if (!this.#rates.fetches.take(1, now)) return this.#overLimit('Too many fetches');
+      if (!this.#rates.fetches.take(1, now)) {
+        this.#overLimit('Too many fetches');
+        return;
+      }
       // Without fetch listeners the answer is known now, and the reply is queued in this turn,
       // before any later message of the same frame is processed (docs/protocol.md §2).
       if (this.listenerCount('fetch') === 0) {
@@ -494,7 +502,10 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   enqueueScopeSync(scopeIndex: number, fragmentsJson: string): void {
     if (this.expired) return;
     this.#outbox.addScopeSync(this.#outbox.take(), scopeIndex, fragmentsJson);
-    if (this.#outbox.bytes > this.#host.options.sessionLimits.maxPendingBytes) return this.#slowConsumer();
+    if (this.#outbox.bytes > this.#host.options.sessionLimits.maxPendingBytes) {
+      this.#slowConsumer();
+      return;
+    }
     this.#wake();
   }
 
@@ -502,7 +513,10 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     if (this.expired) return;
     const index = this.#outbox.take();
     this.#outbox.addText(index, build(index));
-    if (this.#outbox.bytes > this.#host.options.sessionLimits.maxPendingBytes) return this.#slowConsumer();
+    if (this.#outbox.bytes > this.#host.options.sessionLimits.maxPendingBytes) {
+      this.#slowConsumer();
+      return;
+    }
     this.#wake();
   }
 

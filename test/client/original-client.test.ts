@@ -125,7 +125,7 @@ test('the original browser client, granted read-only, cannot change the scope', 
   let client: Any = null;
   try {
     await other.fetch('Canvas');
-    const { OShape, OCanvas } = originalModels(Jetstream);
+    const { OCanvas } = originalModels(Jetstream);
     const oscope = Jetstream.scope({ name: 'Canvas' });
     const root = new OCanvas();
     root.setScopeAndMakeRootModel(oscope);
