@@ -54,32 +54,3 @@ export class RateLimiter {
     }
   }
 }
-
-/**
- * One token bucket, for one session's budget of something (messages, fragments, fetches,
- * resends): `burst` at once, then `perSecond`. Two numbers per bucket, no timers.
- */
-export class TokenBucket {
-  #tokens: number;
-  #at: number;
-
-  constructor(
-    readonly perSecond: number,
-    readonly burst: number,
-    now: number,
-  ) {
-    this.#tokens = burst;
-    this.#at = now;
-  }
-
-  /** Takes `n` tokens; false (and nothing taken) when fewer are left. */
-  take(n: number, now: number): boolean {
-    if (now > this.#at) {
-      this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#at) / 1000) * this.perSecond);
-      this.#at = now;
-    }
-    if (this.#tokens < n) return false;
-    this.#tokens -= n;
-    return true;
-  }
-}

@@ -31,9 +31,8 @@ import { closeReason } from './close-reason.js';
 import type { SessionEvents } from './events.js';
 import { callHook, reasonMessage } from './hooks.js';
 import type { ScopeHub, Subscriber } from './hub.js';
-import type { Logger, ResolvedOptions } from './options.js';
+import type { Logger, ResolvedOptions, SessionLimitOptions } from './options.js';
 import { Outbox } from './outbox.js';
-import { TokenBucket } from './rate-limit.js';
 
 /** What a session needs from its server. */
 export interface SessionHost {
@@ -186,7 +185,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     }
     const items = result.items;
     const now = this.#host.options.clock.now();
-    if (!this.#rates.messages.take(items.length, now)) {
+    if (!this.#rates.messages(items.length, now)) {
       this.#overLimit('Too many messages');
       return;
     }
@@ -215,7 +214,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     if (msg.type === 'Ping') {
       this.#outbox.acknowledge(msg.ack);
       if (msg.resendMissing) {
-        if (!this.#rates.resends.take(1, now)) {
+        if (!this.#rates.resend(now)) {
           this.#overLimit('Too many resend requests');
           return;
         }
@@ -240,13 +239,13 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       return;
     }
     if (msg.type === 'ScopeSync') {
-      if (!this.#rates.fragments.take(msg.fragments.length, now)) {
+      if (!this.#rates.fragments(msg.fragments.length, now)) {
         this.#overLimit('Too many fragments');
         return;
       }
       this.#sync(msg);
     } else {
-      if (!this.#rates.fetches.take(1, now)) {
+      if (!this.#rates.fetch(now)) {
         this.#overLimit('Too many fetches');
         return;
       }
@@ -605,19 +604,68 @@ function byIndex(a: DecodedItem, b: DecodedItem): number {
   return indexOf(a) - indexOf(b);
 }
 
-/** A session's inbound budgets: one token bucket per kind of request. */
+/**
+ * A session's inbound budgets: a token bucket per kind of request (messages, fragments, fetches,
+ * resends), as plain numbers in one object: every live session has one, and 10,000 sessions
+ * should not cost 50,000 small objects.
+ */
 class SessionRates {
-  readonly messages: TokenBucket;
-  readonly fragments: TokenBucket;
-  readonly fetches: TokenBucket;
-  readonly resends: TokenBucket;
+  readonly #limits: Readonly<SessionLimitOptions>;
+  #messages: number;
+  #fragments: number;
+  #fetches: number;
+  #resends: number;
+  #at: number;
 
   constructor(options: ResolvedOptions, now: number) {
     const l = options.sessionLimits;
-    this.messages = new TokenBucket(l.messages.perSecond, l.messages.burst, now);
-    this.fragments = new TokenBucket(l.fragments.perSecond, l.fragments.burst, now);
-    this.fetches = new TokenBucket(l.fetches.perSecond, l.fetches.burst, now);
-    this.resends = new TokenBucket(l.resends.perSecond, l.resends.burst, now);
+    this.#limits = l;
+    this.#messages = l.messages.burst;
+    this.#fragments = l.fragments.burst;
+    this.#fetches = l.fetches.burst;
+    this.#resends = l.resends.burst;
+    this.#at = now;
+  }
+
+  /** Refills every bucket for the time elapsed since the last take. */
+  #refill(now: number): void {
+    const seconds = (now - this.#at) / 1000;
+    if (!(seconds > 0)) return;
+    this.#at = now;
+    const l = this.#limits;
+    this.#messages = Math.min(l.messages.burst, this.#messages + seconds * l.messages.perSecond);
+    this.#fragments = Math.min(l.fragments.burst, this.#fragments + seconds * l.fragments.perSecond);
+    this.#fetches = Math.min(l.fetches.burst, this.#fetches + seconds * l.fetches.perSecond);
+    this.#resends = Math.min(l.resends.burst, this.#resends + seconds * l.resends.perSecond);
+  }
+
+  /** Takes `n` messages' worth; false (nothing taken) when the bucket has less. */
+  messages(n: number, now: number): boolean {
+    this.#refill(now);
+    if (this.#messages < n) return false;
+    this.#messages -= n;
+    return true;
+  }
+
+  fragments(n: number, now: number): boolean {
+    this.#refill(now);
+    if (this.#fragments < n) return false;
+    this.#fragments -= n;
+    return true;
+  }
+
+  fetch(now: number): boolean {
+    this.#refill(now);
+    if (this.#fetches < 1) return false;
+    this.#fetches -= 1;
+    return true;
+  }
+
+  resend(now: number): boolean {
+    this.#refill(now);
+    if (this.#resends < 1) return false;
+    this.#resends -= 1;
+    return true;
   }
 }
 
