@@ -30,6 +30,24 @@ function originalModels(Jetstream: Any): { OShape: Any; OCanvas: Any } {
   return models;
 }
 
+/**
+ * The original client with a Canvas root of its own, connected to `port` and having fetched the
+ * Canvas scope (its fetch callback answered without an error).
+ */
+async function connectOriginal(Jetstream: Any, port: number): Promise<{ client: Any; root: Any }> {
+  const { OCanvas } = originalModels(Jetstream);
+  const oscope = Jetstream.scope({ name: 'Canvas' });
+  const root = new OCanvas();
+  root.setScopeAndMakeRootModel(oscope);
+  const client = Jetstream({ transport: Jetstream.transport.WebSocket({ url: `ws://127.0.0.1:${port}` }) });
+  const fetched = new Promise<unknown>((resolve) => {
+    client.once('session', (session: Any) => session.fetch(oscope, resolve));
+  });
+  client.connect();
+  assert.equal(await fetched, undefined, 'fetch answered without error');
+  return { client, root };
+}
+
 /** Waits (bounded) for a condition. */
 async function until(cond: () => boolean, what: string): Promise<void> {
   await waitFor(cond, { timeout: 4_000, message: what });
@@ -51,18 +69,9 @@ test('the original browser client works against this server unchanged', async ()
   try {
     await other.fetch('Canvas');
 
-    const { OShape, OCanvas } = originalModels(Jetstream);
-    const oscope = Jetstream.scope({ name: 'Canvas' });
-    const root = new OCanvas();
-    root.setScopeAndMakeRootModel(oscope);
-    client = Jetstream({
-      transport: Jetstream.transport.WebSocket({ url: `ws://127.0.0.1:${server.port}` }),
-    });
-    const fetched = new Promise<unknown>((resolve) => {
-      client.once('session', (session: Any) => session.fetch(oscope, resolve));
-    });
-    client.connect();
-    assert.equal(await fetched, undefined, 'fetch answered without error');
+    const { OShape } = originalModels(Jetstream);
+    let root: Any;
+    ({ client, root } = await connectOriginal(Jetstream, server.port!));
 
     // ScopeState applied: the root took the server's uuid and values, the shape exists.
     await until(() => root.get('name') === 'Shapes Demo', 'the ScopeState');
@@ -125,18 +134,8 @@ test('the original browser client, granted read-only, cannot change the scope', 
   let client: Any = null;
   try {
     await other.fetch('Canvas');
-    const { OCanvas } = originalModels(Jetstream);
-    const oscope = Jetstream.scope({ name: 'Canvas' });
-    const root = new OCanvas();
-    root.setScopeAndMakeRootModel(oscope);
-    client = Jetstream({
-      transport: Jetstream.transport.WebSocket({ url: `ws://127.0.0.1:${server.port}` }),
-    });
-    const fetched = new Promise<unknown>((resolve) => {
-      client.once('session', (session: Any) => session.fetch(oscope, resolve));
-    });
-    client.connect();
-    assert.equal(await fetched, undefined);
+    let root: Any;
+    ({ client, root } = await connectOriginal(Jetstream, server.port!));
     await until(() => root.get('name') === 'Read only', 'the ScopeState');
 
     // Its edit reaches the server and is refused: nothing applied, nothing forwarded.
