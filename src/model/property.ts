@@ -29,7 +29,10 @@ export type PropertyElement =
 /** Returned by the wire decoders instead of throwing: the caller builds the message. */
 export const INVALID: unique symbol = Symbol('invalid');
 
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+// The ISO-8601 forms docs/protocol.md §6.3 accepts, with the fields captured: year, month, day,
+// then optionally hours, minutes, seconds, fraction, and the zone (`Z`, or sign, hours, minutes).
+const ISO_8601 =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(?:(Z)|([+-])(\d{2}):?(\d{2}))?)?$/;
 
 /** `type` tagged with its kind, or undefined when it is not a property type. */
 export function elementOf(
@@ -213,11 +216,58 @@ export function toDate(value: unknown, numberScale: 1 | 1000): Date | typeof INV
     const d = new Date(numberScale === 1 ? value : Math.round(value * 1000));
     return Number.isNaN(d.getTime()) ? INVALID : d;
   }
-  if (typeof value === 'string' && ISO_8601.test(value)) {
-    const d = new Date(value);
-    return Number.isNaN(d.getTime()) ? INVALID : d;
-  }
+  if (typeof value === 'string') return parseIsoDate(value);
   return INVALID;
+}
+
+/**
+ * An ISO-8601 string (docs/protocol.md §6.3) as a Date, or INVALID unless it names a real
+ * calendar date and time: a day that exists in its month (February 29 in leap years only),
+ * hours below 24, minutes and seconds below 60 (no `24:00`, no leap second), and a zone offset
+ * below 24 hours with minutes below 60. `new Date(text)` is not used to decide: it rolls
+ * `2021-02-30` over to March 2 and reads `24:00` as the next midnight, and it leaves the forms
+ * without a `T` or with a `±HHMM` offset to engine-specific parsing. Digits of a fraction beyond
+ * the millisecond are dropped, as `new Date` does. A time without a zone is local time; a date
+ * alone is UTC (as `new Date` reads them).
+ */
+function parseIsoDate(text: string): Date | typeof INVALID {
+  const m = ISO_8601.exec(text);
+  if (m === null) return INVALID;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return INVALID;
+  const d = new Date(0);
+  if (m[4] === undefined) {
+    // setUTCFullYear, not Date.UTC: Date.UTC maps the years 0–99 to 1900–1999.
+    d.setUTCFullYear(year, month - 1, day);
+    return d;
+  }
+  const hours = Number(m[4]);
+  const minutes = Number(m[5]);
+  const seconds = m[6] === undefined ? 0 : Number(m[6]);
+  const ms = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, '0'));
+  if (hours > 23 || minutes > 59 || seconds > 59) return INVALID;
+  if (m[8] === undefined && m[9] === undefined) {
+    d.setFullYear(year, month - 1, day);
+    d.setHours(hours, minutes, seconds, ms);
+  } else {
+    let offset = 0;
+    if (m[9] !== undefined) {
+      const offsetHours = Number(m[10]);
+      const offsetMinutes = Number(m[11]);
+      if (offsetHours > 23 || offsetMinutes > 59) return INVALID;
+      offset = (m[9] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes);
+    }
+    d.setUTCFullYear(year, month - 1, day);
+    d.setUTCHours(hours, minutes - offset, seconds, ms);
+  }
+  return Number.isNaN(d.getTime()) ? INVALID : d;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 export function describe(value: unknown): string {

@@ -85,14 +85,24 @@ export type DecodedItem =
   | { kind: 'message'; message: ClientMessage }
   /**
    * A request the client waits on, with a usable `index`, that is otherwise invalid: answer it
-   * with a ScopeFetchReply / ScopeSyncReply carrying `error` (for ScopeSync, one entry per
-   * fragment: `fragmentCount`, 0 when `fragments` was not an array) so the client's callback fires.
+   * with a ScopeFetchReply / ScopeSyncReply carrying `error` so the client's callback fires
+   * (docs/protocol.md §14).
    */
   | {
       kind: 'answerable';
       type: 'ScopeFetch' | 'ScopeSync';
       index: number;
       error: WireError;
+      /**
+       * How many error entries the ScopeSyncReply carries, each `{error}`. An error reply never
+       * grows with the size of invalid input (docs/protocol.md §11, §14), so this is bounded by
+       * `maxFragmentsPerChangeset`:
+       * - `fragments` an array of at most `maxFragmentsPerChangeset` entries: its length, one
+       *   entry per fragment, as §5 asks;
+       * - `fragments` an array over that limit: 1, one error for the malformed array (an entry
+       *   per element would let a 1 MiB frame of `0,0,…` ask for a reply of tens of MiB);
+       * - `fragments` not an array, and every ScopeFetch: 0.
+       */
       fragmentCount: number;
     }
   /** Garbage: drop it and count it. */
@@ -165,15 +175,17 @@ function decodeMessage(value: unknown, limits: ProtocolLimits): DecodedItem {
   const t = type as ClientMessageType;
   const entry = clientMessageChecks[t];
   if (!entry.check.Check(value)) {
-    return reject(t, value, describeFailure(entry, value, t));
+    return reject(t, value, limits, describeFailure(entry, value, t));
   }
   switch (t) {
     case 'ScopeSync': {
       if (value.procedure !== undefined && value.atomic === undefined) {
-        return reject(t, value, 'Procedure requires the atomic key');
+        return reject(t, value, limits, 'Procedure requires the atomic key');
       }
       const checked = checkFragments(value.fragments as unknown[], limits);
-      if (checked.error !== undefined) return reject(t, value, checked.error, ErrorType.invalidFragment);
+      if (checked.error !== undefined) {
+        return reject(t, value, limits, checked.error, ErrorType.invalidFragment);
+      }
       const message: ScopeSync = {
         type: 'ScopeSync',
         index: value.index as number,
@@ -197,15 +209,15 @@ function decodeMessage(value: unknown, limits: ProtocolLimits): DecodedItem {
     case 'ScopeFetch': {
       const name = value.name as string;
       if (name.length > limits.maxStringLength) {
-        return reject(t, value, `Invalid name: exceeds maxStringLength (${limits.maxStringLength})`);
+        return reject(t, value, limits, `Invalid name: exceeds maxStringLength (${limits.maxStringLength})`);
       }
       const params = decodeParams(value.params, limits);
-      if (typeof params === 'string') return reject(t, value, params);
+      if (typeof params === 'string') return reject(t, value, limits, params);
       return { kind: 'message', message: { type: 'ScopeFetch', index: value.index as number, name, params } };
     }
     case 'SessionCreate': {
       const params = decodeParams(value.params, limits);
-      if (typeof params === 'string') return reject(t, value, params);
+      if (typeof params === 'string') return reject(t, value, limits, params);
       const message: SessionCreate = {
         type: 'SessionCreate',
         index: value.index as number,
@@ -235,16 +247,22 @@ function decodeParams(raw: unknown, limits: ProtocolLimits): Record<string, unkn
 function reject(
   type: ClientMessageType,
   value: Record<string, unknown>,
+  limits: ProtocolLimits,
   message: string,
   errorType: string = ErrorType.invalidMessage,
 ): DecodedItem {
   const error: WireError = { message, type: errorType };
   if ((type === 'ScopeFetch' || type === 'ScopeSync') && isUint(value.index)) {
-    const fragments = value.fragments;
-    const fragmentCount = type === 'ScopeSync' && Array.isArray(fragments) ? fragments.length : 0;
+    const fragmentCount = type === 'ScopeSync' ? errorEntryCount(value.fragments, limits) : 0;
     return { kind: 'answerable', type, index: value.index, error, fragmentCount };
   }
   return { kind: 'invalid', error };
+}
+
+/** The `fragmentCount` of an answerable ScopeSync; see {@link DecodedItem}. */
+function errorEntryCount(fragments: unknown, limits: ProtocolLimits): number {
+  if (!Array.isArray(fragments)) return 0;
+  return fragments.length <= limits.maxFragmentsPerChangeset ? fragments.length : 1;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -169,37 +169,46 @@ export function checkFragments(raw: readonly unknown[], limits: ProtocolLimits):
  * the depth limit needs the walk anyway, and a pre-scan would miss `\u`-escaped keys.
  */
 export function sanitizeParams(params: object, limits: ProtocolLimits): string | undefined {
-  return walk(params, 1, limits);
-}
-
-function walk(value: unknown, depth: number, limits: ProtocolLimits): string | undefined {
-  if (typeof value === 'string') {
-    return value.length > limits.maxStringLength
-      ? `Invalid params: a string exceeds maxStringLength (${limits.maxStringLength})`
-      : undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  if (depth > limits.maxParamsDepth) {
-    return `Invalid params: nested deeper than maxParamsDepth (${limits.maxParamsDepth})`;
-  }
-  if (Array.isArray(value)) {
-    if (value.length > limits.maxArrayLength) {
-      return `Invalid params: an array exceeds maxArrayLength (${limits.maxArrayLength})`;
-    }
-    for (let i = 0; i < value.length; i++) {
-      const error = walk(value[i], depth + 1, limits);
-      if (error !== undefined) return error;
-    }
-    return undefined;
-  }
-  const obj = value as Record<string, unknown>;
-  for (const key of Object.keys(obj)) {
-    if (isUnsafeKey(key)) {
-      delete obj[key];
+  // An explicit stack, not recursion: `maxParamsDepth` may be configured as Infinity, and a
+  // 1 MiB frame nests ~500,000 levels deep (JSON.parse copes), which would overflow the call
+  // stack and make the decoder throw. Values are visited in the order a recursive pre-order
+  // walk would visit them, so the first error reported is the same.
+  const values: unknown[] = [params];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const value = values.pop();
+    const depth = depths.pop()!;
+    if (typeof value === 'string') {
+      if (value.length > limits.maxStringLength) {
+        return `Invalid params: a string exceeds maxStringLength (${limits.maxStringLength})`;
+      }
       continue;
     }
-    const error = walk(obj[key], depth + 1, limits);
-    if (error !== undefined) return error;
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > limits.maxParamsDepth) {
+      return `Invalid params: nested deeper than maxParamsDepth (${limits.maxParamsDepth})`;
+    }
+    if (Array.isArray(value)) {
+      if (value.length > limits.maxArrayLength) {
+        return `Invalid params: an array exceeds maxArrayLength (${limits.maxArrayLength})`;
+      }
+      for (let i = value.length - 1; i >= 0; i--) {
+        values.push(value[i]);
+        depths.push(depth + 1);
+      }
+      continue;
+    }
+    const obj = value as Record<string, unknown>;
+    const keys = Object.keys(obj);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i]!;
+      if (isUnsafeKey(key)) {
+        delete obj[key];
+        continue;
+      }
+      values.push(obj[key]);
+      depths.push(depth + 1);
+    }
   }
   return undefined;
 }

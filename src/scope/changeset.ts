@@ -144,7 +144,7 @@ export function plan(scope: EngineScope, fragments: readonly Fragment[]): Plan {
     }
   }
   // An add that references a failed add fails too (to a fixpoint).
-  failed += propagateFailures(adds.values(), adds);
+  failed += failDependents(adds.values(), adds);
 
   // Step 3c: resolve and decode the changes.
   for (let i = 0; i < entries.length; i++) {
@@ -274,28 +274,6 @@ function decode(
   return true;
 }
 
-/** Fails every live entry that references a failed add, until nothing changes. */
-function propagateFailures(entries: Iterable<Entry>, adds: Map<string, Entry>): number {
-  const list = [...entries];
-  let failed = 0;
-  for (let changed = true; changed; ) {
-    changed = false;
-    for (const e of list) {
-      if (e.error !== null || e.refsToAdds === null) continue;
-      for (const u of e.refsToAdds) {
-        const a = adds.get(u)!;
-        if (a.error !== null) {
-          e.error = err(`No such ModelObject '${u}': its add fragment failed`);
-          failed++;
-          changed = true;
-          break;
-        }
-      }
-    }
-  }
-  return failed;
-}
-
 /**
  * Rejects adds that the batch's final reference values do not connect to an object already in
  * the scope, then fragments that reference rejected adds, until nothing changes.
@@ -345,17 +323,54 @@ function checkParents(entries: Entry[], adds: Map<string, Entry>, index: Map<str
       }
     }
     if (!changed) return failed;
-    // Changes that target or reference a rejected add fail as well.
-    for (const e of entries) {
-      if (e.error !== null || e.frag.type !== 'change') continue;
-      const t = adds.get(e.uuid);
-      if (t && t.error !== null) {
-        e.error = err(`No such ModelObject '${e.uuid}': its add fragment failed`);
-        failed++;
-      }
-    }
-    failed += propagateFailures(entries, adds);
+    failed += failDependents(entries, adds);
   }
+}
+
+/**
+ * Fails every live change that targets a rejected add and every live fragment that references
+ * one, transitively: an add that fails because it references a rejected add makes the changes
+ * that target it and the fragments that reference it fail in turn (a change left live on an add
+ * that is never created would have no object to apply to).
+ *
+ * A worklist from the failed adds, over an index of who targets and references each add, so
+ * the cost is linear in the fragments and their references: one changeset of 10,000 fragments
+ * is a chain of adds as long as a client likes, and a pass-until-nothing-changes loop over it is
+ * quadratic (seconds of a blocked event loop).
+ */
+function failDependents(entries: Iterable<Entry>, adds: Map<string, Entry>): number {
+  const waiting = new Map<string, Entry[]>();
+  const wait = (u: string, e: Entry) => {
+    const list = waiting.get(u);
+    if (list) list.push(e);
+    else waiting.set(u, [e]);
+  };
+  for (const e of entries) {
+    if (e.error !== null) continue;
+    if (e.frag.type === 'change' && adds.has(e.uuid)) wait(e.uuid, e);
+    if (e.refsToAdds !== null) for (const u of e.refsToAdds) wait(u, e);
+  }
+  const queue: string[] = [];
+  for (const [u, a] of adds) if (a.error !== null && waiting.has(u)) queue.push(u);
+  let failed = 0;
+  while (queue.length > 0) {
+    for (const e of waiting.get(queue.pop()!)!) {
+      if (e.error !== null) continue;
+      e.error = dependentError(e, adds);
+      failed++;
+      if (e.frag.type === 'add' && adds.get(e.uuid) === e && waiting.has(e.uuid)) queue.push(e.uuid);
+    }
+  }
+  return failed;
+}
+
+/** Why `e` fails with a rejected add: the add it targets, else the first one it references. */
+function dependentError(e: Entry, adds: Map<string, Entry>): WireError {
+  if (e.frag.type === 'change' && adds.get(e.uuid)?.error) {
+    return err(`No such ModelObject '${e.uuid}': its add fragment failed`);
+  }
+  const u = e.refsToAdds!.find((ref) => adds.get(ref)!.error !== null)!;
+  return err(`No such ModelObject '${u}': its add fragment failed`);
 }
 
 // ---- commit ----------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ import { describe, test } from 'node:test';
 import {
   decodeFrame,
   defaultLimits,
+  encodeError,
+  encodeScopeSyncReply,
   type ProtocolLimits,
   resolveLimits,
   type ScopeFetch,
@@ -17,6 +19,7 @@ import {
   handshake,
   invalid,
   scopeSync,
+  single,
   UUID_A,
   valid,
 } from './helpers.js';
@@ -106,7 +109,7 @@ describe('maxMessagesPerFrame', () => {
 });
 
 describe('maxFragmentsPerChangeset', () => {
-  test('too many fragments: answerable, naming the limit, with the fragment count', () => {
+  test('too many fragments: answerable, naming the limit, with one error entry', () => {
     const limits = small({ maxFragmentsPerChangeset: 2 });
     assert.equal(valid(scopeSync({ fragments: [fragment(), fragment()] }), limits).type, 'ScopeSync');
     const item = answerable(
@@ -114,11 +117,76 @@ describe('maxFragmentsPerChangeset', () => {
       'Too many fragments: 3 exceeds maxFragmentsPerChangeset (2)',
       limits,
     );
-    assert.equal(item.fragmentCount, 3);
+    assert.equal(item.fragmentCount, 1);
   });
   test('at the default limit', () => {
     const fragments = Array.from({ length: 10_001 }, () => fragment());
-    answerable(scopeSync({ fragments }), 'maxFragmentsPerChangeset (10000)');
+    assert.equal(answerable(scopeSync({ fragments }), 'maxFragmentsPerChangeset (10000)').fragmentCount, 1);
+  });
+  test('an array within the limit gets one entry per element, whatever else is wrong', () => {
+    const limits = small({ maxFragmentsPerChangeset: 3 });
+    assert.equal(answerable(scopeSync({ fragments: [0, 0, 0] }), 'Fragment 0', limits).fragmentCount, 3);
+    const badScope = scopeSync({ scopeIndex: -1, fragments: [0, 0, 0] });
+    assert.equal(answerable(badScope, 'Invalid scopeIndex', limits).fragmentCount, 3);
+    const tooMany = scopeSync({ scopeIndex: -1, fragments: [0, 0, 0, 0] });
+    assert.equal(answerable(tooMany, 'Invalid scopeIndex', limits).fragmentCount, 1);
+  });
+});
+
+describe('an error reply never grows with the size of invalid input', () => {
+  const MiB = 1024 * 1024;
+  const zeros = (n: number) => new Array(n).fill('0').join(',');
+  /** The ScopeSyncReply the session builds for an answerable ScopeSync (docs/protocol.md §14). */
+  const reply = (item: ReturnType<typeof answerable>) =>
+    encodeScopeSyncReply(1, item.index, new Array(item.fragmentCount).fill({ error: item.error }));
+
+  for (const [what, envelope] of [
+    ['too many fragments', '"scopeIndex":0'],
+    ['and a bad scopeIndex', '"scopeIndex":-1'],
+    ['and a bad atomic', '"scopeIndex":0,"atomic":1'],
+  ] as const) {
+    test(`a 1 MiB frame of 520,000 zeros (${what}): one entry, a reply under 1 KiB`, () => {
+      const text = `{"type":"ScopeSync","index":7,${envelope},"fragments":[${zeros(520_000)}]}`;
+      assert.ok(text.length < MiB && text.length > MiB - 100_000);
+      const item = answerable(text, /./);
+      assert.equal(item.type, 'ScopeSync');
+      assert.equal(item.fragmentCount, 1);
+      const json = reply(item);
+      assert.ok(Buffer.byteLength(json) < 1024, `${Buffer.byteLength(json)} bytes`);
+      assert.equal(JSON.parse(json).fragmentReplies.length, 1);
+    });
+  }
+
+  test('an error quotes at most 40 code units of client text: under 512 bytes encoded', () => {
+    const uuid = UUID_A;
+    for (const text of ['\u0001'.repeat(300), '\ud800'.repeat(300), '"'.repeat(300), '😀'.repeat(300)]) {
+      const items = [
+        { type: text, index: 1 },
+        scopeSync({ fragments: [{ type: text }] }),
+        scopeSync({ fragments: [{ type: 'add', uuid: text }] }),
+        scopeSync({ fragments: [{ type: 'add', uuid, clsName: 'X', properties: { [text]: [1, {}] } }] }),
+        scopeSync({
+          fragments: [{ type: 'add', uuid, clsName: 'X', properties: { [text]: 'x'.repeat(300_000) } }],
+        }),
+      ];
+      for (const value of items) {
+        const item = single(value);
+        assert.ok(item.kind !== 'message');
+        const size = Buffer.byteLength(encodeError(item.error));
+        assert.ok(size < 512, `${size} bytes: ${item.error.message}`);
+      }
+    }
+  });
+
+  test('as one of many messages of an array frame: every reply stays small', () => {
+    const limits = small({ maxFragmentsPerChangeset: 100 });
+    const one = `{"type":"ScopeSync","index":7,"scopeIndex":0,"fragments":[${zeros(1_000)}]}`;
+    const result = decode(`[${new Array(500).fill(one).join(',')}]`, limits);
+    assert.ok(result.ok);
+    for (const item of result.items) {
+      assert.ok(item.kind === 'answerable');
+      assert.equal(item.fragmentCount, 1);
+    }
   });
 });
 
@@ -214,6 +282,16 @@ describe('maxParamsDepth', () => {
   test('very deep params (10,000 levels) do not overflow the stack', () => {
     const text = `{"type":"ScopeFetch","index":1,"name":"x","params":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`;
     answerable(text, 'maxParamsDepth');
+  });
+  test('with maxParamsDepth Infinity, params nested 170,000 levels deep still decode', () => {
+    const limits = small({ maxParamsDepth: Number.POSITIVE_INFINITY });
+    const depth = 170_000;
+    const text = `{"type":"ScopeFetch","index":1,"name":"x","params":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`;
+    // Not through valid(): its failure message would JSON.stringify the params, which recurses.
+    const result = decode(text, limits);
+    assert.ok(result.ok && result.items[0]?.kind === 'message');
+    const deepArray = `{"type":"SessionCreate","index":0,"version":"1.0.0","params":{"a":${'['.repeat(depth)}${']'.repeat(depth)}}}`;
+    assert.equal(handshake(deepArray, limits).ok, true);
   });
   test('handshake: deep params deny the session', () => {
     frameError(
