@@ -278,9 +278,19 @@ function decode(
  * Rejects adds that the batch's final reference values do not connect to an object already in
  * the scope, then fragments that reference rejected adds, until nothing changes.
  */
+/**
+ * Rounds of checkParents before a changeset is refused instead. Each round fails the adds left
+ * without a parent and what depends on them, which can change the final reference values and
+ * unground more adds: a crafted changeset can make that take one round per few fragments (a
+ * quadratic cost, seconds of a blocked event loop for one 1 MiB frame). Real changesets settle
+ * in one or two rounds.
+ */
+const MAX_PARENT_ROUNDS = 64;
+
 function checkParents(entries: Entry[], adds: Map<string, Entry>, index: Map<string, ModelObject>): number {
   let failed = 0;
-  for (;;) {
+  for (let round = 0; ; round++) {
+    if (round === MAX_PARENT_ROUNDS) return failed + failUnsettled(entries);
     // The final value of each reference property touched by the batch: last writer wins.
     // Adds are applied before changes whatever their position, so they are read first.
     const finalRefs = new Map<string, Map<string, unknown>>();
@@ -325,6 +335,19 @@ function checkParents(entries: Entry[], adds: Map<string, Entry>, index: Map<str
     if (!changed) return failed;
     failed += failDependents(entries, adds);
   }
+}
+
+/** Fails every fragment still live: the changeset's references did not settle (see MAX_PARENT_ROUNDS). */
+function failUnsettled(entries: Entry[]): number {
+  let failed = 0;
+  for (const e of entries) {
+    if (e.error !== null) continue;
+    e.error = err(
+      `The changeset's references did not settle in ${MAX_PARENT_ROUNDS} rounds: send it as smaller changesets`,
+    );
+    failed++;
+  }
+  return failed;
 }
 
 /**

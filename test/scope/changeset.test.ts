@@ -610,3 +610,47 @@ function demo() {
 }
 
 import * as demoModels from '../../demo/models.js';
+
+describe('cost bounds', () => {
+  /**
+   * A changeset whose parent check needs one more round per three fragments: Z0 has no parent,
+   * so the change giving O1 the child Z1 fails (it also references Z0), so Z1 has no parent, …
+   */
+  function chain(n: number): { scope: Scope; fragments: Fragment[] } {
+    const { scope, root } = rootedScope();
+    for (let k = 1; k <= n; k++) root.children.push(node(1000 + k));
+    const fragments: Fragment[] = [{ type: 'add', uuid: u(5000), clsName: 'Node', properties: {} }];
+    for (let k = 1; k <= n; k++) {
+      fragments.push(
+        {
+          type: 'change',
+          uuid: u(1000 + k),
+          clsName: 'Node',
+          properties: { partner: u(5000 + k - 1), children: [u(5000 + k)] },
+        },
+        { type: 'change', uuid: u(1000 + k), clsName: 'Node', properties: { partner: null } },
+        { type: 'add', uuid: u(5000 + k), clsName: 'Node', properties: {} },
+      );
+    }
+    return { scope, fragments };
+  }
+
+  test('a short chain settles: every add fails for want of a parent, the independent changes apply', () => {
+    const { scope, fragments } = chain(5);
+    const { results } = scope.applyChangeset(fragments);
+    const accepted = results.flatMap((e, i) => (e === null ? [i] : []));
+    assert.deepEqual(accepted, [2, 5, 8, 11, 14], 'only the {partner: null} changes');
+    assert.equal(scope.size, 6, 'no Z was added');
+  });
+
+  test('a chain longer than the parent-check rounds allow is refused whole, at bounded cost', () => {
+    const { scope, fragments } = chain(300);
+    const before = scope.getState();
+    const { results, applied } = scope.applyChangeset(fragments);
+    assert.equal(results.length, fragments.length);
+    assert.ok(results.every((e) => e !== null));
+    assert.ok(results.some((e) => /did not settle/.test(e!.message)));
+    assert.equal(applied.length, 0);
+    assert.deepEqual(scope.getState(), before);
+  });
+});
