@@ -16,6 +16,12 @@
 // - Remote application and rollbacks run with `#remote` set, so nothing is echoed back.
 // - Objects leave the scope when they lose their last parent (cascade); for local edits this is
 //   decided when the batch is sealed, so moving an object within one turn is a plain change.
+// - While a local change is unanswered, the server may hold objects the local tree does not:
+//   ones that change removed, and ones another client added under a property whose local value
+//   wins. They are kept aside (`#detached`), remote fragments resolve uuids against them and
+//   update them, so that a rollback that brings them back restores them as the server has them.
+// - Edits of an object that leaves the tree in the same changeset are not sent (the server
+//   removes the object anyway); they are undone when it is sealed, for the same reason.
 import { ErrorType } from '../errors.js';
 import { isClassNamed, reachableClasses } from '../model/classes.js';
 import { sameValue } from '../model/collection.js';
@@ -127,6 +133,14 @@ export class ClientScope<T extends ModelObject = ModelObject>
 
   #root: T | null = null;
   readonly #index = new Map<string, ModelObject>();
+  /**
+   * Objects outside the tree that the server may still hold because of an unanswered local
+   * change, by uuid: every object that left the tree, and every object a remote fragment
+   * created that did not attach. Remote fragments resolve uuids against them (after the tree
+   * and the message's own adds) and update them. Emptied whenever no local change is pending:
+   * the tree then is exactly the server's, so nothing outside it is on the server.
+   */
+  readonly #detached = new Map<string, ModelObject>();
   /** Last value seen per object and property: gives `_propertyChanged` the previous value. */
   readonly #shadow = new Map<ModelObject, Record<string, Raw>>();
   #host: ScopeHost | null;
@@ -250,6 +264,7 @@ export class ClientScope<T extends ModelObject = ModelObject>
   _join(obj: ModelObject): void {
     joinTree(this, this.#index, obj, (o) => {
       this.#shadow.set(o, snapshot(o));
+      this.#detached.delete(o.uuid);
       this.#orphans.delete(o);
       if (this.#remote === 0) {
         const b = this.#batch();
@@ -305,6 +320,8 @@ export class ClientScope<T extends ModelObject = ModelObject>
       const keep = new Set<string>([rootUUID]);
       for (const f of fragments) keep.add(f.uuid);
       for (const o of [...this.#index.values()]) if (!keep.has(o.uuid)) this.#leave(o, 'remote');
+      // The state is the whole tree: what it does not contain is not on the server.
+      for (const uuid of [...this.#detached.keys()]) if (!keep.has(uuid)) this.#detached.delete(uuid);
     });
     this.emit('state');
   }
@@ -359,6 +376,7 @@ export class ClientScope<T extends ModelObject = ModelObject>
     this.#seal();
     const all = this.#sealed;
     this.#sealed = [];
+    this.#releaseDetached();
     for (const s of all)
       this.#settle(
         s,
@@ -396,7 +414,13 @@ export class ClientScope<T extends ModelObject = ModelObject>
       records.push({ obj, type: 'add', props: new Map() });
     }
     for (const [obj, props] of batch.changes) {
-      if (obj._scope !== this) continue;
+      if (obj._scope !== this) {
+        // The object left the tree (with this changeset, or removed remotely): its edits are not
+        // sent, and nothing would undo them. Undo them now, so that if a rollback brings the
+        // object back, it holds the values the server has.
+        for (const [prop, prev] of props) this.#store(obj, prop, prev, 'rollback');
+        continue;
+      }
       const touched = new Map<Property, Touch>();
       const wire: Record<string, unknown> = {};
       for (const [prop, prev] of props) {
@@ -410,6 +434,7 @@ export class ClientScope<T extends ModelObject = ModelObject>
       records.push({ obj, type: 'change', props: touched });
     }
     if (fragments.length === 0) {
+      this.#releaseDetached();
       const r = emptyResult(batch.options);
       for (const w of batch.waiters) w(r);
       this.#host?._pendingChanged();
@@ -475,7 +500,7 @@ export class ClientScope<T extends ModelObject = ModelObject>
           for (const name of Object.keys(reply.modifications)) {
             const prop = rec.obj.getProperty(name);
             if (!prop) continue;
-            const value = this.#decode(prop, reply.modifications[name], (u) => this.#index.get(u) ?? null);
+            const value = this.#decode(prop, reply.modifications[name], (u) => this.#lookup(u));
             if (value !== INVALID) this.#resetBase(rec.obj, prop, value, 'modification');
           }
         }
@@ -547,6 +572,7 @@ export class ClientScope<T extends ModelObject = ModelObject>
       this.#remote--;
     }
     if (!outer) return;
+    this.#releaseDetached();
     const ev = this.#events!;
     this.#events = null;
     for (const o of ev.added) if (o._scope === this) this.emit('add', o, 'remote');
@@ -558,17 +584,29 @@ export class ClientScope<T extends ModelObject = ModelObject>
 
   #applyFragments(fragments: InboundFragment[], full: boolean): void {
     const classes = reachableClasses(this.rootClass);
+    // The objects this message adds that are not in the tree: new ones, and detached ones the
+    // server (re)adds, which are reused so that references to them stay valid. A reused object
+    // takes every property from its fragment, as a new one would.
     const created = new Map<string, ModelObject>();
+    const reused = new Set<ModelObject>();
     for (const f of fragments) {
       if (f.type !== 'add' || this.#index.has(f.uuid) || created.has(f.uuid)) continue;
+      const held = this.#detached.get(f.uuid);
+      if (held && isClassNamed(held.constructor as ModelClass, f.clsName)) {
+        created.set(f.uuid, held);
+        reused.add(held);
+        continue;
+      }
       const cls = classes.get(f.clsName);
       if (cls) created.set(f.uuid, new cls({ uuid: f.uuid }));
     }
-    const resolve = (uuid: string) => this.#index.get(uuid) ?? created.get(uuid) ?? null;
+    const resolve = (uuid: string) =>
+      this.#index.get(uuid) ?? created.get(uuid) ?? this.#detached.get(uuid) ?? null;
     for (const f of fragments) {
       const obj = resolve(f.uuid);
       if (!obj || !isClassNamed(obj.constructor as ModelClass, f.clsName)) continue;
-      const names = full ? obj.getProperties().map((p) => p.name) : Object.keys(f.properties);
+      const names =
+        full || reused.has(obj) ? obj.getProperties().map((p) => p.name) : Object.keys(f.properties);
       for (const name of names) {
         const prop = obj.getProperty(name);
         if (!prop) continue;
@@ -580,6 +618,19 @@ export class ClientScope<T extends ModelObject = ModelObject>
       }
     }
     this.#sweep('remote');
+    // An added object that did not attach is referenced through a property whose unanswered
+    // local value wins: the server has it, and a rollback of that value will attach it.
+    for (const o of created.values()) if (o._scope !== this) this.#detached.set(o.uuid, o);
+  }
+
+  /** The object with this uuid, in the tree or held outside it for the server (`#detached`). */
+  #lookup(uuid: string): ModelObject | null {
+    return this.#index.get(uuid) ?? this.#detached.get(uuid) ?? null;
+  }
+
+  /** With no local change pending, the tree is the server's: nothing outside it needs keeping. */
+  #releaseDetached(): void {
+    if (this.#current === null && this.#sealed.length === 0) this.#detached.clear();
   }
 
   /** Stores a value without reporting it as a local edit; records the change event. */
@@ -670,6 +721,8 @@ export class ClientScope<T extends ModelObject = ModelObject>
     if (o._scope !== this || o === this.#root) return;
     o._scope = null;
     this.#index.delete(o.uuid);
+    // While a local change is unanswered, the server may still hold it (see `#detached`).
+    this.#detached.set(o.uuid, o);
     this.#shadow.delete(o);
     this.#observers.delete(o);
     o._forEachChild((child, key) => child._removeParent(o, key));

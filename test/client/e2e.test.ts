@@ -220,4 +220,61 @@ describe('client e2e', { timeout: 30_000 }, () => {
       await server.close();
     }
   });
+
+  test('a rejected list change restores the list others changed meanwhile, with their shapes as the server has them', async () => {
+    const { server, canvas, url } = await startServer();
+    try {
+      const a = await open(url);
+      const b = await open(url);
+      const rb = b.scope.root!;
+      rb.shapes.push(new Shape({ x: 1 }), new Shape({ x: 2 }));
+      await b.scope.settled();
+      await until(() => a.scope.root!.shapes.length === 2);
+      // In one turn: B adds N, moves it, removes its first shape (three changesets); A, whose
+      // changeset reaches the server after them, removes its first shape in a changeset the
+      // server rejects. B's changes reach A while A's is unanswered.
+      const n = new Shape({ x: 5 }) as ShapeObj;
+      rb.shapes.push(n);
+      b.scope.flush();
+      n.x = 77;
+      b.scope.flush();
+      rb.shapes.remove(rb.shapes.toArray()[0]!);
+      b.scope.flush();
+      const ra = a.scope.root!;
+      const rejected = a.scope.transaction(() => ra.shapes.remove(ra.shapes.toArray()[0]!), {
+        procedure: 'Canvas.nope',
+      });
+      assert.equal((await rejected).status, 'reverted');
+      await b.scope.settled();
+      await until(() => server.sessions.every((s) => s.unacknowledged === 0));
+      assert.deepEqual(tree(a.scope.root), tree(canvas.root));
+      assert.equal((a.scope.get(n.uuid) as ShapeObj).x, 77);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('an edit of a shape the same rejected changeset removes does not survive the rollback', async () => {
+    const { server, canvas, url } = await startServer();
+    try {
+      const a = await open(url);
+      const ra = a.scope.root!;
+      const s = new Shape({ x: 1 }) as ShapeObj;
+      ra.shapes.push(s);
+      await a.scope.settled();
+      const result = await a.scope.transaction(
+        () => {
+          s.x = 99;
+          ra.shapes.remove(s);
+        },
+        { procedure: 'Canvas.nope' },
+      );
+      assert.equal(result.status, 'reverted');
+      assert.equal(a.scope.get(s.uuid), s);
+      assert.equal(s.x, 1);
+      assert.deepEqual(tree(a.scope.root), tree(canvas.root));
+    } finally {
+      await server.close();
+    }
+  });
 });

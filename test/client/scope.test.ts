@@ -347,6 +347,95 @@ describe('remote changes', () => {
   });
 });
 
+describe('objects outside the tree while a local change is unanswered', () => {
+  const shapes = (root: { shapes: { toArray(): ModelObject[] } }) => root.shapes.toArray().map((o) => o.uuid);
+  const rejectAll = (host: FakeHost) =>
+    host.answer(host.sent[0]!.fragments.map(() => ({ error: { message: 'no' } })));
+
+  test('a shape another client added stays known while hidden: a later list change and a rollback keep it', () => {
+    // The server applied, before our list change: [S1, S2, S3] (S3 added), then [S2, S3].
+    const { host, root, scope } = canvasScope();
+    root.shapes.push(new Shape({ x: 1 }));
+    scope.flush();
+    scope._applySync([
+      { type: 'change', uuid: ROOT, clsName: 'Canvas', properties: { shapes: [S1, S2, S3] } },
+      shapeFrag(S3, 5),
+    ]);
+    assert.equal(scope.get(S3), null, 'our unanswered list wins: S3 is not in the tree');
+    scope._applySync([{ type: 'change', uuid: ROOT, clsName: 'Canvas', properties: { shapes: [S2, S3] } }]);
+    rejectAll(host);
+    assert.deepEqual(shapes(root), [S2, S3], 'the rollback restores the server list, S3 included');
+    assert.equal((scope.get(S3) as ModelObject & { x: number }).x, 5);
+  });
+
+  test('a property change of a hidden remote shape is applied to it, and shows once it attaches', () => {
+    const { host, root, scope } = canvasScope();
+    root.shapes.push(new Shape({ x: 1 }));
+    scope.flush();
+    scope._applySync([
+      { type: 'change', uuid: ROOT, clsName: 'Canvas', properties: { shapes: [S1, S2, S3] } },
+      shapeFrag(S3, 5),
+    ]);
+    scope._applySync([{ type: 'change', uuid: S3, clsName: 'Shape', properties: { x: 77 } }]);
+    rejectAll(host);
+    assert.deepEqual(shapes(root), [S1, S2, S3]);
+    assert.equal((scope.get(S3) as ModelObject & { x: number }).x, 77);
+  });
+
+  test('a shape our rejected change removed comes back, in the list other clients changed meanwhile', () => {
+    const { host, root, scope, shape } = canvasScope();
+    const s1 = shape(S1);
+    scope.transaction(() => root.shapes.remove(s1), { procedure: 'Canvas.nope' });
+    assert.equal(scope.get(S1), null);
+    // Others changed the list (which still names S1 on the server) and moved S1.
+    scope._applySync([
+      { type: 'change', uuid: ROOT, clsName: 'Canvas', properties: { shapes: [S1, S2, S3] } },
+      shapeFrag(S3, 5),
+      { type: 'change', uuid: S1, clsName: 'Shape', properties: { x: 55 } },
+    ]);
+    assert.deepEqual(shapes(root), [S2]);
+    rejectAll(host);
+    assert.deepEqual(shapes(root), [S1, S2, S3]);
+    assert.equal(scope.get(S1), s1, 'the same object comes back');
+    assert.equal(s1.x, 55, 'with the remote change it missed while removed');
+  });
+
+  test('edits of an object the same changeset removes are not sent, and do not survive a rollback', async () => {
+    const { host, root, scope, shape } = canvasScope();
+    const s2 = shape(S2);
+    const done = scope.transaction(
+      () => {
+        s2.x = 99;
+        root.shapes.remove(s2);
+      },
+      { procedure: 'Canvas.nope' },
+    );
+    assert.deepEqual(
+      host.sent[0]!.fragments.map((f) => `${f.type} ${f.uuid}`),
+      [`change ${ROOT}`],
+    );
+    rejectAll(host);
+    assert.equal((await done).status, 'reverted');
+    assert.equal(scope.get(S2), s2);
+    assert.equal(s2.x, 10, 'the value the server has, not the unsent edit');
+  });
+
+  test('once nothing is pending, objects that left are forgotten: a later add creates a new one', async () => {
+    const { host, root, scope, shape } = canvasScope();
+    const s1 = shape(S1);
+    root.shapes.remove(s1);
+    scope.flush();
+    host.answer();
+    // The server re-adds an object with that uuid: it is a new object with the fragment's values.
+    scope._applySync([
+      { type: 'change', uuid: ROOT, clsName: 'Canvas', properties: { shapes: [S2, S1] } },
+      shapeFrag(S1, 3),
+    ]);
+    assert.notEqual(scope.get(S1), s1);
+    assert.equal((scope.get(S1) as ModelObject & { x: number }).x, 3);
+  });
+});
+
 describe('recovery after a lost session', () => {
   test('unanswered changesets are re-applied on top of the new state, keeping others’ additions', async () => {
     const { host, root, shape, scope } = canvasScope([S1]);
