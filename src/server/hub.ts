@@ -5,10 +5,16 @@
 import { encodeFragments } from '../protocol/codec.js';
 import type { Scope } from '../scope/scope.js';
 import type { AppliedFragment, ChangeContext } from '../scope/types.js';
+import type { LogChunk } from './outbox.js';
+
+/** A scope's broadcast log is cut into chunks of at most this many entries or bytes. */
+const LOG_CHUNK_ENTRIES = 64;
+const LOG_CHUNK_BYTES = 64 * 1024;
 
 /** What the hub needs from a session. */
 export interface Subscriber {
-  enqueueScopeSync(scopeIndex: number, fragmentsJson: string): void;
+  /** A broadcast: its fragment list is `chunk[pos]` of the scope's log (shared, never changed). */
+  enqueueScopeSync(scopeIndex: number, chunk: LogChunk, pos: number): void;
   /** Sends the scope's whole state again (after it was rebuilt from the store). */
   _sendState(scope: Scope): void;
 }
@@ -23,6 +29,9 @@ export interface ChangeSink {
 
 interface Entry {
   sessions: Map<Subscriber, number>;
+  /** The scope's broadcast log: its current chunk, and what that chunk holds. */
+  chunk: LogChunk;
+  chunkBytes: number;
   listener: (fragments: AppliedFragment[], context: ChangeContext) => void;
   state: { version: number; rootUUID: string; json: string } | null;
 }
@@ -45,6 +54,8 @@ export class ScopeHub {
     if (!entry) {
       const e: Entry = {
         sessions: new Map(),
+        chunk: [],
+        chunkBytes: 0,
         state: null,
         listener: (fragments, context) => {
           if (this.#sink)
@@ -104,8 +115,17 @@ export class ScopeHub {
     const origin = context.origin;
     if (entry.sessions.size === 1 && entry.sessions.has(origin as Subscriber)) return;
     const json = encodeFragments(fragments);
+    // A new chunk now and then: sessions that acknowledged everything leave the old chunk to the
+    // garbage collector, so the log costs at most one small chunk per scope once sessions ack.
+    if (entry.chunk.length >= LOG_CHUNK_ENTRIES || entry.chunkBytes >= LOG_CHUNK_BYTES) {
+      entry.chunk = [];
+      entry.chunkBytes = 0;
+    }
+    const chunk = entry.chunk;
+    const pos = chunk.push(json) - 1;
+    entry.chunkBytes += json.length;
     for (const [session, scopeIndex] of entry.sessions) {
-      if (session !== origin) session.enqueueScopeSync(scopeIndex, json);
+      if (session !== origin) session.enqueueScopeSync(scopeIndex, chunk, pos);
     }
   }
 }

@@ -32,7 +32,7 @@ import type { SessionEvents } from './events.js';
 import { callHook, reasonMessage } from './hooks.js';
 import type { ScopeHub, Subscriber } from './hub.js';
 import type { Logger, ResolvedOptions, SessionLimitOptions } from './options.js';
-import { Outbox } from './outbox.js';
+import { type LogChunk, Outbox } from './outbox.js';
 
 /** What a session needs from its server. */
 export interface SessionHost {
@@ -498,9 +498,9 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   // ---- outbound --------------------------------------------------------------------------------
 
   /** @internal The hub's fan-out path: no allocation beyond the outbox's array slots. */
-  enqueueScopeSync(scopeIndex: number, fragmentsJson: string): void {
+  enqueueScopeSync(scopeIndex: number, chunk: LogChunk, pos: number): void {
     if (this.expired) return;
-    this.#outbox.addScopeSync(this.#outbox.take(), scopeIndex, fragmentsJson);
+    this.#outbox.addScopeSync(this.#outbox.take(), scopeIndex, chunk, pos);
     if (this.#outbox.bytes > this.#host.options.sessionLimits.maxPendingBytes) {
       this.#slowConsumer();
       return;
