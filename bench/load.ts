@@ -1,10 +1,17 @@
 // The load generator: a forked process that holds every benchmark client (writers and readers
 // share one clock, so the send time a writer puts in a fragment is directly comparable with the
 // reader's receive time). Driven by the suite over IPC: setup → ready, start → result, teardown.
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Child } from './lib/child.js';
 import { BenchClient, type WireFragment } from './lib/client.js';
 import { Histogram } from './lib/histogram.js';
-import { cpuSeconds } from './lib/proc.js';
+import { cpuSeconds, vmBytes } from './lib/proc.js';
 import type {
+  AbuseResult,
+  AbuseSpec,
+  AttackCommand,
+  AttackEvent,
   FetchSpec,
   FlowSpec,
   IdleSpec,
@@ -62,17 +69,14 @@ interface Session {
   shapeUUIDs: string[];
 }
 
-async function openSession(url: string, expectShapes?: number): Promise<Session> {
+async function openSession(url: string, ackEveryMs = 250): Promise<Session> {
   const client = await BenchClient.connect(url);
   client.handlers.onError = (m) => fail(m);
-  await client.createSession();
+  await client.createSession(ackEveryMs);
   const state = await client.fetch('Canvas');
   const shapeUUIDs = state.fragments
     .filter((f) => f.type === 'add' && f.clsName === 'Shape')
     .map((f) => f.uuid);
-  if (expectShapes !== undefined && shapeUUIDs.length !== expectShapes) {
-    fail(`ScopeState had ${shapeUUIDs.length} shapes, expected ${expectShapes}`);
-  }
   return { client, scopeIndex: state.scopeIndex, shapeUUIDs };
 }
 
@@ -115,7 +119,9 @@ class Flow {
 
   async setup(url: string): Promise<void> {
     const { writers, readers } = this.spec;
-    const sessions = await pool(writers + readers, CONNECT_CONCURRENCY, () => openSession(url));
+    const sessions = await pool(writers + readers, CONNECT_CONCURRENCY, () =>
+      openSession(url, this.spec.ackEveryMs),
+    );
     const shapes = sessions[0]?.shapeUUIDs ?? [];
     if (shapes.length < writers) throw new Error(`the scope has ${shapes.length} shapes, need ${writers}`);
     sessions.forEach((session, i) => {
@@ -259,7 +265,19 @@ class Flow {
       serverCpuSec,
       cpuPerFragmentUs: this.deliveredInWindow ? (serverCpuSec * 1e6) / this.deliveredInWindow : Number.NaN,
       loadCpuShare: (load.user + load.system) / 1e6 / windowSec,
+      ackEveryMs: this.spec.ackEveryMs,
+      serverCloses: this.serverCloses(),
     };
+  }
+
+  /** Sessions the server closed (every one is also an error: these clients are well-behaved). */
+  serverCloses(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.receivers) {
+      const c = r.session.client.closedByServer;
+      if (c !== null) out[c] = (out[c] ?? 0) + 1;
+    }
+    return out;
   }
 
   async close(): Promise<void> {
@@ -306,11 +324,178 @@ async function runFetch(spec: FetchSpec, url: string, serverPid: number): Promis
   };
 }
 
+// ---- abuse: a well-behaved probe while an attacker (bench/abuse.ts) attacks --------------------
+
+type Attacker = Child<AttackCommand, AttackEvent>;
+let attackerChild: Attacker | null = null;
+
+/** The attacker process, forked on first use and kept for the following abuse scenarios. */
+function attacker(): Attacker {
+  const a = attackerChild;
+  if (a && a.proc.exitCode === null && a.proc.signalCode === null) return a;
+  attackerChild = new Child(join(__dirname, 'abuse.ts'), { execArgv: ['--import', 'tsx'] });
+  return attackerChild;
+}
+
+async function attackerEvent<E extends AttackEvent['ev']>(
+  ev: E,
+  timeoutMs: number,
+): Promise<Extract<AttackEvent, { ev: E }>> {
+  const m = await attacker().next(timeoutMs, `attacker ${ev}`);
+  if (m.ev === 'fatal') throw new Error(`attacker: ${m.message}`);
+  if (m.ev !== ev) throw new Error(`attacker sent ${m.ev}, expected ${ev}`);
+  return m as Extract<AttackEvent, { ev: E }>;
+}
+
+class Abuse {
+  readonly spec: AbuseSpec;
+  probe: BenchClient | null = null;
+  scopeIndex = 0;
+  uuids: string[] = [];
+  prepared = false;
+
+  constructor(spec: AbuseSpec) {
+    this.spec = spec;
+  }
+
+  async setup(url: string): Promise<void> {
+    const client = await BenchClient.connect(url);
+    this.probe = client;
+    client.handlers.onError = (m) => fail(`probe: ${m}`);
+    await client.createSession(250);
+    const state = await client.fetch('Canvas');
+    this.scopeIndex = state.scopeIndex;
+    this.uuids = state.fragments.filter((f) => f.type === 'add' && f.clsName === 'Shape').map((f) => f.uuid);
+    if (this.uuids.length < 3) throw new Error(`the scope has ${this.uuids.length} shapes, need 3`);
+    // Shape 0 is the probe's, 1 the attacker's, 2 the writer's.
+    this.prepared = true;
+    attacker().send({
+      cmd: 'prepare',
+      spec: this.spec,
+      url,
+      attackerUUID: this.uuids[1]!,
+      writerUUID: this.uuids[2]!,
+    });
+    await attackerEvent('prepared', 300_000);
+  }
+
+  async run(serverPid: number): Promise<AbuseResult> {
+    const { spec } = this;
+    const probe = this.probe!;
+    const base = new Histogram();
+    const hit = new Histogram();
+    const sentAt = new Map<number, { t: number; attack: boolean }>();
+    let attacking = false;
+    let received = 0;
+    probe.handlers.onSync = (fragments) => {
+      if (attacking) received += fragments.length;
+    };
+    probe.handlers.onSyncReply = (replyTo, replies, at) => {
+      const s = sentAt.get(replyTo);
+      if (!s) {
+        fail(`probe: reply to unknown changeset ${replyTo}`);
+        return;
+      }
+      sentAt.delete(replyTo);
+      if (replies.some((r) => r.error)) fail(`probe: changeset rejected: ${JSON.stringify(replies[0])}`);
+      (s.attack ? hit : base).record(at - s.t);
+    };
+    // Open loop: the probe sends on its clock whatever the replies do, so a stalled server shows
+    // as many late replies, not as a few (no coordinated omission).
+    const t0 = performance.now();
+    let due0 = 0;
+    let seq = 0;
+    const pacer = setInterval(() => {
+      const due = Math.floor(((performance.now() - t0) * spec.probeRate) / 1000) - due0;
+      for (let i = 0; i < due; i++) {
+        due0++;
+        const index = probe.sync(this.scopeIndex, [
+          { type: 'change', uuid: this.uuids[0]!, clsName: 'Shape', properties: { y: ++seq } },
+        ]);
+        sentAt.set(index, { t: performance.now(), attack: attacking });
+      }
+    }, 5);
+
+    const cpu0 = cpuSeconds(serverPid);
+    const b0 = performance.now();
+    await sleep(spec.baselineMs);
+    const baselineMs = performance.now() - b0;
+    const cpu1 = cpuSeconds(serverPid);
+    const rssBefore = vmBytes(serverPid, 'VmRSS');
+    let rssMax = rssBefore;
+    const rssTimer = setInterval(() => {
+      const v = vmBytes(serverPid, 'VmRSS');
+      if (v > rssMax) rssMax = v;
+    }, 100);
+    // Resolution 1 ms: the histogram counts the whole timer period, so 1 ms is taken off below.
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
+    attacking = true;
+    const attackStartedAt = Date.now();
+    attacker().send({ cmd: 'attack' });
+    let outcome: Extract<AttackEvent, { ev: 'attacked' }>['outcome'];
+    try {
+      outcome = (await attackerEvent('attacked', spec.attackMs + 600_000)).outcome;
+    } finally {
+      clearInterval(pacer);
+      clearInterval(rssTimer);
+      loop.disable();
+    }
+    const cpu2 = cpuSeconds(serverPid);
+    attacking = false;
+    for (const e of outcome.errors) fail(e);
+    // Replies still owed to the probe: wait for them (a server that never answers fails here).
+    const w0 = performance.now();
+    while (sentAt.size > 0 && !probe.closedByServer && performance.now() - w0 < 10_000) await sleep(20);
+    let unanswered = 0;
+    for (const s of sentAt.values()) if (s.attack) unanswered++;
+    if (sentAt.size > 0) fail(`probe: ${sentAt.size} changesets never answered`);
+    return {
+      kind: 'abuse',
+      attack: spec.attack,
+      baseline: quantiles(base),
+      underAttack: quantiles(hit),
+      probeUnanswered: unanswered,
+      probeClosed: probe.closedByServer,
+      probeFragmentsReceived: received,
+      probeLoopDelayP99: Math.max(0, loop.percentile(99) / 1e6 - 1),
+      baselineMs,
+      attackStartedAt,
+      attackMs: outcome.attackMs,
+      attackerSessions: outcome.attackerSessions,
+      attackerCloses: outcome.attackerCloses,
+      attackerOpenAtEnd: outcome.attackerOpenAtEnd,
+      firstCloseMs: outcome.firstCloseMs,
+      attackSent: outcome.sent,
+      attackBytesReceived: outcome.bytesReceived,
+      writerSent: outcome.writerSent,
+      writerAcked: outcome.writerAcked,
+      detachedMade: outcome.detachedMade,
+      detachedSetupMs: outcome.detachedSetupMs,
+      serverCpuBaselineSec: cpu1 - cpu0,
+      serverCpuAttackSec: cpu2 - cpu1,
+      serverRssBeforeAttack: rssBefore,
+      serverRssMaxDuringAttack: rssMax,
+      serverRssAfterAttack: vmBytes(serverPid, 'VmRSS'),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.probe?.close();
+    if (this.prepared) {
+      attacker().send({ cmd: 'teardown' });
+      await attackerEvent('closed', 60_000);
+    }
+  }
+}
+
 // ---- driver -------------------------------------------------------------------------------------
 
 let flow: Flow | null = null;
+let abuse: Abuse | null = null;
 let idle: Session[] = [];
-let current: { spec: FetchSpec | IdleSpec | FlowSpec; url: string; serverPid: number } | null = null;
+let current: { spec: FetchSpec | IdleSpec | FlowSpec | AbuseSpec; url: string; serverPid: number } | null =
+  null;
 
 async function handle(msg: LoadCommand): Promise<void> {
   if (msg.cmd === 'setup') {
@@ -321,6 +506,9 @@ async function handle(msg: LoadCommand): Promise<void> {
     if (msg.spec.kind === 'flow') {
       flow = new Flow(msg.spec);
       await flow.setup(msg.url);
+    } else if (msg.spec.kind === 'abuse') {
+      abuse = new Abuse(msg.spec);
+      await abuse.setup(msg.url);
     } else if (msg.spec.kind === 'idle') {
       idle = await pool(msg.spec.sessions, CONNECT_CONCURRENCY, () => openSession(msg.url));
     }
@@ -330,13 +518,16 @@ async function handle(msg: LoadCommand): Promise<void> {
     const { spec, url, serverPid } = current;
     let result: LoadResult;
     if (spec.kind === 'flow') result = await flow!.run(serverPid);
+    else if (spec.kind === 'abuse') result = await abuse!.run(serverPid);
     else if (spec.kind === 'fetch') result = await runFetch(spec, url, serverPid);
     else result = { kind: 'idle', sessions: idle.length };
     emit({ ev: 'result', result, errors, errorSamples: errorSamples.slice() });
   } else if (msg.cmd === 'teardown') {
     await flow?.close();
+    await abuse?.close();
     await Promise.all(idle.map((s) => s.client.close()));
     flow = null;
+    abuse = null;
     idle = [];
     current = null;
     emit({ ev: 'closed' });

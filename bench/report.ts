@@ -1,6 +1,6 @@
 // Turns a suite result into the Markdown tables of BENCHMARKS.md: the performance goals as ratios
 // of this server to the raw broadcaster and to the original, then every raw figure.
-import type { FetchResultSummary, FlowResult } from './lib/spec.js';
+import type { AbuseResult, FetchResultSummary, FlowResult } from './lib/spec.js';
 import type { TargetName } from './scenarios.js';
 import type { RunRecord, SuiteResult } from './suite.js';
 
@@ -9,6 +9,7 @@ type Pick = (r: RunRecord) => number | undefined;
 const flow = (r: RunRecord): FlowResult | undefined => (r.result?.kind === 'flow' ? r.result : undefined);
 const fetch = (r: RunRecord): FetchResultSummary | undefined =>
   r.result?.kind === 'fetch' ? r.result : undefined;
+const abuse = (r: RunRecord): AbuseResult | undefined => (r.result?.kind === 'abuse' ? r.result : undefined);
 
 /** The run of (scenario, target) to report: the median by `metric` when there were several rounds. */
 function chosen(res: SuiteResult, scenario: string, target: TargetName, metric: Pick): RunRecord | undefined {
@@ -106,7 +107,41 @@ const GOALS: Goal[] = [
     metric: (r) => (r.idle ? r.idle.rssPerSession / 1024 : undefined),
     vsRaw: 1.3,
   },
+  {
+    label: 'Fan-out 2,000/s, acks every 10 s: peak RSS',
+    scenario: 'fanout-2000-ack10s',
+    unit: 'MB',
+    metric: (r) => (flow(r) ? mb(r.peakRss) : undefined),
+    digits: 0,
+    vsRaw: 1.5,
+  },
+  {
+    label: 'Fan-out 2,000/s, acks every 10 s: p99 fan-out latency',
+    scenario: 'fanout-2000-ack10s',
+    unit: 'ms',
+    metric: (r) => flow(r)?.fanoutLatencyMs.p99,
+    vsRaw: 2,
+  },
+  {
+    label: 'Contention, acks every 10 s: peak RSS',
+    scenario: 'contention-ack10s',
+    unit: 'MB',
+    metric: (r) => (flow(r) ? mb(r.peakRss) : undefined),
+    digits: 0,
+    vsRaw: 1.5,
+  },
+  {
+    label: 'Contention, acks every 10 s: p99 fan-out latency',
+    scenario: 'contention-ack10s',
+    unit: 'ms',
+    metric: (r) => flow(r)?.fanoutLatencyMs.p99,
+    vsRaw: 2,
+  },
 ];
+
+/** The goals whose scenario ran. */
+const goalsOf = (res: SuiteResult): Goal[] =>
+  GOALS.filter((g) => res.scenarios.some((s) => s.name === g.scenario));
 
 function check(v: number | undefined, limit: number | undefined, higher: boolean | undefined): string {
   if (limit === undefined) return '';
@@ -131,7 +166,7 @@ export interface GoalOutcome {
 }
 
 export function goals(res: SuiteResult): GoalOutcome[] {
-  return GOALS.map((g) => {
+  return goalsOf(res).map((g) => {
     const ours = value(res, g.scenario, 'jetstream', g.metric);
     const original = value(res, g.scenario, 'original', g.metric);
     const raw = value(res, g.scenario, 'raw', g.metric);
@@ -152,7 +187,7 @@ function goalTable(res: SuiteResult): string[] {
     '| Measure | This server | Original | Raw ws | Ours ÷ raw (goal) | Ours ÷ original (goal) | Original ÷ raw |',
     '|---|---:|---:|---:|---:|---:|---:|',
   ];
-  for (const g of GOALS) {
+  for (const g of goalsOf(res)) {
     const ours = value(res, g.scenario, 'jetstream', g.metric);
     const original = value(res, g.scenario, 'original', g.metric);
     const raw = value(res, g.scenario, 'raw', g.metric);
@@ -253,6 +288,95 @@ function scaleTable(res: SuiteResult): string[] {
   return lines;
 }
 
+/** The flow scenarios that differ only in the ack interval, 250 ms first. */
+const ACK_PAIRS = [
+  ['fanout-2000', 'fanout-2000-ack10s'],
+  ['contention', 'contention-ack10s'],
+] as const;
+
+function closesText(closes: Record<string, number>): string {
+  const e = Object.entries(closes);
+  return e.length === 0 ? 'none' : e.map(([k, n]) => `${n} × \`${k}\``).join(', ');
+}
+
+function ackTable(res: SuiteResult): string[] {
+  const lines = [
+    '| Scenario | Ack every | Target | Delivered fragments/s | Fan-out p50 / p99 ms | CPU µs / fragment | Peak RSS MB | JS heap at the end, after a full GC MB | Closed by server | Errors |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---|---:|',
+  ];
+  const ratios = [
+    '| Scenario | Ack every | Peak RSS ours ÷ raw | Fan-out p99 ours ÷ raw | CPU per fragment ours ÷ raw |',
+    '|---|---:|---:|---:|---:|',
+  ];
+  const names = ACK_PAIRS.flat().filter((n) => res.scenarios.some((s) => s.name === n));
+  for (const name of names) {
+    const goal = name.endsWith('-ack10s');
+    for (const r of res.runs.filter((x) => x.scenario === name && flow(x))) {
+      const f = flow(r)!;
+      const l = f.fanoutLatencyMs;
+      lines.push(
+        `| ${name} | ${fmt(f.ackEveryMs / 1000, 2)} s | ${TARGET_LABEL[r.target]} | ${fmt(f.deliveredPerSec, 0)} | ${fmt(l.p50)} / ${fmt(l.p99)} | ${fmt(f.cpuPerFragmentUs, 2)} | ${fmt(mb(r.peakRss), 0)} | ${r.afterGc ? fmt(mb(r.afterGc.heap), 0) : '—'} | ${closesText(f.serverCloses ?? {})} | ${status(r)} |`,
+      );
+    }
+    const rss: Pick = (r) => (flow(r) ? mb(r.peakRss) : undefined);
+    const p99: Pick = (r) => flow(r)?.fanoutLatencyMs.p99;
+    const rRss = ratio(value(res, name, 'jetstream', rss), value(res, name, 'raw', rss));
+    const rP99 = ratio(value(res, name, 'jetstream', p99), value(res, name, 'raw', p99));
+    const rCpu = ratio(
+      value(res, name, 'jetstream', cpuPerFragment),
+      value(res, name, 'raw', cpuPerFragment),
+    );
+    const ack = res.runs.find((x) => x.scenario === name && flow(x));
+    ratios.push(
+      `| ${name} | ${ack ? `${fmt(flow(ack)!.ackEveryMs / 1000, 2)} s` : '—'} | ${fmt(rRss, 2)}${goal ? ` (≤ 1.5) ${check(rRss, 1.5, false)}` : ''} | ${fmt(rP99, 2)}${goal ? ` (≤ 2) ${check(rP99, 2, false)}` : ''} | ${fmt(rCpu, 2)} |`,
+    );
+  }
+  if (names.length === 0) return [];
+  return [...lines, '', ...ratios];
+}
+
+const FAIRNESS_GOAL = 3;
+
+function fairnessTable(res: SuiteResult): string[] {
+  const runs = res.runs.filter((r) => abuse(r));
+  if (runs.length === 0) return [];
+  const lines = [
+    `| Attack | Probe p50 / p99 alone ms | Probe p50 / p99 under attack ms | p99 ÷ alone (goal ≤ ${FAIRNESS_GOAL}) | Probe closed (goal: never) | Attacker closed by the server (expected 4097 \`rate-limited\` or \`slow-consumer\`) | Attacker sessions · messages sent | Server CPU alone → under attack | Server RSS before → max during → peak MB | Errors |`,
+    '|---|---:|---:|---:|---|---|---:|---:|---:|---:|',
+  ];
+  const seen = [
+    '| Attack | Attack time s | Changes the probe received during it | Attacker sessions open at the end | Most sessions · detached | Largest pending bytes of one session MB | Detached pending bytes MB (max) | Server log, info and above (first line at ms into the attack) | After the attack, forced full GC: JS heap / RSS MB | Probe loop delay p99 ms |',
+    '|---|---:|---:|---:|---:|---:|---:|---|---:|---:|',
+  ];
+  for (const r of runs) {
+    const a = abuse(r)!;
+    const k = a.underAttack.p99 / a.baseline.p99;
+    const cpuShare = (sec: number, ms: number) => `${fmt((sec * 100_000) / ms, 0)}%`;
+    const st = r.serverStats;
+    lines.push(
+      `| ${r.scenario} | ${fmt(a.baseline.p50)} / ${fmt(a.baseline.p99)} | ${fmt(a.underAttack.p50)} / ${fmt(a.underAttack.p99)} | ${fmt(k, 2)} ${check(k, FAIRNESS_GOAL, false)} | ${a.probeClosed ? `**yes**: \`${a.probeClosed}\` ❌` : 'no ✅'}${a.probeUnanswered ? `, **${a.probeUnanswered} unanswered**` : ''} | ${closesText(a.attackerCloses)} | ${a.attackerSessions.toLocaleString('en-US')} · ${a.attackSent.toLocaleString('en-US')} | ${cpuShare(a.serverCpuBaselineSec, a.baselineMs)} → ${cpuShare(a.serverCpuAttackSec, a.attackMs)} of a core | ${fmt(mb(a.serverRssBeforeAttack), 0)} → ${fmt(mb(a.serverRssMaxDuringAttack), 0)} → ${fmt(mb(r.peakRss), 0)} | ${status(r)} |`,
+    );
+    const log = st
+      ? Object.entries(st.log)
+          .map(([m, n]) => {
+            const at = st.logFirstAt?.[m];
+            return `${m} ×${n}${at === undefined ? '' : ` (${fmt(at - a.attackStartedAt, 0)})`}`;
+          })
+          .join('; ') || 'none'
+      : '—';
+    seen.push(
+      `| ${r.scenario} | ${fmt(a.attackMs / 1000, 1)}${a.detachedMade ? ` (${fmt(a.detachedSetupMs / 1000, 1)} making ${a.detachedMade.toLocaleString('en-US')} sessions)` : ''} | ${(a.probeFragmentsReceived ?? 0).toLocaleString('en-US')} | ${a.attackerOpenAtEnd} | ${st ? `${st.maxSessions.toLocaleString('en-US')} · ${st.maxDetached.toLocaleString('en-US')}` : '—'} | ${st ? fmt(mb(st.maxPendingBytes), 1) : '—'} | ${st ? fmt(mb(st.maxDetachedBytes), 1) : '—'} | ${log} | ${r.afterGc ? `${fmt(mb(r.afterGc.heap), 0)} / ${fmt(mb(r.afterGc.rss), 0)}` : '—'} | ${fmt(a.probeLoopDelayP99)} |`,
+    );
+  }
+  return [
+    ...lines,
+    '',
+    "What the server saw (sampled every 100 ms inside the target; the log is the server's own):",
+    '',
+    ...seen,
+  ];
+}
+
 export function markdown(res: SuiteResult): string {
   const m = res.machine;
   const unavailable = res.runs.filter((r) => r.unavailable);
@@ -279,10 +403,29 @@ export function markdown(res: SuiteResult): string {
       '',
     );
   }
-  out.push('### Goals', '', ...goalTable(res), '');
-  out.push('### Changeset flow (fan-out, contention, scale)', '', ...flowTable(res), '');
-  out.push('### Scale curve (fan-out throughput)', '', ...scaleTable(res), '');
-  out.push('### Large state', '', ...fetchTable(res), '');
-  out.push('### Idle sessions', '', ...idleTable(res), '');
+  const section = (title: string, table: string[], minLines = 3) => {
+    // A filtered run leaves some tables empty (header only): leave those out.
+    if (table.length >= minLines) out.push(title, '', ...table, '');
+  };
+  section('### Goals', goalTable(res));
+  section('### Changeset flow (fan-out, contention, scale)', flowTable(res));
+  section('### Acknowledgement interval (250 ms vs 10 s, as the original clients)', ackTable(res));
+  section('### Scale curve (fan-out throughput)', scaleTable(res));
+  section('### Large state', fetchTable(res));
+  section('### Idle sessions', idleTable(res));
+  const fair = fairnessTable(res);
+  if (fair.length) {
+    out.push(
+      '### Fairness under abuse',
+      '',
+      'One attacker against our server while a well-behaved probe (acks every 250 ms, ' +
+        'one ScopeSync every 5 ms) measures its round trip, first alone, then under attack, in the ' +
+        'same server process. Run against this server only: the original and the raw broadcaster ' +
+        'have no limits.',
+      '',
+      ...fair,
+      '',
+    );
+  }
   return out.join('\n');
 }

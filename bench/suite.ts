@@ -1,13 +1,13 @@
 // The suite: forks one load generator, then for every scenario forks each target in turn (the
 // order rotates from scenario to scenario so that no target always goes first), waits for a
 // quiet machine, runs the load and reads the server's CPU and memory from /proc.
-import { type ChildProcess, fork } from 'node:child_process';
 import os from 'node:os';
 import { join } from 'node:path';
+import { Child } from './lib/child.js';
 import { cpuSeconds, vmBytes, waitForQuiet } from './lib/proc.js';
 import type { LoadCommand, LoadEvent, LoadResult } from './lib/spec.js';
-import { type Scenario, scenarios, TARGETS, type TargetName } from './scenarios.js';
-import type { TargetEvent } from './targets/common.js';
+import { runsOn, type Scenario, scenarios, TARGETS, type TargetName } from './scenarios.js';
+import type { ServerStats, TargetEvent } from './targets/common.js';
 
 export interface SuiteOptions {
   smoke?: boolean;
@@ -50,6 +50,14 @@ export interface RunRecord {
   peakRss?: number;
   result?: LoadResult;
   idle?: IdleMemory;
+  /** Our server's own view (abuse scenarios): sessions, pending bytes, limits hit. */
+  serverStats?: ServerStats;
+  /**
+   * Flow and abuse scenarios: the server's memory at the end of the run (after the attack, or
+   * after the drain: messages not yet acknowledged are still held), after a forced full GC, so
+   * live data only.
+   */
+  afterGc?: { rss: number; heap: number };
 }
 
 export interface SuiteResult {
@@ -63,68 +71,7 @@ export interface SuiteResult {
 const here = __dirname;
 const execArgv = ['--import', 'tsx', '--expose-gc'];
 
-/** A child process with a typed, awaitable message stream. */
-class Child<In, Out> {
-  readonly proc: ChildProcess;
-  #queue: Out[] = [];
-  #waiters: ((m: Out) => void)[] = [];
-  #exit: Promise<void>;
-
-  constructor(file: string, args: { env?: NodeJS.ProcessEnv; execArgv?: string[] } = {}) {
-    this.proc = fork(file, [], {
-      execArgv: args.execArgv ?? execArgv,
-      env: { ...process.env, ...args.env },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.proc.on('message', (m: Out) => {
-      const w = this.#waiters.shift();
-      if (w) w(m);
-      else this.#queue.push(m);
-    });
-    this.#exit = new Promise((resolve) => this.proc.once('exit', () => resolve()));
-  }
-
-  get pid(): number {
-    return this.proc.pid ?? -1;
-  }
-
-  send(m: In): void {
-    this.proc.send(m as object);
-  }
-
-  next(timeoutMs: number, what: string): Promise<Out> {
-    const queued = this.#queue.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
-      }, timeoutMs);
-      const waiter = (m: Out) => {
-        clearTimeout(timer);
-        resolve(m);
-      };
-      this.#waiters.push(waiter);
-      void this.#exit.then(() => {
-        if (this.#waiters.includes(waiter)) {
-          clearTimeout(timer);
-          this.#waiters = this.#waiters.filter((w) => w !== waiter);
-          reject(new Error(`process exited while waiting for ${what}`));
-        }
-      });
-    });
-  }
-
-  async stop(message: In | null, graceMs = 3000): Promise<void> {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-    if (message && this.proc.connected) this.send(message);
-    const timer = setTimeout(() => this.proc.kill('SIGKILL'), graceMs);
-    await this.#exit;
-    clearTimeout(timer);
-  }
-}
-
-type Target = Child<{ type: 'gc' } | { type: 'stop' }, TargetEvent>;
+type Target = Child<{ type: 'gc' } | { type: 'stats' } | { type: 'stop' }, TargetEvent>;
 type Load = Child<LoadCommand, LoadEvent>;
 
 async function gcAndRead(target: Target): Promise<{ rss: number; heap: number }> {
@@ -154,11 +101,13 @@ async function expectEvent<E extends LoadEvent['ev']>(
 }
 
 function flowTimeout(s: Scenario): number {
-  return s.spec.kind === 'flow'
-    ? s.spec.warmupMs + s.spec.windowMs + s.spec.drainMs + 30_000
-    : s.spec.kind === 'fetch'
-      ? s.spec.fetches * (s.spec.timeoutMs + 5000)
-      : 30_000;
+  const spec = s.spec;
+  if (spec.kind === 'flow') return spec.warmupMs + spec.windowMs + spec.drainMs + 30_000;
+  if (spec.kind === 'fetch') return spec.fetches * (spec.timeoutMs + 5000);
+  // The load generator gives the attacker 10 minutes beyond its time (the detached sessions are
+  // made first), then waits up to 10 s for the probe's replies.
+  if (spec.kind === 'abuse') return spec.baselineMs + spec.attackMs + 660_000;
+  return 30_000;
 }
 
 async function runOne(
@@ -179,7 +128,11 @@ async function runOne(
   const prof = opts.cpuProfDir && targetName === 'jetstream';
   const target: Target = new Child(join(here, 'targets', `${targetName}.ts`), {
     // The original registers many listeners per scope; its MaxListeners warnings are noise here.
-    env: { BENCH_SHAPES: String(s.shapes), ...(targetName === 'original' ? { NODE_NO_WARNINGS: '1' } : {}) },
+    env: {
+      BENCH_SHAPES: String(s.shapes),
+      ...(targetName === 'original' ? { NODE_NO_WARNINGS: '1' } : {}),
+      ...(s.spec.kind === 'abuse' ? { BENCH_SERVER_STATS: '1' } : {}),
+    },
     // One directory per run: tsx's loader thread writes a profile of its own beside the main one.
     execArgv: prof
       ? [...execArgv, '--cpu-prof', `--cpu-prof-dir=${join(opts.cpuProfDir!, `${s.name}-${round}`)}`]
@@ -230,6 +183,12 @@ async function runOne(
     }
     record.peakRss = vmBytes(target.pid, 'VmHWM');
     record.serverCpuTotalSec = cpuSeconds(target.pid);
+    if (s.spec.kind === 'flow' || s.spec.kind === 'abuse') record.afterGc = await gcAndRead(target);
+    if (s.spec.kind === 'abuse') {
+      target.send({ type: 'stats' });
+      const m = await target.next(30_000, 'stats');
+      if (m.type === 'stats' && m.stats) record.serverStats = m.stats;
+    }
     record.ok =
       record.errors === 0 &&
       record.result !== undefined &&
@@ -286,7 +245,7 @@ export async function runSuite(options: SuiteOptions = {}): Promise<SuiteResult>
         const order = targets.map((_, i) => targets[(i + turn) % targets.length]!);
         turn++;
         for (const t of order) {
-          if (unavailable.has(t)) continue;
+          if (unavailable.has(t) || !runsOn(s, t)) continue;
           log(`${s.name} · ${t}${rounds > 1 ? ` · round ${round + 1}` : ''} …`);
           const r = await runOne(s, t, round, load, opts);
           if (r.unavailable) unavailable.add(t);
@@ -310,6 +269,15 @@ function describe(r: RunRecord): string {
     return (
       `${status}; acked ${res.ackedPerSec.toFixed(0)}/s, delivered ${res.deliveredPerSec.toFixed(0)}/s, ` +
       `${res.cpuPerFragmentUs.toFixed(2)} µs CPU/fragment, fan-out p99 ${res.fanoutLatencyMs.p99.toFixed(1)} ms`
+    );
+  }
+  if (res?.kind === 'abuse') {
+    const closes = Object.entries(res.attackerCloses)
+      .map(([k, n]) => `${k} ×${n}`)
+      .join(', ');
+    return (
+      `${status}; probe p99 ${res.baseline.p99.toFixed(1)} → ${res.underAttack.p99.toFixed(1)} ms, ` +
+      `attacker closes: ${closes || 'none'}, peak RSS ${((r.peakRss ?? Number.NaN) / 2 ** 20).toFixed(0)} MB`
     );
   }
   if (res?.kind === 'fetch') {

@@ -42,11 +42,18 @@ export interface ClientHandlers {
   onError?: (message: string) => void;
 }
 
+/** `code reason` of a close, as the tables show it (the reason is the server's JSON error). */
+export function describeClose(code: number, reason: string): string {
+  return reason ? `${code} ${reason}` : String(code);
+}
+
 export class BenchClient {
   readonly ws: WebSocket;
   handlers: ClientHandlers = {};
   bytesReceived = 0;
   closedByUs = false;
+  /** `code reason` when the socket was closed by the server (or the network), not by us. */
+  closedByServer: string | null = null;
   #nextIndex = 1;
   #lastServerIndex = 0;
   #ackedServerIndex = 0;
@@ -58,7 +65,10 @@ export class BenchClient {
     ws.on('message', (data: Buffer) => this.#onFrame(data));
     ws.on('close', (code, reason) => {
       this.#stopAcks();
-      if (!this.closedByUs) this.#error(`socket closed ${code} ${reason.toString()}`);
+      if (!this.closedByUs) {
+        this.closedByServer = describeClose(code, reason.toString());
+        this.#error(`socket closed ${this.closedByServer}`);
+      }
     });
     ws.on('error', (e) => this.#error(`socket error: ${e.message}`));
   }
@@ -81,12 +91,16 @@ export class BenchClient {
     });
   }
 
-  /** SessionCreate → SessionCreateReply; starts acknowledging every `ackEveryMs`. */
+  /**
+   * SessionCreate → SessionCreateReply; starts acknowledging every `ackEveryMs` (0: never, for
+   * attackers).
+   */
   async createSession(ackEveryMs = 250): Promise<string> {
     const reply = this.#await((m) => m.type === 'SessionCreateReply', 'SessionCreateReply');
     this.send({ type: 'SessionCreate', index: 0, version: '0.2.0', params: {} });
     const m = await reply;
     if (m.error || !m.sessionToken) throw new Error(`session denied: ${m.error?.message}`);
+    if (ackEveryMs <= 0) return m.sessionToken;
     // Jitter so that a thousand clients do not ack in lockstep.
     const start = setTimeout(() => {
       this.#ackTimer = setInterval(() => this.ack(), ackEveryMs);

@@ -13,6 +13,12 @@ export interface FlowSpec {
   windowMs: number;
   /** How long to wait, after the writers stop, for every fragment to reach every session. */
   drainMs: number;
+  /**
+   * How often every client (writers and readers) acknowledges what it received (`Ping{ack}`), in
+   * ms. The server keeps each message until it is acknowledged, so this sets how much it holds.
+   * The load generator's default is 250; the original iOS and browser clients ack about every 10 s.
+   */
+  ackEveryMs: number;
 }
 
 /** Fresh sessions fetch the scope one after another. */
@@ -29,7 +35,37 @@ export interface IdleSpec {
   sessions: number;
 }
 
-export type LoadSpec = FlowSpec | FetchSpec | IdleSpec;
+/**
+ * The attacks of the "fairness under abuse" scenarios (bench/abuse.ts): one attacker runs one of
+ * them while a well-behaved probe client measures its own changeset round trip on the same server.
+ */
+export type AttackKind = 'resend' | 'slow-consumer' | 'refetch' | 'flood' | 'detached';
+
+export interface AbuseSpec {
+  kind: 'abuse';
+  attack: AttackKind;
+  /** Shapes in the scope every session fetches (the "big Canvas"). */
+  shapes: number;
+  /** The probe alone, before the attack: its unloaded round trip. */
+  baselineMs: number;
+  /** How long the attack runs (for `detached`: the writer's window after the sessions are made). */
+  attackMs: number;
+  /** The probe's changesets per second (open loop: sent on a clock whatever the replies do). */
+  probeRate: number;
+  /** A well-behaved writer's changesets per second during the attack (0: no writer). */
+  writerRate: number;
+  /** `flood`: ScopeSync messages per second the attacker tries to send. */
+  floodRate: number;
+  /** `detached`: sessions created, fetched and dropped. */
+  sessions: number;
+  /**
+   * Whether an attacker that reads its socket starts a new session when the server closes it
+   * (as the original clients do after 4097) and goes on attacking until the time is up.
+   */
+  reconnect: boolean;
+}
+
+export type LoadSpec = FlowSpec | FetchSpec | IdleSpec | AbuseSpec;
 
 export type LoadCommand =
   | { cmd: 'setup'; spec: LoadSpec; url: string; serverPid: number }
@@ -64,6 +100,9 @@ export interface FlowResult {
   /** Server CPU microseconds per delivered fragment, over the window. */
   cpuPerFragmentUs: number;
   loadCpuShare: number;
+  ackEveryMs: number;
+  /** Sessions of this run that the server closed (each is also an error), by `code reason`. */
+  serverCloses: Record<string, number>;
 }
 
 export interface FetchResultSummary {
@@ -82,10 +121,81 @@ export interface IdleResult {
   sessions: number;
 }
 
-export type LoadResult = FlowResult | FetchResultSummary | IdleResult;
+/** How the server closed attacker sessions: `code reason` → count. */
+export type CloseCounts = Record<string, number>;
+
+export interface AbuseResult {
+  kind: 'abuse';
+  attack: AttackKind;
+  /** The probe's ScopeSync → ScopeSyncReply round trip, alone and under attack. */
+  baseline: Quantiles;
+  underAttack: Quantiles;
+  /** Probe changesets sent during the attack and never answered (within the wait after it). */
+  probeUnanswered: number;
+  /** `code reason` if the server closed the probe's session (it must not). */
+  probeClosed: string | null;
+  /** Fragments of other sessions' changes the probe received during the attack (all accepted). */
+  probeFragmentsReceived: number;
+  /** The probe process's own event-loop delay p99 under attack (ms): its share of the latency. */
+  probeLoopDelayP99: number;
+  baselineMs: number;
+  /** When the attack started, in ms since the epoch (to place the server's log lines). */
+  attackStartedAt: number;
+  attackMs: number;
+  attackerSessions: number;
+  attackerCloses: CloseCounts;
+  /** Attacker sessions the server had not closed when the attack ended. */
+  attackerOpenAtEnd: number;
+  /** ms from the attack's start to the first close of an attacker session, if any. */
+  firstCloseMs: number | null;
+  /** Messages the attacker sent (pings, fetches or changesets) and bytes it received. */
+  attackSent: number;
+  attackBytesReceived: number;
+  writerSent: number;
+  writerAcked: number;
+  /** `detached`: sessions made and dropped, and how long that took. */
+  detachedMade: number;
+  detachedSetupMs: number;
+  serverCpuBaselineSec: number;
+  serverCpuAttackSec: number;
+  serverRssBeforeAttack: number;
+  serverRssMaxDuringAttack: number;
+  serverRssAfterAttack: number;
+}
+
+export type LoadResult = FlowResult | FetchResultSummary | IdleResult | AbuseResult;
 
 export type LoadEvent =
   | { ev: 'ready'; setupMs: number }
   | { ev: 'result'; result: LoadResult; errors: number; errorSamples: string[] }
   | { ev: 'closed' }
   | { ev: 'fatal'; message: string; errors: number; errorSamples: string[] };
+
+// ---- the load generator and its attacker process (bench/abuse.ts) ------------------------------
+
+export type AttackCommand =
+  | { cmd: 'prepare'; spec: AbuseSpec; url: string; writerUUID: string; attackerUUID: string }
+  | { cmd: 'attack' }
+  | { cmd: 'teardown' };
+
+export interface AttackOutcome {
+  attackMs: number;
+  attackerSessions: number;
+  attackerCloses: CloseCounts;
+  attackerOpenAtEnd: number;
+  firstCloseMs: number | null;
+  sent: number;
+  bytesReceived: number;
+  writerSent: number;
+  writerAcked: number;
+  detachedMade: number;
+  detachedSetupMs: number;
+  /** Failures of the well-behaved writer (closed, rejected changesets) and of the harness. */
+  errors: string[];
+}
+
+export type AttackEvent =
+  | { ev: 'prepared' }
+  | { ev: 'attacked'; outcome: AttackOutcome }
+  | { ev: 'closed' }
+  | { ev: 'fatal'; message: string };

@@ -6,13 +6,30 @@ import { randomUUID } from 'node:crypto';
 export interface TargetHandle {
   port: number;
   close(): Promise<void>;
+  /** What the server saw, where the target can tell (our server, with BENCH_SERVER_STATS=1). */
+  stats?(): ServerStats;
+}
+
+/** Our server's view of an abuse scenario, sampled every 100 ms inside the target. */
+export interface ServerStats {
+  /** Most sessions alive at once, and most of them detached (no socket). */
+  maxSessions: number;
+  maxDetached: number;
+  /** Largest `pendingBytes` of one session, and of all detached sessions together. */
+  maxPendingBytes: number;
+  maxDetachedBytes: number;
+  /** The server's log lines at info level and above, by message (and limit). */
+  log: Record<string, number>;
+  /** When each kind of log line was first written (ms since the epoch). */
+  logFirstAt: Record<string, number>;
 }
 
 /** The messages a target sends to the suite. */
 export type TargetEvent =
   | { type: 'ready'; port: number }
   | { type: 'unavailable'; reason: string }
-  | { type: 'gc'; heapUsed: number; rss: number };
+  | { type: 'gc'; heapUsed: number; rss: number }
+  | { type: 'stats'; stats: ServerStats | null };
 
 /** The i-th shape of the benchmark canvas: the same values for every target. */
 export function shapeValues(i: number): {
@@ -47,6 +64,8 @@ export async function runTarget(start: (shapes: number) => Promise<TargetHandle 
       gc?.();
       const m = process.memoryUsage();
       send({ type: 'gc', heapUsed: m.heapUsed, rss: m.rss });
+    } else if (msg?.type === 'stats') {
+      send({ type: 'stats', stats: handle.stats?.() ?? null });
     } else if (msg?.type === 'stop') {
       void handle.close().finally(() => process.exit(0));
       setTimeout(() => process.exit(0), 2000).unref();

@@ -1,13 +1,23 @@
 // This server (src/), with the demo models: a Canvas scope of BENCH_SHAPES shapes, served by name
 // to every session. Reports `unavailable` when the server module cannot be loaded, so the suite
 // still runs (and says so) while the server is being written.
-import { runTarget, shapeValues } from './common.js';
+import { runTarget, type ServerStats, shapeValues } from './common.js';
 
+interface OurSession {
+  connection: unknown;
+  pendingBytes: number;
+}
 interface OurServer {
   port?: number;
+  sessions?: OurSession[];
   close(): Promise<void>;
 }
-type CreateServer = (options: { port: number; scopes: unknown[] }) => Promise<OurServer>;
+type Log = (details: unknown, message?: string) => void;
+type CreateServer = (options: {
+  port: number;
+  scopes: unknown[];
+  logger?: { debug: Log; info: Log; warn: Log; error: Log };
+}) => Promise<OurServer>;
 
 void runTarget(async (shapes) => {
   let createServer: CreateServer | undefined;
@@ -34,7 +44,48 @@ void runTarget(async (shapes) => {
   const scope = createScope({ name: 'Canvas' });
   scope.setRoot(canvas);
 
-  const server = await createServer({ port: 0, scopes: [scope] });
+  // BENCH_SERVER_STATS=1 (the abuse scenarios): count the server's log lines (limits hit,
+  // sessions evicted) and sample its sessions every 100 ms. Off otherwise: nothing extra runs.
+  if (process.env.BENCH_SERVER_STATS !== '1') {
+    const server = await createServer({ port: 0, scopes: [scope] });
+    if (typeof server.port !== 'number') return 'the server reports no port';
+    return { port: server.port, close: () => server.close() };
+  }
+  const stats: ServerStats = {
+    maxSessions: 0,
+    maxDetached: 0,
+    maxPendingBytes: 0,
+    maxDetachedBytes: 0,
+    log: {},
+    logFirstAt: {},
+  };
+  const count: Log = (details, message = '') => {
+    const limit = (details as { limit?: unknown } | null)?.limit;
+    const key = typeof limit === 'string' ? `${message}: ${limit}` : message;
+    stats.log[key] = (stats.log[key] ?? 0) + 1;
+    stats.logFirstAt[key] ??= Date.now();
+  };
+  const server = await createServer({
+    port: 0,
+    scopes: [scope],
+    logger: { debug: () => {}, info: count, warn: count, error: count },
+  });
   if (typeof server.port !== 'number') return 'the server reports no port';
-  return { port: server.port, close: () => server.close() };
+  const sample = setInterval(() => {
+    const sessions = server.sessions ?? [];
+    let detached = 0;
+    let detachedBytes = 0;
+    for (const s of sessions) {
+      if (s.pendingBytes > stats.maxPendingBytes) stats.maxPendingBytes = s.pendingBytes;
+      if (s.connection === null) {
+        detached++;
+        detachedBytes += s.pendingBytes;
+      }
+    }
+    stats.maxSessions = Math.max(stats.maxSessions, sessions.length);
+    stats.maxDetached = Math.max(stats.maxDetached, detached);
+    stats.maxDetachedBytes = Math.max(stats.maxDetachedBytes, detachedBytes);
+  }, 100);
+  sample.unref();
+  return { port: server.port, close: () => server.close(), stats: () => stats };
 });

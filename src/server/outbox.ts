@@ -176,17 +176,24 @@ export class Outbox {
     this.#count.push(1);
   }
 
-  /** Accounts for the first `k` messages of entry `e` being acknowledged. */
+  /**
+   * Accounts for the first `k` messages of entry `e` being acknowledged. A fully acknowledged
+   * entry lets go of its text or log chunk at once: it stays in the arrays until compaction, and
+   * a big acknowledged text (a ScopeState) kept alive there would be memory the byte budget no
+   * longer counts.
+   */
   #release(e: number, k: number): void {
     this.#size -= k;
     const text = this.#text[e];
     if (text !== null && text !== undefined) {
       this.#bytes -= text.length + MESSAGE_COST;
+      this.#text[e] = null;
       return;
     }
     const chunk = this.#chunk[e]!;
     const start = this.#start[e]!;
     for (let j = 0; j < k; j++) this.#bytes -= chunk[start + j]!.length + MESSAGE_COST;
+    if (k === this.#count[e]) this.#chunk[e] = null;
   }
 
   /** `first`, then every message from index `from` on, as one JSON array. */

@@ -20,6 +20,8 @@ export interface WebsocketTransportOptions {
 }
 
 const CONNECTION = Symbol('jetstream.connection');
+/** How long a socket the server closes may take to finish the close handshake. */
+const CLOSE_GRACE_MS = 1000;
 type TaggedSocket = WebSocket & { [CONNECTION]: WebsocketConnection };
 
 // Shared listeners (`this` is the ws socket): no closures per connection.
@@ -75,8 +77,15 @@ class WebsocketConnection implements Connection {
   }
 
   close(code: number, reason?: string): void {
-    if (this.#ws.readyState === this.#ws.OPEN || this.#ws.readyState === this.#ws.CONNECTING) {
-      this.#ws.close(code, reason);
+    const ws = this.#ws;
+    if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) {
+      ws.close(code, reason);
+      // Until the client answers the close frame, ws keeps reading (and parsing) whatever the
+      // client sends: a flooding client closed for a limit would keep costing CPU for ws's whole
+      // close timeout (30 s). Give the handshake a short grace period, then cut the socket.
+      const cut = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
+      cut.unref?.();
+      ws.once('close', () => clearTimeout(cut));
     }
   }
 }

@@ -1,9 +1,10 @@
-// The benchmark suite at smoke size (tiny loads, sub-second windows) against all three targets, so
-// that the harness cannot rot. Asserts only completion: no errors, every fragment delivered to
-// every session, every fetch complete. No timing assertions (benchmarks are never timed tests).
+// The benchmark suite at smoke size (tiny loads, sub-second windows) against every target of each
+// scenario (the abuse scenarios run against our server only), so that the harness cannot rot.
+// Asserts only completion: no errors, every fragment delivered to every session, every fetch
+// complete, the abuse probe never closed. No timing assertions (benchmarks are never timed tests).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { scenarios, TARGETS } from '../../bench/scenarios.js';
+import { runsOn, scenarios, TARGETS } from '../../bench/scenarios.js';
 import { runSuite } from '../../bench/suite.js';
 
 test('bench smoke: every scenario completes against every target without errors', {
@@ -12,6 +13,7 @@ test('bench smoke: every scenario completes against every target without errors'
   const res = await runSuite({ smoke: true, quietThreshold: 0 });
   for (const s of scenarios(true)) {
     for (const target of TARGETS) {
+      if (!runsOn(s, target)) continue;
       const run = res.runs.find((r) => r.scenario === s.name && r.target === target);
       const where = `${s.name} · ${target}`;
       assert.ok(run, `${where}: did not run`);
@@ -27,6 +29,11 @@ test('bench smoke: every scenario completes against every target without errors'
         assert.ok(r.complete, `${where}: incomplete delivery`);
         assert.ok(r.receivedDeliveries > 0, `${where}: nothing delivered`);
         assert.equal(r.receivedDeliveries, r.expectedDeliveries, `${where}: deliveries`);
+      } else if (s.spec.kind === 'abuse') {
+        assert.equal(r.kind, 'abuse');
+        if (r.kind !== 'abuse') continue;
+        assert.equal(r.probeClosed, null, `${where}: the probe's session was closed`);
+        assert.ok(r.baseline.count > 0 && r.underAttack.count > 0, `${where}: no probe samples`);
       } else if (s.spec.kind === 'fetch') {
         assert.equal(r.kind, 'fetch');
         if (r.kind !== 'fetch') continue;
