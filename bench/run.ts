@@ -15,20 +15,28 @@ import { TARGETS, type TargetName } from './scenarios.js';
 import { runSuite } from './suite.js';
 
 const root = resolve(__dirname, '..');
-const NOTES_START = '<!-- notes:start -->';
-const NOTES_END = '<!-- notes:end -->';
+
+/** The blocks of BENCHMARKS.md that a full run keeps: hand-written notes, and the soak figures (npm run soak). */
+const KEPT = [
+  ['<!-- notes:start -->', '<!-- notes:end -->'],
+  ['<!-- soak:start -->', '<!-- soak:end -->'],
+] as const;
+
+function keptBlock(old: string, [start, end]: readonly [string, string]): string {
+  const a = old.indexOf(start);
+  const b = old.indexOf(end);
+  return a >= 0 && b > a ? old.slice(a, b + end.length) : `${start}\n${end}`;
+}
 
 function writeBenchmarksMd(table: string): void {
   const path = join(root, 'BENCHMARKS.md');
-  let notes = `${NOTES_START}\n${NOTES_END}`;
+  let old = '';
   try {
-    const old = readFileSync(path, 'utf8');
-    const a = old.indexOf(NOTES_START);
-    const b = old.indexOf(NOTES_END);
-    if (a >= 0 && b > a) notes = old.slice(a, b + NOTES_END.length);
+    old = readFileSync(path, 'utf8');
   } catch {
     // first run
   }
+  const [notes, soak] = KEPT.map((k) => keptBlock(old, k));
   const text = [
     '# Benchmarks',
     '',
@@ -41,6 +49,8 @@ function writeBenchmarksMd(table: string): void {
     notes,
     '',
     table,
+    '',
+    soak,
     '',
   ].join('\n');
   writeFileSync(path, text);
