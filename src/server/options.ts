@@ -112,6 +112,12 @@ export interface SessionLimitOptions {
   maxQueuedChangesets: number;
   /** How far above the highest index seen a client message index may jump. Default 1,000,000. */
   maxIndexStep: number;
+  /**
+   * After a session is closed for going over a limit, its client address may not connect again
+   * for this many ms (close 4096 `rate-limited`): otherwise every new session would bring fresh
+   * budgets. Default 10 s.
+   */
+  limitCooldown: number;
 }
 
 const MiB = 1024 * 1024;
@@ -133,6 +139,7 @@ export const defaultSessionLimits: Readonly<SessionLimitOptions> = Object.freeze
   resends: Object.freeze({ perSecond: 1, burst: 20 }),
   maxQueuedChangesets: 64,
   maxIndexStep: 1_000_000,
+  limitCooldown: 10_000,
 });
 
 /** A source of the current time in milliseconds since the epoch. */
@@ -223,6 +230,8 @@ function resolveSessionLimits(given: SessionLimitsOption | undefined): Readonly<
     resends: rate('resends', given.resends, d.resends),
     maxQueuedChangesets: limit('maxQueuedChangesets', given.maxQueuedChangesets, d.maxQueuedChangesets),
     maxIndexStep: limit('maxIndexStep', given.maxIndexStep, d.maxIndexStep),
+    limitCooldown:
+      given.limitCooldown === 0 ? 0 : limit('limitCooldown', given.limitCooldown, d.limitCooldown),
   });
 }
 

@@ -32,6 +32,8 @@ import { Session, type SessionHost } from './session.js';
 import { createToken } from './token.js';
 
 const CLOSE_DENIED = 4096;
+/** Addresses in cooldown before expired ones are swept (bounds memory under a spray of addresses). */
+const MAX_COOLDOWNS = 10_000;
 
 /** What a `connection` hook sees: the socket's parameters, and a way to refuse it. */
 export class IncomingConnection {
@@ -72,6 +74,8 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
   #ticker: ReturnType<typeof setInterval> | null = null;
   #closed = false;
   #opened = new Map<string, Promise<Scope>>();
+  /** Client addresses that may not connect until the time given (see `limitCooldown`). */
+  #cooldowns = new Map<string, number>();
   /** Idle time after which a scope is unloaded, for scopes opened with `unloadWhenIdle`. */
   #unloadAfter = new Map<Scope, number>();
   /** Scopes being unloaded, by name: a reopen waits until the unloaded one is fully stored. */
@@ -296,6 +300,28 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     for (let i = 0; i < dirty.length; i++) dirty[i]!._flush();
   };
 
+  overLimit(address: string | undefined): void {
+    const cooldown = this.options.sessionLimits.limitCooldown;
+    if (address === undefined || cooldown === 0) return;
+    if (this.#cooldowns.size >= MAX_COOLDOWNS) this.#sweepCooldowns();
+    this.#cooldowns.set(address, this.options.clock.now() + cooldown);
+  }
+
+  /** True while `address` may not connect: a session of it went over a limit recently. */
+  #coolingDown(address: string | undefined): boolean {
+    if (address === undefined) return false;
+    const until = this.#cooldowns.get(address);
+    if (until === undefined) return false;
+    if (this.options.clock.now() < until) return true;
+    this.#cooldowns.delete(address);
+    return false;
+  }
+
+  #sweepCooldowns(): void {
+    const now = this.options.clock.now();
+    for (const [address, until] of this.#cooldowns) if (until <= now) this.#cooldowns.delete(address);
+  }
+
   sessionEnded(session: Session): void {
     if (this.#sessions.get(session.token) === session) this.#sessions.delete(session.token);
   }
@@ -347,7 +373,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
       conn.close(1001, 'Server shutting down');
       return;
     }
-    if (!this.options.sessionRateLimit.take(conn.remoteAddress)) {
+    if (!this.options.sessionRateLimit.take(conn.remoteAddress) || this.#coolingDown(conn.remoteAddress)) {
       deny(conn, { message: 'Too many connection attempts', type: ErrorType.rateLimited });
       return;
     }

@@ -50,6 +50,8 @@ export interface SessionHost {
   afterCommit(fn: (err: Error | null) => void): void;
   scheduleFlush(session: Session): void;
   sessionEnded(session: Session): void;
+  /** A session from `address` was closed for going over a limit (see `limitCooldown`). */
+  overLimit(address: string | undefined): void;
 }
 
 const CLOSE_DENIED = 4096;
@@ -283,7 +285,9 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   /** Ends the session for going over one of its limits (docs/server.md, "Limits"). */
   #overLimit(message: string, type: string = ErrorType.rateLimited): void {
     this.#host.logger.info({ session: this.token.slice(0, 6), limit: message }, 'session over a limit');
+    const address = this.connection?.remoteAddress;
     this.close(CLOSE_SESSION_CLOSED, { message, type });
+    this.#host.overLimit(address);
   }
 
   #garbage(error: WireError): void {

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { defineProcedure, registerRemoteProcedureType } from '../../src/procedures/procedure.js';
 import type { SessionLimitsOption } from '../../src/server/options.js';
 import type { Session } from '../../src/server/session.js';
+import { ManualClock } from '../helpers/clock.js';
 import { waitFor } from '../helpers/wait.js';
 import { type Msg, reasonOf, TestClient } from '../helpers/ws-client.js';
 import { Canvas, type Fixture, startServer } from './fixture.js';
@@ -24,9 +25,12 @@ function move(state: Msg, x: number): Msg[] {
   return [{ type: 'change', uuid: shape.uuid, clsName: 'Shape', properties: { x } }];
 }
 
-/** A well-behaved client's round trip still works (its session was not touched). */
+/**
+ * A well-behaved client's round trip still works (its session was not touched). It connects from
+ * another loopback address: the attacker's address is in its cooldown.
+ */
 async function stillServes(f: Fixture): Promise<void> {
-  const ok = await TestClient.session(f.port);
+  const ok = await TestClient.session(f.port, {}, { localAddress: '127.0.0.2' });
   try {
     const { state } = await ok.fetch('Canvas');
     assert.deepEqual((await ok.sync(0, move(state!, 7))).fragmentReplies, [{}]);
@@ -342,5 +346,34 @@ describe('queued changesets', () => {
     assert.deepEqual(reasonOf(info), { message: 'Too many changesets waiting', type: 'rate-limited' });
     release();
     await stillServes(f);
+  });
+});
+
+describe('limit cooldown', () => {
+  test('after a session is closed for a limit, its address may not connect again until the cooldown ends', async () => {
+    const clock = new ManualClock();
+    const f = await startServer({
+      clock,
+      sessionLimits: { messages: { burst: 50, perSecond: 1 }, limitCooldown: 10_000 },
+    });
+    try {
+      const attacker = await TestClient.session(f.port);
+      for (let i = 0; i < 100; i++) attacker.send({ type: 'Ping', index: 0, ack: 0, resendMissing: false });
+      assert.equal((await attacker.waitForClose()).code, 4097);
+      // A new session from the same address brings no fresh budget: refused.
+      const again = await TestClient.connect(f.port);
+      const refused = await again.waitForClose();
+      assert.equal(refused.code, 4096);
+      assert.deepEqual(reasonOf(refused), { message: 'Too many connection attempts', type: 'rate-limited' });
+      // Another address is not affected.
+      await stillServes(f);
+      // Once the cooldown is over, the address is welcome again.
+      clock.advance(10_001);
+      const later = await TestClient.session(f.port);
+      assert.equal(typeof later.token, 'string');
+      await later.close();
+    } finally {
+      await f.server.close();
+    }
   });
 });

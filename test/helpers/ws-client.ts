@@ -18,6 +18,8 @@ export interface ConnectOptions {
   query?: string;
   /** Upper bound for every wait of this client, in ms (a failing test, not a timing assertion). */
   timeout?: number;
+  /** The client's source address, another loopback address to look like another client. */
+  localAddress?: string;
 }
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -70,7 +72,10 @@ export class TestClient {
   /** Opens a socket to `ws://127.0.0.1:port/`. Resolves once open. */
   static connect(port: number, options: ConnectOptions = {}): Promise<TestClient> {
     const url = `ws://127.0.0.1:${port}/${options.query ? `?${options.query}` : ''}`;
-    const ws = new WebSocket(url, { headers: options.headers ?? {} });
+    const ws = new WebSocket(url, {
+      headers: options.headers ?? {},
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    });
     const client = new TestClient(ws, options.timeout ?? 5_000);
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(client));
