@@ -187,7 +187,8 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     }
     const items = result.items;
     const now = this.#host.options.clock.now();
-    if (!this.#rates.messages(items.length, now)) {
+    const wait = this.#rates.messages(items.length, now);
+    if (wait > 0 && !this.#throttle(wait)) {
       this.#overLimit('Too many messages');
       return;
     }
@@ -241,7 +242,8 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       return;
     }
     if (msg.type === 'ScopeSync') {
-      if (!this.#rates.fragments(msg.fragments.length, now)) {
+      const wait = this.#rates.fragments(msg.fragments.length, now);
+      if (wait > 0 && !this.#throttle(wait)) {
         this.#overLimit('Too many fragments');
         return;
       }
@@ -280,6 +282,23 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     if (index - this.#lastClientIndex > this.#host.options.sessionLimits.maxIndexStep) return TOO_FAR;
     this.#lastClientIndex = index;
     return FRESH;
+  }
+
+  /**
+   * A client over its message or fragment rate by `waitMs` worth: what it sent is processed, and
+   * its socket is not read again until its budget has refilled (its writes wait in TCP), so an
+   * honest burst is slowed, not refused. False when the session cannot be throttled (a transport
+   * that cannot pause, or a debt beyond MAX_THROTTLE_MS): it is then closed instead.
+   */
+  #throttle(waitMs: number): boolean {
+    const conn = this.connection;
+    if (!conn?.pauseReading || !conn.resumeReading || waitMs > MAX_THROTTLE_MS) return false;
+    conn.pauseReading();
+    const timer = setTimeout(() => {
+      if (this.connection === conn && !this.expired) conn.resumeReading?.();
+    }, waitMs);
+    timer.unref?.();
+    return true;
   }
 
   /** Ends the session for going over one of its limits (docs/server.md, "Limits"). */
@@ -594,6 +613,9 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   }
 }
 
+/** A client further over its rate than this (in ms of refill) is closed rather than throttled. */
+const MAX_THROTTLE_MS = 10_000;
+
 /** Verdicts of the index rule. */
 const FRESH = 0;
 const SEEN = 1;
@@ -643,19 +665,21 @@ class SessionRates {
     this.#resends = Math.min(l.resends.burst, this.#resends + seconds * l.resends.perSecond);
   }
 
-  /** Takes `n` messages' worth; false (nothing taken) when the bucket has less. */
-  messages(n: number, now: number): boolean {
+  /**
+   * Takes `n` messages' worth, into debt if need be: 0 when the bucket had them, else how many
+   * ms the bucket needs to be back at zero (the client is throttled that long).
+   */
+  messages(n: number, now: number): number {
     this.#refill(now);
-    if (this.#messages < n) return false;
     this.#messages -= n;
-    return true;
+    return this.#messages >= 0 ? 0 : (-this.#messages / this.#limits.messages.perSecond) * 1000;
   }
 
-  fragments(n: number, now: number): boolean {
+  /** The same for fragments of ScopeSync messages. */
+  fragments(n: number, now: number): number {
     this.#refill(now);
-    if (this.#fragments < n) return false;
     this.#fragments -= n;
-    return true;
+    return this.#fragments >= 0 ? 0 : (-this.#fragments / this.#limits.fragments.perSecond) * 1000;
   }
 
   fetch(now: number): boolean {

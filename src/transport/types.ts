@@ -34,6 +34,13 @@ export interface Connection {
    * undefined (taken as 0).
    */
   readonly bufferedAmount?: number;
+  /**
+   * Stops reading from the network until resumeReading (the client's writes then wait in its
+   * socket): how the server throttles a client over its message rate. Optional: without it, such
+   * a client is closed instead.
+   */
+  pauseReading?(): void;
+  resumeReading?(): void;
   /** Where frames and the close go from now on; null drops them. */
   setHandler(handler: ConnectionHandler | null): void;
   /** Sends one text frame. A no-op once closed. */

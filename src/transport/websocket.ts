@@ -68,6 +68,14 @@ class WebsocketConnection implements Connection {
     this._handler = handler;
   }
 
+  pauseReading(): void {
+    this.#ws.pause();
+  }
+
+  resumeReading(): void {
+    this.#ws.resume();
+  }
+
   releaseHandshake(): void {
     this.headers = {};
   }

@@ -235,6 +235,24 @@ describe('session limits', () => {
     }
   });
 
+  test('a burst over the message rate is throttled, not refused: everything is answered, the session lives', async () => {
+    const f = await server({ messages: { burst: 50, perSecond: 200 } });
+    try {
+      const c = await TestClient.session(f.port);
+      const { state } = await c.fetch('Canvas');
+      const session = sessionOf(f, c);
+      for (let i = 0; i < 150; i++) c.send({ type: 'Ping', index: 0, ack: 0, resendMissing: false });
+      // Over the budget by ~100 messages: the socket is not read for ~0.5 s, then everything is.
+      const reply = await c.sync(0, move(state!, 12));
+      assert.deepEqual(reply.fragmentReplies, [{}]);
+      assert.equal(session.expired, false);
+      assert.equal(c.closeInfo, null);
+      await c.close();
+    } finally {
+      await f.server.close();
+    }
+  });
+
   test('fragment flood: over the fragment rate the session is closed', async () => {
     const f = await server({ fragments: { burst: 100, perSecond: 1 } });
     try {
