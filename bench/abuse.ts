@@ -15,7 +15,7 @@
 // reading cannot notice: it attacks until the time is up, then reads what is left to learn its
 // close code.
 import WebSocket from 'ws';
-import { BenchClient, describeClose } from './lib/client.js';
+import { BenchClient, describeClose, openSocket } from './lib/client.js';
 import type { AbuseSpec, AttackCommand, AttackEvent, AttackOutcome } from './lib/spec.js';
 
 const MiB = 2 ** 20;
@@ -61,22 +61,8 @@ class RawSession {
     ws.on('error', () => {});
   }
 
-  static open(url: string, localAddress?: string, timeoutMs = 15_000): Promise<RawSession> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { perMessageDeflate: false, ...(localAddress ? { localAddress } : {}) });
-      const timer = setTimeout(() => {
-        ws.terminate();
-        reject(new Error('connect timed out'));
-      }, timeoutMs);
-      ws.once('open', () => {
-        clearTimeout(timer);
-        resolve(new RawSession(ws));
-      });
-      ws.once('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-    });
+  static async open(url: string, localAddress?: string, timeoutMs = 15_000): Promise<RawSession> {
+    return new RawSession(await openSocket(url, { localAddress, timeoutMs }));
   }
 
   get open(): boolean {

@@ -30,6 +30,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { cpuSeconds, vmBytes } from './lib/proc.js';
+import { Waiters } from './lib/waiters.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const wallNow = (): number => performance.timeOrigin + performance.now();
@@ -283,7 +284,7 @@ class SoakClient {
   initialSeq = new Map<string, number>();
   #ackTimer: NodeJS.Timeout | null = null;
   #intentional = new WeakSet<WebSocket>();
-  #waiters: ((m: ServerMessage) => boolean)[] = [];
+  #waiters = new Waiters<ServerMessage>();
 
   constructor(port: number, room: number, worker: number, label: string) {
     this.port = port;
@@ -471,28 +472,7 @@ class SoakClient {
   }
 
   #await(match: (m: ServerMessage) => boolean, what: string, timeoutMs = 60_000): Promise<ServerMessage> {
-    return new Promise((resolve, reject) => {
-      const waiter = (m: ServerMessage): boolean => {
-        let done: boolean;
-        try {
-          done = match(m);
-        } catch (e) {
-          clearTimeout(timer);
-          reject(e);
-          return true;
-        }
-        if (done) {
-          clearTimeout(timer);
-          resolve(m);
-        }
-        return done;
-      };
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        reject(new Error(`timed out waiting for ${what}`));
-      }, timeoutMs);
-      this.#waiters.push(waiter);
-    });
+    return this.#waiters.wait(match, what, timeoutMs);
   }
 
   #onFrame(data: Buffer): void {
@@ -510,10 +490,7 @@ class SoakClient {
     }
     let resendFrame = false;
     for (const m of frame as ServerMessage[]) {
-      if (this.#waiters.length) {
-        const i = this.#waiters.findIndex((w) => w(m));
-        if (i >= 0) this.#waiters.splice(i, 1);
-      }
+      this.#waiters.offer(m);
       if (m.type === 'Ping') {
         if (m.resendMissing) {
           resendFrame = true;

@@ -3,6 +3,7 @@
 // it must run unchanged against the original server, ours and the raw broadcaster, and cost as
 // little CPU as possible so that the server, not the client, is what gets measured.
 import WebSocket from 'ws';
+import { Waiters } from './waiters.js';
 
 export interface WireFragment {
   type: 'add' | 'change';
@@ -58,7 +59,7 @@ export class BenchClient {
   #lastServerIndex = 0;
   #ackedServerIndex = 0;
   #ackTimer: NodeJS.Timeout | null = null;
-  #waiters: ((msg: ServerMessage) => boolean)[] = [];
+  #waiters = new Waiters<ServerMessage>();
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
@@ -73,22 +74,8 @@ export class BenchClient {
     ws.on('error', (e) => this.#error(`socket error: ${e.message}`));
   }
 
-  static connect(url: string, timeoutMs = 15_000): Promise<BenchClient> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { perMessageDeflate: false });
-      const timer = setTimeout(() => {
-        ws.terminate();
-        reject(new Error('connect timed out'));
-      }, timeoutMs);
-      ws.once('open', () => {
-        clearTimeout(timer);
-        resolve(new BenchClient(ws));
-      });
-      ws.once('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-    });
+  static async connect(url: string, timeoutMs = 15_000): Promise<BenchClient> {
+    return new BenchClient(await openSocket(url, { timeoutMs }));
   }
 
   /**
@@ -184,28 +171,7 @@ export class BenchClient {
   }
 
   #await(match: (m: ServerMessage) => boolean, what: string, timeoutMs = 30_000): Promise<ServerMessage> {
-    return new Promise((resolve, reject) => {
-      const waiter = (m: ServerMessage): boolean => {
-        let done: boolean;
-        try {
-          done = match(m);
-        } catch (e) {
-          clearTimeout(timer);
-          reject(e);
-          return true;
-        }
-        if (done) {
-          clearTimeout(timer);
-          resolve(m);
-        }
-        return done;
-      };
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        reject(new Error(`timed out waiting for ${what}`));
-      }, timeoutMs);
-      this.#waiters.push(waiter);
-    });
+    return this.#waiters.wait(match, what, timeoutMs);
   }
 
   #onFrame(data: Buffer): void {
@@ -234,10 +200,32 @@ export class BenchClient {
       } else if (m.type === 'ScopeSyncReply') {
         this.handlers.onSyncReply?.(m.replyTo ?? -1, m.fragmentReplies ?? [], at);
       }
-      if (this.#waiters.length) {
-        const i = this.#waiters.findIndex((w) => w(m));
-        if (i >= 0) this.#waiters.splice(i, 1);
-      }
+      this.#waiters.offer(m);
     }
   }
+}
+
+/** Opens a WebSocket (no compression), from `localAddress` when given; rejects after `timeoutMs`. */
+export function openSocket(
+  url: string,
+  options: { localAddress?: string; timeoutMs?: number } = {},
+): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, {
+      perMessageDeflate: false,
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    });
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error('connect timed out'));
+    }, options.timeoutMs ?? 15_000);
+    ws.once('open', () => {
+      clearTimeout(timer);
+      resolve(ws);
+    });
+    ws.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
 }
