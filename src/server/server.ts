@@ -76,8 +76,11 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
   #opened = new Map<string, Promise<Scope>>();
   /** Client addresses that may not connect until the time given (see `limitCooldown`). */
   #cooldowns = new Map<string, number>();
-  /** Idle time after which a scope is unloaded, for scopes opened with `unloadWhenIdle`. */
-  #unloadAfter = new Map<Scope, number>();
+  /**
+   * For scopes opened with `unloadWhenIdle`: the idle time after which they are unloaded, and
+   * which idle period is the current one (each time the last session lets go starts a new one).
+   */
+  #unloadAfter = new Map<Scope, { after: number; period: number }>();
   /** Scopes being unloaded, by name: a reopen waits until the unloaded one is fully stored. */
   #unloading = new Map<string, Promise<void>>();
   readonly #persistence: Persistence;
@@ -221,7 +224,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
         this.addScope(scope);
         const idle = options.unloadWhenIdle;
         if (persistence.durable && typeof idle === 'number' && idle > 0) {
-          this.#unloadAfter.set(scope, idle);
+          this.#unloadAfter.set(scope, { after: idle, period: 0 });
           this.#scopeIdle(scope); // opened but not fetched yet: idle from now
         }
         return scope;
@@ -244,18 +247,21 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
 
   /** The last session let go of `scope`: unload it after its grace period, if it has one. */
   #scopeIdle(scope: Scope): void {
-    const after = this.#unloadAfter.get(scope);
-    if (after === undefined || this.#closed) return;
-    setTimeout(() => void this.#unload(scope), after).unref?.();
+    const policy = this.#unloadAfter.get(scope);
+    if (policy === undefined || this.#closed) return;
+    const period = ++policy.period;
+    setTimeout(() => void this.#unload(scope, period), policy.after).unref?.();
   }
 
   /**
    * Unloads an idle scope opened with `unloadWhenIdle`: it stops being served and recorded once
    * everything it accepted is stored, and the next openScope of its name loads it again.
    */
-  async #unload(scope: Scope): Promise<void> {
+  async #unload(scope: Scope, period: number): Promise<void> {
     if (this.#closed || scope.unloaded || this.hub.isHeld(scope) || this.#scopes.get(scope.name) !== scope)
       return;
+    // A timer of an earlier idle period: the scope was held and let go since; its own timer comes.
+    if (this.#unloadAfter.get(scope)?.period !== period) return;
     const name = scope.name;
     this.#scopes.delete(name);
     this.#opened.delete(name);

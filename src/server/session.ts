@@ -89,6 +89,8 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   #blocked = false;
   /** Changesets handed to the pipeline and not answered yet. */
   #queued = 0;
+  /** While the socket is paused for going over a rate: the timer that resumes reading. */
+  #throttled: ReturnType<typeof setTimeout> | null = null;
   /** Scopes this session may read but not change (a 'fetch' answered with a read-only grant). */
   #readOnly: Set<Scope> | null = null;
   #rates: SessionRates;
@@ -294,10 +296,14 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     const conn = this.connection;
     if (!conn?.pauseReading || !conn.resumeReading || waitMs > MAX_THROTTLE_MS) return false;
     conn.pauseReading();
-    const timer = setTimeout(() => {
+    // Frames already read still arrive after the pause and deepen the debt: one timer, moved
+    // to the latest deadline, so that an earlier, shorter wait cannot resume reading too soon.
+    if (this.#throttled) clearTimeout(this.#throttled);
+    this.#throttled = setTimeout(() => {
+      this.#throttled = null;
       if (this.connection === conn && !this.expired) conn.resumeReading?.();
     }, waitMs);
-    timer.unref?.();
+    this.#throttled.unref?.();
     return true;
   }
 
@@ -329,10 +335,9 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   /** Answers a fetch once its scope is known (or refused). */
   #fetched(msg: ScopeFetch, found: { scope: Scope; readOnly?: boolean } | { error: string }): void {
     if (this.expired) return;
-    const error =
-      'error' in found ? found.error : found.scope.root ? null : `Scope '${found.scope.name}' has no root`;
-    if (error !== null || !('scope' in found)) {
-      const e: WireError = { message: error ?? 'Fetch denied', type: ErrorType.rejected };
+    if ('error' in found || !found.scope.root) {
+      const message = 'error' in found ? found.error : `Scope '${found.scope.name}' has no root`;
+      const e: WireError = { message, type: ErrorType.rejected };
       this.#enqueue((i) => encodeScopeFetchReply(i, msg.index, e));
       return;
     }
