@@ -29,6 +29,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import type { ServerMessage, WireFragment } from './lib/client.js';
 import { cpuSeconds, vmBytes } from './lib/proc.js';
 import { Waiters } from './lib/waiters.js';
 
@@ -200,26 +201,6 @@ type ServerEvent =
 // =====================================================================================================
 // Worker: holds a share of the clients.
 // =====================================================================================================
-
-interface WireFragment {
-  type: string;
-  uuid: string;
-  clsName: string;
-  properties?: Record<string, unknown>;
-}
-
-interface ServerMessage {
-  type: string;
-  index: number;
-  replyTo?: number;
-  scopeIndex?: number;
-  sessionToken?: string;
-  ack?: number;
-  resendMissing?: boolean;
-  error?: { message: string; type?: string };
-  fragments?: WireFragment[];
-  fragmentReplies?: { error?: { message: string } }[];
-}
 
 interface Pending {
   index: number;

@@ -12,13 +12,16 @@ export interface WireFragment {
   properties?: Record<string, unknown>;
 }
 
-interface ServerMessage {
+/** A server message as the benchmark clients read it (fields of every message type). */
+export interface ServerMessage {
   type: string;
   index: number;
   replyTo?: number;
   scopeIndex?: number;
   rootUUID?: string;
   sessionToken?: string;
+  ack?: number;
+  resendMissing?: boolean;
   error?: { message: string; type?: string };
   fragments?: WireFragment[];
   fragmentReplies?: { error?: { message: string } }[];

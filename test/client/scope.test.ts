@@ -351,16 +351,24 @@ describe('objects outside the tree while a local change is unanswered', () => {
   const shapes = (root: { shapes: { toArray(): ModelObject[] } }) => root.shapes.toArray().map((o) => o.uuid);
   const rejectAll = (host: FakeHost) =>
     host.answer(host.sent[0]!.fragments.map(() => ({ error: { message: 'no' } })));
-
-  test('a shape another client added stays known while hidden: a later list change and a rollback keep it', () => {
-    // The server applied, before our list change: [S1, S2, S3] (S3 added), then [S2, S3].
-    const { host, root, scope } = canvasScope();
-    root.shapes.push(new Shape({ x: 1 }));
-    scope.flush();
-    scope._applySync([
+  /**
+   * Our list change is unanswered while the server's list, applied before it, adds S3 (x 5):
+   * S3 is known but not in our tree.
+   */
+  const hiddenRemoteShape = () => {
+    const fixture = canvasScope();
+    fixture.root.shapes.push(new Shape({ x: 1 }));
+    fixture.scope.flush();
+    fixture.scope._applySync([
       { type: 'change', uuid: ROOT, clsName: 'Canvas', properties: { shapes: [S1, S2, S3] } },
       shapeFrag(S3, 5),
     ]);
+    return fixture;
+  };
+
+  test('a shape another client added stays known while hidden: a later list change and a rollback keep it', () => {
+    // The server applied, before our list change: [S1, S2, S3] (S3 added), then [S2, S3].
+    const { host, root, scope } = hiddenRemoteShape();
     assert.equal(scope.get(S3), null, 'our unanswered list wins: S3 is not in the tree');
     scope._applySync([{ type: 'change', uuid: ROOT, clsName: 'Canvas', properties: { shapes: [S2, S3] } }]);
     rejectAll(host);
@@ -369,13 +377,7 @@ describe('objects outside the tree while a local change is unanswered', () => {
   });
 
   test('a property change of a hidden remote shape is applied to it, and shows once it attaches', () => {
-    const { host, root, scope } = canvasScope();
-    root.shapes.push(new Shape({ x: 1 }));
-    scope.flush();
-    scope._applySync([
-      { type: 'change', uuid: ROOT, clsName: 'Canvas', properties: { shapes: [S1, S2, S3] } },
-      shapeFrag(S3, 5),
-    ]);
+    const { host, root, scope } = hiddenRemoteShape();
     scope._applySync([{ type: 'change', uuid: S3, clsName: 'Shape', properties: { x: 77 } }]);
     rejectAll(host);
     assert.deepEqual(shapes(root), [S1, S2, S3]);
