@@ -17,6 +17,7 @@ type CreateServer = (options: {
   port: number;
   scopes: unknown[];
   logger?: { debug: Log; info: Log; warn: Log; error: Log };
+  sessionLimits?: Record<string, { perSecond: number; burst: number }>;
 }) => Promise<OurServer>;
 
 void runTarget(async (shapes) => {
@@ -47,7 +48,14 @@ void runTarget(async (shapes) => {
   // BENCH_SERVER_STATS=1 (the abuse scenarios): count the server's log lines (limits hit,
   // sessions evicted) and sample its sessions every 100 ms. Off otherwise: nothing extra runs.
   if (process.env.BENCH_SERVER_STATS !== '1') {
-    const server = await createServer({ port: 0, scopes: [scope] });
+    // The flow scenarios measure throughput: their writers go as fast as the window lets them,
+    // past the default per-session rates (3,000 messages/s), which are a fairness policy, not a
+    // capacity. The abuse scenarios below keep every default.
+    const sessionLimits = {
+      messages: { perSecond: 1e6, burst: 1e6 },
+      fragments: { perSecond: 1e7, burst: 1e7 },
+    };
+    const server = await createServer({ port: 0, scopes: [scope], sessionLimits });
     if (typeof server.port !== 'number') return 'the server reports no port';
     return { port: server.port, close: () => server.close() };
   }

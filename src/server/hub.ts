@@ -2,6 +2,8 @@
 // every scope's 'changes' to them. One 'changes' listener per scope, whatever the number of
 // sessions (the original added one per fetch and never removed it). The fragment list of a
 // change is encoded once; each session only wraps it in its own envelope (docs/architecture.md).
+import { ErrorCode, ScopeError } from '../errors.js';
+import type { ModelObject } from '../model/model-object.js';
 import { encodeFragments } from '../protocol/codec.js';
 import type { Scope } from '../scope/scope.js';
 import type { AppliedFragment, ChangeContext } from '../scope/types.js';
@@ -34,6 +36,12 @@ interface Entry {
   chunkBytes: number;
   listener: (fragments: AppliedFragment[], context: ChangeContext) => void;
   state: { version: number; rootUUID: string; json: string } | null;
+  /**
+   * Each object's encoded fragment (what follows `"uuid":`), kept from one state encoding to
+   * the next and dropped when a change names the object. A fetch of a scope that changes all
+   * the time then encodes only what changed, not every object (BENCHMARKS.md, fairness).
+   */
+  wire: WeakMap<ModelObject, string> | null;
 }
 
 export class ScopeHub {
@@ -57,7 +65,15 @@ export class ScopeHub {
         chunk: [],
         chunkBytes: 0,
         state: null,
+        wire: null,
         listener: (fragments, context) => {
+          const wire = e.wire;
+          if (wire !== null) {
+            for (let i = 0; i < fragments.length; i++) {
+              const o = scope.get(fragments[i]!.uuid);
+              if (o !== null) wire.delete(o);
+            }
+          }
           if (this.#sink)
             this.#sink.changes(scope, fragments, context, () => this.#broadcast(e, fragments, context));
           else this.#broadcast(e, fragments, context);
@@ -99,9 +115,13 @@ export class ScopeHub {
     scope.flush();
     const entry = this.#entries.get(scope);
     if (entry?.state && entry.state.version === scope.version) return entry.state;
-    const { rootUUID, fragments } = scope.getState();
-    const state = { version: scope.version, rootUUID, json: encodeFragments(fragments) };
-    if (entry) entry.state = state;
+    if (!entry) {
+      const { rootUUID, fragments } = scope.getState();
+      return { rootUUID, json: encodeFragments(fragments) };
+    }
+    entry.wire ??= new WeakMap();
+    const state = { version: scope.version, ...encodeState(scope, entry.wire) };
+    entry.state = state;
     return state;
   }
 
@@ -128,4 +148,24 @@ export class ScopeHub {
       if (session !== origin) session.enqueueScopeSync(scopeIndex, chunk, pos);
     }
   }
+}
+
+/**
+ * The scope's ScopeState fragment list, exactly as `encodeFragments(scope.getState().fragments)`
+ * would give it, reusing the encoded fragment of every object `wire` still holds.
+ */
+function encodeState(scope: Scope, wire: WeakMap<ModelObject, string>): { rootUUID: string; json: string } {
+  const all = scope.getAllModelObjects();
+  if (all.length === 0) throw new ScopeError(`Scope '${scope.name}' has no root`, ErrorCode.NO_ROOT);
+  let out = '[';
+  for (let i = 0; i < all.length; i++) {
+    const o = all[i]!;
+    let tail = wire.get(o);
+    if (tail === undefined) {
+      tail = `${JSON.stringify(o.uuid)},"clsName":${JSON.stringify(o.typeName)},"properties":${JSON.stringify(o.toWireProperties())}}`;
+      wire.set(o, tail);
+    }
+    out += (i === 0 ? '{"type":"change","uuid":' : ',{"type":"add","uuid":') + tail;
+  }
+  return { rootUUID: all[0]!.uuid, json: `${out}]` };
 }

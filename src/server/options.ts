@@ -101,12 +101,13 @@ export interface SessionLimitOptions {
    */
   maxDetachedBytes: number;
   /**
-   * Inbound messages (pings included). Default 10,000/s, burst 2,000. Over it the client is
-   * throttled (its socket is not read until the budget refills); more than 10 s of refill
-   * behind, it is closed.
+   * Inbound messages (pings included). Default 3,000/s, burst 3,000: a fifth of what one core
+   * applies and fans out (BENCHMARKS.md), so that one busy client leaves the others their round
+   * trip; raise it for bulk writers. Over it the client is throttled (its socket is not read
+   * until the budget refills); more than 10 s of refill behind, it is closed.
    */
   messages: Rate;
-  /** Fragments of inbound ScopeSync messages, the same way. Default 100,000/s, burst 20,000. */
+  /** Fragments of inbound ScopeSync messages, the same way. Default 30,000/s, burst 30,000. */
   fragments: Rate;
   /** ScopeFetch messages. Default 2/s, burst 100. */
   fetches: Rate;
@@ -137,8 +138,8 @@ export const defaultSessionLimits: Readonly<SessionLimitOptions> = Object.freeze
   maxPendingBytes: 64 * MiB,
   socketHighWaterBytes: MiB,
   maxDetachedBytes: 256 * MiB,
-  messages: Object.freeze({ perSecond: 10_000, burst: 2_000 }),
-  fragments: Object.freeze({ perSecond: 100_000, burst: 20_000 }),
+  messages: Object.freeze({ perSecond: 3_000, burst: 3_000 }),
+  fragments: Object.freeze({ perSecond: 30_000, burst: 30_000 }),
   fetches: Object.freeze({ perSecond: 2, burst: 100 }),
   resends: Object.freeze({ perSecond: 1, burst: 20 }),
   maxQueuedChangesets: 64,

@@ -94,6 +94,13 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   /** Scopes this session may read but not change (a 'fetch' answered with a read-only grant). */
   #readOnly: Set<Scope> | null = null;
   #rates: SessionRates;
+  /** What this session's messages cost in the current event-loop turn (see TURN_SHARE). */
+  #turnUsed = 0;
+  #turnScheduled = false;
+  /** Frames read beyond the turn's share, processed in the next turns, in order. */
+  #backlog: InboundData[] = [];
+  /** The socket is paused (by the backlog or a throttle). */
+  #paused = false;
 
   constructor(host: SessionHost, token: string, params: Record<string, unknown>, version: string) {
     super();
@@ -126,6 +133,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       previous.close(1000, 'Replaced by a new connection');
     }
     this.connection = conn;
+    this.#paused = false; // a new socket starts reading; the backlog pauses it if need be
     conn.setHandler(this);
     // Messages already written to the old socket go out again only if the client asks
     // (resendMissing); messages never written anywhere (queued while detached) follow the
@@ -174,9 +182,29 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
 
   // ---- inbound ---------------------------------------------------------------------------------
 
-  /** @internal One inbound frame. */
+  /**
+   * @internal One inbound frame. A session gets a share of each event-loop turn (TURN_SHARE);
+   * frames read beyond it wait, with the socket paused, for the next turn, so one client's
+   * burst never delays every other session's messages by more than a share (docs/server.md,
+   * "Limits").
+   */
   _receive(data: InboundData): void {
     if (this.expired) return;
+    if (this.#backlog.length > 0 || this.#turnUsed >= TURN_SHARE) {
+      const conn = this.connection;
+      // A transport that cannot pause would grow the backlog without bound: process at once.
+      if (conn?.pauseReading && conn.resumeReading) {
+        conn.pauseReading();
+        this.#paused = true;
+        this.#backlog.push(data);
+        this.#scheduleTurn();
+        return;
+      }
+    }
+    this.#process(data);
+  }
+
+  #process(data: InboundData): void {
     this.#lastActivity = this.#host.options.clock.now();
     if (this.#hold) {
       this.#hold = false;
@@ -188,6 +216,8 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       return;
     }
     const items = result.items;
+    this.#turnUsed += turnCost(items);
+    this.#scheduleTurn();
     const now = this.#host.options.clock.now();
     const wait = this.#rates.messages(items.length, now);
     if (wait > 0 && !this.#throttle(wait)) {
@@ -273,6 +303,31 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     }
   }
 
+  #scheduleTurn(): void {
+    if (this.#turnScheduled) return;
+    this.#turnScheduled = true;
+    setImmediate(() => this.#nextTurn());
+  }
+
+  /** A new turn: a new share, spent on the backlog first; reading resumes once it is empty. */
+  #nextTurn(): void {
+    this.#turnScheduled = false;
+    this.#turnUsed = 0;
+    while (this.#backlog.length > 0 && this.#turnUsed < TURN_SHARE && !this.expired) {
+      this.#process(this.#backlog.shift()!);
+    }
+    if (this.expired) this.#backlog.length = 0;
+    else if (this.#backlog.length > 0) this.#scheduleTurn();
+    else this.#resumeReading();
+  }
+
+  /** Reads the socket again, unless a backlog or a throttle still holds it paused. */
+  #resumeReading(): void {
+    if (!this.#paused || this.#backlog.length > 0 || this.#throttled !== null) return;
+    this.#paused = false;
+    this.connection?.resumeReading?.();
+  }
+
   /**
    * Index rule of §3.1: 0 always passes; at or below the highest seen is a resend, dropped. A
    * jump of more than `maxIndexStep` is refused and not recorded: recorded, an index near 2^53
@@ -296,12 +351,13 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     const conn = this.connection;
     if (!conn?.pauseReading || !conn.resumeReading || waitMs > MAX_THROTTLE_MS) return false;
     conn.pauseReading();
+    this.#paused = true;
     // Frames already read still arrive after the pause and deepen the debt: one timer, moved
     // to the latest deadline, so that an earlier, shorter wait cannot resume reading too soon.
     if (this.#throttled) clearTimeout(this.#throttled);
     this.#throttled = setTimeout(() => {
       this.#throttled = null;
-      if (this.connection === conn && !this.expired) conn.resumeReading?.();
+      if (this.connection === conn && !this.expired) this.#resumeReading();
     }, waitMs);
     this.#throttled.unref?.();
     return true;
@@ -616,6 +672,24 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     }
     if (this.#blocked) this.#wake();
   }
+}
+
+/**
+ * A session's share of one event-loop turn, in messages (a ScopeSync also weighs a message per
+ * 32 fragments). Past it, the rest of what its socket delivered waits for the next turn, after
+ * every other socket's input and the timers, so a burst of thousands of changesets from one
+ * client costs the others a few turns of delay, not the whole burst's (BENCHMARKS.md, fairness).
+ */
+const TURN_SHARE = 64;
+
+function turnCost(items: readonly DecodedItem[]): number {
+  let cost = items.length;
+  for (const item of items) {
+    if (item.kind === 'message' && item.message.type === 'ScopeSync')
+      cost += item.message.fragments.length >> 5;
+    else if (item.kind === 'answerable' && item.type === 'ScopeSync') cost += item.fragmentCount >> 5;
+  }
+  return cost;
 }
 
 /** A client further over its rate than this (in ms of refill) is closed rather than throttled. */

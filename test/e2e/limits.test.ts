@@ -315,6 +315,66 @@ describe('session limits', () => {
       await f.server.close();
     }
   });
+
+  test("a burst gets a share of each event-loop turn: another client's message is not kept waiting behind it", async () => {
+    // Rates high enough not to throttle: only the turn share is at work.
+    const f = await server({
+      messages: { burst: 1e6, perSecond: 1e6 },
+      fragments: { burst: 1e6, perSecond: 1e6 },
+    });
+    // Event-loop turns of the server's process, counted by a setImmediate chain.
+    let turn = 0;
+    let counting = true;
+    const tick = () => {
+      turn++;
+      if (counting) setImmediate(tick);
+    };
+    setImmediate(tick);
+    try {
+      const burst = await TestClient.session(f.port);
+      const other = await TestClient.session(f.port, {}, { localAddress: '127.0.0.2' });
+      const { state } = await burst.fetch('Canvas');
+      await other.fetch('Canvas');
+      const burstSession = sessionOf(f, burst);
+      const perTurn = new Map<number, number>();
+      let otherAppliedAfter = -1;
+      let burstApplied = 0;
+      f.scope.on('changes', (_fragments, context) => {
+        if (context.origin === burstSession) {
+          burstApplied++;
+          perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1);
+        } else if (context.origin !== undefined) {
+          otherAppliedAfter = burstApplied;
+        }
+      });
+      const N = 3000;
+      for (let i = 0; i < N; i++)
+        burst.send(
+          move(state!, i).map((frag) => ({
+            type: 'ScopeSync',
+            index: burst.nextIndex++,
+            scopeIndex: 0,
+            atomic: false,
+            fragments: [frag],
+          }))[0]!,
+        );
+      const reply = await other.sync(0, move(state!, -1));
+      assert.deepEqual(reply.fragmentReplies, [{}]);
+      await waitFor(() => burstApplied === N, { message: 'the whole burst is applied' });
+      // One share in the turn that read the socket, one in its check phase: never more.
+      const most = Math.max(...perTurn.values());
+      assert.ok(most <= 2 * 64, `at most two shares of 64 in one turn, got ${most}`);
+      assert.ok(
+        otherAppliedAfter < N,
+        `the other client's change went in before the burst ended (${otherAppliedAfter})`,
+      );
+      assert.equal(burstSession.expired, false);
+      await Promise.all([burst.close(), other.close()]);
+    } finally {
+      counting = false;
+      await f.server.close();
+    }
+  });
 });
 
 describe('queued changesets', () => {
