@@ -440,6 +440,7 @@ function contextOf(options: ApplyOptions): ChangeContext {
   if (options.atomic !== undefined) ctx.atomic = options.atomic;
   if (options.procedure !== undefined) ctx.procedure = options.procedure;
   if (options.replay === true) ctx.replay = true;
+  if (options.replicated === true) ctx.replicated = true;
   return ctx;
 }
 

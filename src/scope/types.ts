@@ -20,6 +20,12 @@ export interface ChangeContext {
    * store): neither broadcast nor stored again.
    */
   replay?: boolean;
+  /**
+   * A change another process accepted and stored (the scope's owner in a cluster, see
+   * docs/cluster.md), applied to this process's replica: broadcast to its sessions, never
+   * stored again.
+   */
+  replicated?: boolean;
 }
 
 export interface ApplyOptions extends ChangeContext {
