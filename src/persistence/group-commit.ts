@@ -74,7 +74,7 @@ export class GroupCommit {
   track(scope: Scope): void {
     if (this.#tracked.has(scope)) return;
     const recorder = (fragments: AppliedFragment[], context: ChangeContext) => {
-      if (context.replay) return;
+      if (context.replay || context.replicated) return; // stored already, or by the owner
       const group = this.#group();
       group.records.push({
         scope: scope.name,

@@ -74,7 +74,29 @@ export interface ServerOptions {
   store?: Store;
   /** Write a snapshot of a durable scope after this many stored changesets (default 1000). */
   snapshotEvery?: number;
+  /**
+   * Serve the scopes together with other processes (docs/cluster.md): scope ownership and the
+   * change log live in Redis, the scopes in `store`, which must then be the PostgreSQL store.
+   */
+  cluster?: ClusterOption;
 }
+
+/** `createServer({cluster})`: how this process joins the others. */
+export interface ClusterOption {
+  /** A Redis URL (`redis://host:6379/0`), or an ioredis client (it is duplicated for blocking reads). */
+  redis: string | RedisClient;
+  /** This process's id, unique among the cluster's live processes. Default host name, pid and random. */
+  processId?: string;
+  /** Prefix of every Redis key. Default `jetstream:`. */
+  prefix?: string;
+  /** How long a scope's owner keeps it without renewing its lease, ms. Default 2000. */
+  leaseTtlMs?: number;
+  /** How long a changeset forwarded to another process waits for its answer, ms. Default 5000. */
+  forwardTimeoutMs?: number;
+}
+
+/** The part of an ioredis client the option accepts (any ioredis `Redis`). */
+export type RedisClient = import('ioredis').Redis;
 
 /** A rate: a bucket of `burst` at once, refilled at `perSecond`. */
 export interface Rate {

@@ -4,6 +4,9 @@
 // to the persistence (persistence/); the server wires both in at construction.
 //
 // The application's hooks, typed and in the order they run, are listed in events.ts.
+
+import { ClusterPersistence } from '../cluster/cluster-persistence.js';
+import { type ClusterConnections, clusterConnections } from '../cluster/connect.js';
 import { ErrorType, type WireError } from '../errors.js';
 import { EphemeralPersistence } from '../persistence/ephemeral.js';
 import { StorePersistence } from '../persistence/store-persistence.js';
@@ -85,18 +88,54 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
   #unloading = new Map<string, Promise<void>>();
   readonly #persistence: Persistence;
   readonly #pipeline: ChangesetPipeline;
+  /** In a cluster (docs/cluster.md): the persistence, which also routes changesets to owners. */
+  #cluster: ClusterPersistence | null = null;
+  #clusterConnections: ClusterConnections | null = null;
 
   constructor(options: ServerOptions = {}) {
     super();
     this.options = resolveOptions(options);
     this.logger = this.options.logger;
-    const persistence: Persistence = options.store
-      ? new StorePersistence(
+    let persistence: Persistence;
+    if (options.cluster) {
+      if (!options.store) {
+        throw new TypeError(
+          'A cluster needs a store: createServer({store: <a PostgreSQL store>, cluster: {redis}})',
+        );
+      }
+      const connections = clusterConnections(options.cluster, this.logger);
+      try {
+        const cluster = new ClusterPersistence(
           options.store,
-          { logger: this.logger, restored: (scope) => this.#restored(scope) },
-          { snapshotEvery: options.snapshotEvery },
-        )
-      : new EphemeralPersistence();
+          {
+            logger: this.logger,
+            restored: (scope) => this.#restored(scope),
+            submit: (scope, req) => this.#pipeline.submit(scope, req),
+          },
+          {
+            ...connections,
+            prefix: options.cluster.prefix,
+            leaseTtlMs: options.cluster.leaseTtlMs,
+            forwardTimeoutMs: options.cluster.forwardTimeoutMs,
+            snapshotEvery: options.snapshotEvery,
+          },
+        );
+        this.#cluster = cluster;
+        this.#clusterConnections = connections;
+        persistence = cluster;
+      } catch (err) {
+        void connections.close();
+        throw err;
+      }
+    } else if (options.store) {
+      persistence = new StorePersistence(
+        options.store,
+        { logger: this.logger, restored: (scope) => this.#restored(scope) },
+        { snapshotEvery: options.snapshotEvery },
+      );
+    } else {
+      persistence = new EphemeralPersistence();
+    }
     this.#persistence = persistence;
     this.#pipeline = new ChangesetPipeline({
       procedures: new ProcedureRunner(this.logger),
@@ -181,6 +220,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     this.hub.close();
     await Promise.all(this.transports.map((t) => t.close()));
     await this.#persistence.close();
+    await this.#clusterConnections?.close();
   }
 
   /** The durable store, when one is configured. */
@@ -195,7 +235,8 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
   }
 
   submit(scope: Scope, req: ChangesetRequest): ChangesetResult | Promise<ChangesetResult> {
-    return this.#pipeline.submit(scope, req);
+    // In a cluster, a scope another process owns gets the changeset from that process.
+    return this.#cluster?.forward(scope, req) ?? this.#pipeline.submit(scope, req);
   }
 
   afterCommit(fn: (err: Error | null) => void): void {

@@ -1,0 +1,449 @@
+// Durability in a cluster (docs/cluster.md): the third Persistence. Every process loads the
+// scopes its sessions use from the shared store; one of them owns each scope (lease.ts) and
+// the others keep replicas that follow the owner's log (replica.ts).
+//
+// - The owner records and group-commits changes exactly as a single process does (it uses a
+//   StorePersistence for that), then appends what it committed to the scope's log.
+// - A non-owner forwards its clients' changesets to the owner (inbox.ts) and answers its client
+//   once its replica shows the change, so that a client never gets an acknowledgement for a
+//   change its own process does not show yet.
+// - When the owner's lease expires (it died) or is released (it shut down), a process with a
+//   replica of the scope takes the lease, catches up from the store, and becomes the owner.
+import type { Redis } from 'ioredis';
+import { ErrorType, type WireError } from '../errors.js';
+import type { ModelClass } from '../model/model-object.js';
+import { restoreScope } from '../persistence/restore.js';
+import { StorePersistence } from '../persistence/store-persistence.js';
+import type { CommitCallback, OpenScopeOptions, Persistence, PersistenceHost } from '../persistence/types.js';
+import type { ChangesetRequest } from '../pipeline/pipeline.js';
+import { encodeFragments } from '../protocol/codec.js';
+import type { Scope } from '../scope/scope.js';
+import type { AppliedFragment, ChangeContext, ChangesetResult, Fragment } from '../scope/types.js';
+import type { Store } from '../store/types.js';
+import type { Logger } from '../util/logger.js';
+import { Inbox } from './inbox.js';
+import { Leases } from './lease.js';
+import { type LogEntry, LogReader, LogWriter, readLog } from './log.js';
+import { Replica } from './replica.js';
+
+export interface ClusterPersistenceOptions {
+  /** Sends commands (leases, log appends, requests). */
+  redis: Redis;
+  /** Opens another connection to the same Redis (two are used for blocking reads). */
+  connect: () => Redis;
+  /** This process's id in the cluster: unique among live processes. */
+  processId: string;
+  /** Key prefix. Default `jetstream:`. */
+  prefix?: string;
+  /** Lease time to live, ms. Default 2000. */
+  leaseTtlMs?: number;
+  /** How long a forwarded changeset waits for the owner's answer, ms. Default 5000. */
+  forwardTimeoutMs?: number;
+  /** How long opening a scope waits for its owner to create it in the store, ms. Default 10000. */
+  createWaitMs?: number;
+  snapshotEvery?: number;
+}
+
+/** What the cluster needs from the server, besides what every persistence gets. */
+export interface ClusterHost extends PersistenceHost {
+  /** Runs a changeset through this process's pipeline (the owner's side of a forward). */
+  submit(scope: Scope, req: ChangesetRequest): ChangesetResult | Promise<ChangesetResult>;
+}
+
+/** A changeset on its way to the owner. */
+interface ForwardRequest {
+  scope: string;
+  fragments: Fragment[];
+  atomic?: boolean;
+  procedure?: string;
+  /** Names the change in the log: `<processId>:<n>`. */
+  origin: string;
+}
+
+/** The owner's answer: one result per fragment, and the version the change led to (0: none). */
+interface ForwardAnswer {
+  results: (WireError | null)[];
+  version: number;
+}
+
+interface Served {
+  scope: Scope;
+  rootClass: ModelClass;
+  owned: boolean;
+  replica: Replica | null;
+  /** Owned: the entries committed and not yet in the log, in order. */
+  unpublished: LogEntry[];
+  publishing: boolean;
+  /** Versions a forwarder waits for, with what to do once the replica shows them. */
+  waiters: { version: number; done: () => void }[];
+}
+
+const NOT_OWNER = 'not the owner';
+
+export class ClusterPersistence implements Persistence {
+  readonly durable = true;
+  readonly store: Store;
+  readonly processId: string;
+  readonly #host: ClusterHost;
+  readonly #logger: Logger;
+  readonly #inner: StorePersistence;
+  readonly #leases: Leases;
+  readonly #writer: LogWriter;
+  readonly #reader: LogReader;
+  readonly #inbox: Inbox;
+  readonly #redis: Redis;
+  readonly #options: ClusterPersistenceOptions;
+  readonly #served = new Map<string, Served>();
+  /** Forwarded changesets of this process, by origin id: the local session they came from. */
+  readonly #forwarded = new Map<string, unknown>();
+  /** Origin ids of changes this process owns and serves for others → the version they made. */
+  readonly #originVersions = new Map<string, number>();
+  readonly #watcher: ReturnType<typeof setInterval>;
+  #started: Promise<void> | null = null;
+  #nextForward = 0;
+  #closed = false;
+
+  constructor(store: Store, host: ClusterHost, options: ClusterPersistenceOptions) {
+    if (store.kind !== 'postgres') {
+      throw new TypeError(
+        `A cluster needs the PostgreSQL store (every process must see every change); got the ${store.kind} store`,
+      );
+    }
+    this.store = store;
+    this.#host = host;
+    this.#logger = host.logger;
+    this.#options = options;
+    this.processId = options.processId;
+    this.#redis = options.redis;
+    this.#inner = new StorePersistence(store, host, { snapshotEvery: options.snapshotEvery });
+    const prefix = options.prefix;
+    this.#leases = new Leases(options.redis, options.processId, {
+      prefix,
+      ttlMs: options.leaseTtlMs,
+      logger: this.#logger,
+    });
+    this.#leases.on('lost', (name) => this.#demote(name));
+    this.#writer = new LogWriter(options.redis, { prefix });
+    this.#reader = new LogReader(options.connect(), options.redis, { prefix, logger: this.#logger });
+    this.#inbox = new Inbox(options.connect(), options.redis, options.processId, {
+      prefix,
+      logger: this.#logger,
+      timeoutMs: options.forwardTimeoutMs,
+    });
+    // Scopes whose owner is gone are taken over by a process that has a replica of them.
+    this.#watcher = setInterval(() => void this.#takeOver(), Math.max(100, (this.#leases.ttlMs / 2) | 0));
+    this.#watcher.unref?.();
+  }
+
+  #start(): Promise<void> {
+    this.#started ??= this.#inbox.start((from, body) => this.#serve(from, body as ForwardRequest));
+    return this.#started;
+  }
+
+  /** True when this process owns `scope` now. */
+  owns(scope: Scope): boolean {
+    const s = this.#served.get(scope.name);
+    return s !== undefined && s.scope === scope && s.owned && this.#leases.holds(scope.name);
+  }
+
+  async open(options: OpenScopeOptions): Promise<Scope> {
+    await this.store.open();
+    await this.#start();
+    const name = options.name;
+    const epoch = await this.#leases.acquire(name);
+    let scope: Scope;
+    if (epoch !== null) {
+      scope = await this.#inner.open(options);
+    } else {
+      // Another process owns it: it creates the scope if it is new. Wait until it is stored.
+      const deadline = Date.now() + (this.#options.createWaitMs ?? 10_000);
+      while ((await this.store.load(name)) === null) {
+        if (Date.now() > deadline) throw new Error(`Scope '${name}' is not stored yet by its owner`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      scope = await this.#inner.open(options);
+    }
+    const served: Served = {
+      scope,
+      rootClass: scope.root!.constructor as ModelClass,
+      owned: false,
+      replica: null,
+      unpublished: [],
+      publishing: false,
+      waiters: [],
+    };
+    this.#served.set(name, served);
+    scope.on('changes', (fragments, context) => this.#changed(served, fragments, context));
+    if (epoch !== null && this.#leases.holds(name)) served.owned = true;
+    else this.#follow(served);
+    return scope;
+  }
+
+  writeBlocked(scope: Scope): WireError | null {
+    return this.#inner.writeBlocked(scope);
+  }
+
+  afterCommit(fn: CommitCallback): void {
+    this.#inner.afterCommit(fn);
+  }
+
+  drain(): Promise<void> {
+    return this.#inner.drain();
+  }
+
+  async release(scope: Scope): Promise<void> {
+    const served = this.#served.get(scope.name);
+    await this.#inner.release(scope);
+    if (served?.scope === scope) {
+      this.#served.delete(scope.name);
+      served.replica?.stop();
+      await this.#publish(served);
+      if (served.owned) await this.#leases.release(scope.name);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#watcher);
+    await this.#inner.close();
+    for (const served of this.#served.values()) {
+      served.replica?.stop();
+      if (served.owned) await this.#publish(served);
+    }
+    await this.#leases.close(); // hands the scopes over at once
+    await this.#reader.close();
+    await this.#inbox.close();
+  }
+
+  // ---- writes ------------------------------------------------------------------------------------
+
+  /**
+   * The pipeline's routing step: null when this process owns the scope (the changeset runs
+   * here), else the owner's answer to the forwarded changeset.
+   */
+  forward(scope: Scope, req: ChangesetRequest): Promise<ChangesetResult> | null {
+    const served = this.#served.get(scope.name);
+    if (served === undefined || served.scope !== scope || this.owns(scope)) return null;
+    return this.#forward(served, req);
+  }
+
+  async #forward(served: Served, req: ChangesetRequest): Promise<ChangesetResult> {
+    const n = req.fragments.length;
+    if (req.authorize) {
+      const denied = await req.authorize(served.scope);
+      if (denied) return rejectAll(n, denied);
+    }
+    const origin = `${this.processId}:${++this.#nextForward}`;
+    const request: ForwardRequest = {
+      scope: served.scope.name,
+      fragments: req.fragments as Fragment[],
+      origin,
+      ...(req.atomic === undefined ? {} : { atomic: req.atomic }),
+      ...(req.procedure === undefined ? {} : { procedure: req.procedure }),
+    };
+    this.#forwarded.set(origin, req.origin);
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        if (this.owns(served.scope)) return await this.#host.submit(served.scope, req);
+        const owner = await this.#leases.owner(served.scope.name);
+        if (owner === null || owner === this.processId) {
+          await this.#takeOver(served);
+          continue;
+        }
+        let answer: ForwardAnswer;
+        try {
+          answer = (await this.#inbox.request(owner, request)) as ForwardAnswer;
+        } catch (err) {
+          if ((err as Error).message === NOT_OWNER) continue; // ownership moved: ask again
+          throw err;
+        }
+        if (answer.version > 0) await this.#shown(served, answer.version);
+        return { results: answer.results, applied: [] };
+      }
+      throw new Error('the scope has no reachable owner');
+    } catch (err) {
+      this.#logger.warn({ err, scope: served.scope.name }, 'forwarded changeset failed');
+      return rejectAll(n, {
+        message: `Could not apply SyncMessage: the scope's owner did not answer (${(err as Error).message})`,
+        type: ErrorType.storeFailed,
+      });
+    } finally {
+      this.#forwarded.delete(origin);
+    }
+  }
+
+  /** Resolves once this process's replica of the scope is at `version` or later. */
+  #shown(served: Served, version: number): Promise<void> {
+    if (served.scope.version >= version) return Promise.resolve();
+    return new Promise((resolve) => served.waiters.push({ version, done: resolve }));
+  }
+
+  /** The owner's side of a forward. */
+  async #serve(_from: string, req: ForwardRequest): Promise<ForwardAnswer> {
+    const served = this.#served.get(req.scope);
+    if (served === undefined || !this.owns(served.scope)) throw new Error(NOT_OWNER);
+    const result = await this.#host.submit(served.scope, {
+      fragments: req.fragments,
+      atomic: req.atomic,
+      procedure: req.procedure,
+      origin: req.origin,
+    });
+    const version = this.#originVersions.get(req.origin) ?? 0;
+    this.#originVersions.delete(req.origin);
+    if (version > 0) {
+      await new Promise<void>((resolve, reject) =>
+        this.#inner.afterCommit((err) => (err ? reject(err) : resolve())),
+      );
+    }
+    return { results: result.results, version };
+  }
+
+  // ---- the log -----------------------------------------------------------------------------------
+
+  #changed(served: Served, fragments: AppliedFragment[], context: ChangeContext): void {
+    const version = served.scope.version;
+    if (context.replicated || context.replay) {
+      // A replica shows a new version: forwarders waiting for it may answer their clients.
+      if (served.waiters.length > 0) {
+        const ready = served.waiters.filter((w) => w.version <= version);
+        served.waiters = served.waiters.filter((w) => w.version > version);
+        for (const w of ready) w.done();
+      }
+      return;
+    }
+    if (!served.owned) return; // refused by the store (see writeBlocked): never published
+    const entry: LogEntry = {
+      version,
+      epoch: this.#leases.epoch(served.scope.name) ?? 0,
+      fragments: encodeFragments(fragments),
+    };
+    if (typeof context.origin === 'string') {
+      entry.origin = context.origin;
+      this.#originVersions.set(context.origin, version);
+    }
+    this.#inner.afterCommit((err) => {
+      if (err) return; // not stored: never published (replicas reload from the store)
+      served.unpublished.push(entry);
+      void this.#publish(served);
+    });
+  }
+
+  /** Appends the scope's committed entries to its log, in order, retrying while Redis is away. */
+  async #publish(served: Served): Promise<void> {
+    if (served.publishing) return;
+    served.publishing = true;
+    try {
+      for (let attempt = 0; served.unpublished.length > 0; attempt++) {
+        const batch = served.unpublished.slice();
+        try {
+          await this.#writer.append(served.scope.name, batch);
+          served.unpublished.splice(0, batch.length);
+          attempt = -1;
+        } catch (err) {
+          // A version already in the log (a previous attempt got through) is not an error.
+          if (/equal or smaller/.test(String((err as Error).message))) {
+            const logged = await readLog(
+              this.#redis,
+              served.scope.name,
+              batch[0]!.version - 1,
+              batch.length,
+              this.#options.prefix,
+            ).catch(() => []);
+            const last = logged.at(-1)?.version ?? 0;
+            served.unpublished = served.unpublished.filter((e) => e.version > last);
+            continue;
+          }
+          if (this.#closed) return;
+          this.#logger.warn(
+            { err, scope: served.scope.name },
+            'could not append to the change log; retrying',
+          );
+          await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt)));
+        }
+      }
+    } finally {
+      served.publishing = false;
+    }
+  }
+
+  // ---- ownership ---------------------------------------------------------------------------------
+
+  #follow(served: Served): void {
+    served.owned = false;
+    served.replica?.stop();
+    const replica = new Replica(served.scope, this.#reader, {
+      logger: this.#logger,
+      originOf: (origin) => this.#forwarded.get(origin),
+      reload: (scope) => this.#reload(served, scope),
+    });
+    served.replica = replica;
+    replica.start();
+  }
+
+  /** Rebuilds a replica from the store, and has its state sent again to its sessions. */
+  async #reload(served: Served, scope: Scope): Promise<void> {
+    const loaded = await this.store.load(scope.name);
+    if (!loaded) throw new Error(`Scope '${scope.name}' is no longer stored`);
+    scope._reset();
+    for (const w of restoreScope(scope, served.rootClass, loaded))
+      this.#logger.warn({ scope: scope.name }, w);
+    this.#host.restored(scope);
+    const ready = served.waiters.filter((w) => w.version <= scope.version);
+    served.waiters = served.waiters.filter((w) => w.version > scope.version);
+    for (const w of ready) w.done();
+  }
+
+  /** The lease of a scope was lost: this process follows the new owner from now on. */
+  #demote(name: string): void {
+    const served = this.#served.get(name);
+    if (served === undefined || !served.owned || this.#closed) return;
+    this.#logger.warn({ scope: name }, 'no longer the owner of the scope: following its new owner');
+    this.#follow(served);
+  }
+
+  /**
+   * Takes over scopes whose owner is gone (`served` alone, or every replica): takes the lease,
+   * applies what the store has beyond the replica, republishes it, and starts accepting.
+   */
+  async #takeOver(only?: Served): Promise<void> {
+    if (this.#closed) return;
+    const candidates = only ? [only] : [...this.#served.values()].filter((s) => !s.owned);
+    for (const served of candidates) {
+      const name = served.scope.name;
+      try {
+        if (!only && (await this.#leases.owner(name)) !== null) continue;
+        const epoch = await this.#leases.acquire(name);
+        if (epoch === null) continue;
+        served.replica?.stop();
+        served.replica = null;
+        // Whatever the old owner stored and the log did not bring yet.
+        const loaded = await this.store.load(name);
+        if (loaded && loaded.version > served.scope.version) {
+          const missing = loaded.changes.filter((c) => c.version > served.scope.version);
+          if (missing.length > 0 && missing[0]!.version === served.scope.version + 1) {
+            for (const c of missing)
+              served.scope.applyChangeset(c.fragments, { replicated: true, atomic: true });
+          }
+          if (served.scope.version !== loaded.version) await this.#reload(served, served.scope);
+          served.unpublished = missing.map((c) => ({
+            version: c.version,
+            epoch,
+            fragments: encodeFragments(c.fragments),
+          }));
+        }
+        served.owned = true;
+        this.#logger.info({ scope: name, epoch }, 'took over the scope');
+        await this.#publish(served);
+      } catch (err) {
+        this.#logger.warn({ err, scope: name }, 'could not take over the scope');
+      }
+    }
+  }
+}
+
+function rejectAll(n: number, error: WireError): ChangesetResult {
+  const results: WireError[] = new Array(n);
+  for (let i = 0; i < n; i++) results[i] = error;
+  return { results, applied: [] };
+}

@@ -1,0 +1,42 @@
+// Redis connections of a cluster process, from the server's `cluster` option.
+
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import type { ClusterOption } from '../server/options.js';
+import type { Logger } from '../util/logger.js';
+
+export interface ClusterConnections {
+  /** For commands (leases, log appends, requests). */
+  redis: Redis;
+  /** Another connection to the same Redis, closed by close(). */
+  connect: () => Redis;
+  processId: string;
+  /** Closes every connection made here (not a client the application passed). */
+  close(): Promise<void>;
+}
+
+export function clusterConnections(option: ClusterOption, logger: Logger): ClusterConnections {
+  if (!option || (typeof option.redis !== 'string' && typeof option.redis?.duplicate !== 'function')) {
+    throw new TypeError('The cluster option needs `redis`: a Redis URL or an ioredis client');
+  }
+  const made: Redis[] = [];
+  const track = (r: Redis) => {
+    // Errors surface as rejected commands where they matter; ioredis reconnects on its own.
+    r.on('error', (err: Error) => logger.warn({ err }, 'Redis connection error'));
+    made.push(r);
+    return r;
+  };
+  const source = option.redis;
+  const redis = typeof source === 'string' ? track(new Redis(source)) : source;
+  const connect = () => track(typeof source === 'string' ? new Redis(source) : source.duplicate());
+  const processId = option.processId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  return {
+    redis,
+    connect,
+    processId,
+    async close() {
+      await Promise.all(made.map((r) => r.quit().catch(() => r.disconnect())));
+    },
+  };
+}
