@@ -1,6 +1,10 @@
 // This server (src/), with the demo models: a Canvas scope of BENCH_SHAPES shapes, served by name
 // to every session. Reports `unavailable` when the server module cannot be loaded, so the suite
 // still runs (and says so) while the server is being written.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
+import v8 from 'node:v8';
 import { runTarget, type ServerStats, shapeValues } from './common.js';
 
 interface OurSession {
@@ -44,6 +48,8 @@ void runTarget(async (shapes) => {
   (canvas as unknown as { shapes: { setAsArray(v: unknown[]): void } }).shapes.setAsArray(list);
   const scope = createScope({ name: 'Canvas' });
   scope.setRoot(canvas);
+
+  heapDiagnostics();
 
   // BENCH_SERVER_STATS=1 (the abuse scenarios): count the server's log lines (limits hit,
   // sessions evicted) and sample its sessions every 100 ms. Off otherwise: nothing extra runs.
@@ -97,3 +103,55 @@ void runTarget(async (shapes) => {
   sample.unref();
   return { port: server.port, close: () => server.close(), stats: () => stats };
 });
+
+/**
+ * Opt-in memory diagnostics, off unless set (nothing extra runs otherwise):
+ * - BENCH_HEAP_DIAG=<dir>: samples RSS, the heap spaces and external memory every 100 ms and, when
+ *   the process exits, writes the sample taken at the highest RSS, with the GC pauses of the run
+ *   by kind, to `<dir>/heap-peak-<pid>.json`;
+ * - BENCH_HEAP_SNAPSHOT_MS=<ms> (with BENCH_HEAP_DIAG): writes one heap snapshot into <dir> that
+ *   many ms after the server is ready.
+ */
+function heapDiagnostics(): void {
+  const dir = process.env.BENCH_HEAP_DIAG;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  const t0 = Date.now();
+  let peak: Record<string, unknown> = { rss: 0 };
+  const sample = setInterval(() => {
+    const m = process.memoryUsage();
+    if (m.rss <= (peak.rss as number)) return;
+    const spaces: Record<string, { size: number; used: number }> = {};
+    for (const s of v8.getHeapSpaceStatistics())
+      spaces[s.space_name] = { size: s.space_size, used: s.space_used_size };
+    peak = { atMs: Date.now() - t0, ...m, heap: v8.getHeapStatistics(), spaces };
+  }, 100);
+  sample.unref();
+  // GC pauses by kind: count, total and longest (ms), over the whole run.
+  const kinds: Record<number, string> = {
+    [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+    [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+    [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+    [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+  };
+  const gc: Record<string, { n: number; totalMs: number; maxMs: number }> = {};
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = kinds[(e as { detail?: { kind?: number } }).detail?.kind ?? 0] ?? 'other';
+      const g = (gc[kind] ??= { n: 0, totalMs: 0, maxMs: 0 });
+      g.n++;
+      g.totalMs += e.duration;
+      g.maxMs = Math.max(g.maxMs, e.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
+  process.on('exit', () => {
+    writeFileSync(join(dir, `heap-peak-${process.pid}.json`), JSON.stringify({ ...peak, gc }, null, 1));
+  });
+  const at = Number(process.env.BENCH_HEAP_SNAPSHOT_MS ?? 0);
+  if (at > 0) {
+    setTimeout(() => {
+      const file = v8.writeHeapSnapshot(join(dir, `heap-${process.pid}-${at}ms.heapsnapshot`));
+      process.stderr.write(`heap snapshot: ${file}\n`);
+    }, at).unref();
+  }
+}

@@ -7,15 +7,24 @@ import type { ModelObject } from '../model/model-object.js';
 import { encodeFragments } from '../protocol/codec.js';
 import type { Scope } from '../scope/scope.js';
 import type { AppliedFragment, ChangeContext } from '../scope/types.js';
-import type { LogChunk } from './outbox.js';
+import { type LogChunk, newLogChunk } from './outbox.js';
 
-/** A scope's broadcast log is cut into chunks of at most this many entries or bytes. */
-const LOG_CHUNK_ENTRIES = 64;
+/**
+ * A scope's broadcast log is cut into chunks of at most this many entries or bytes. A session's
+ * run of broadcasts ends with its chunk, so small chunks cost every busy session an entry per
+ * chunk (at 64 entries, 2,000 runs per session for 10 s of contention); a scope whose sessions
+ * acknowledged everything still keeps its current chunk (at 256 entries of ~150 bytes, ~40 KB).
+ */
+const LOG_CHUNK_ENTRIES = 256;
 const LOG_CHUNK_BYTES = 64 * 1024;
 
 /** What the hub needs from a session. */
 export interface Subscriber {
-  /** A broadcast: its fragment list is `chunk[pos]` of the scope's log (shared, never changed). */
+  /**
+   * A broadcast: its fragment list is `chunk.texts[pos]` of the scope's log (shared, never
+   * changed). A subscriber gets every position of the log from its subscription on but those
+   * whose `chunk.origins[pos]` is itself, in order.
+   */
   enqueueScopeSync(scopeIndex: number, chunk: LogChunk, pos: number): void;
   /** Sends the scope's whole state again (after it was rebuilt from the store). */
   _sendState(scope: Scope): void;
@@ -62,7 +71,7 @@ export class ScopeHub {
     if (!entry) {
       const e: Entry = {
         sessions: new Map(),
-        chunk: [],
+        chunk: newLogChunk(),
         chunkBytes: 0,
         state: null,
         wire: null,
@@ -135,14 +144,20 @@ export class ScopeHub {
     const origin = context.origin;
     if (entry.sessions.size === 1 && entry.sessions.has(origin as Subscriber)) return;
     const json = encodeFragments(fragments);
+    // The text is built by concatenation: a tree of a dozen string pieces, 3–4 times the size of
+    // its characters. Sessions hold it until acknowledged (10 s with the original clients), so it
+    // is flattened now, while young: charCodeAt makes V8 copy it into one flat string, and the
+    // pieces die in the next scavenge (BENCHMARKS.md, acknowledgement interval).
+    json.charCodeAt(0);
     // A new chunk now and then: sessions that acknowledged everything leave the old chunk to the
     // garbage collector, so the log costs at most one small chunk per scope once sessions ack.
-    if (entry.chunk.length >= LOG_CHUNK_ENTRIES || entry.chunkBytes >= LOG_CHUNK_BYTES) {
-      entry.chunk = [];
+    if (entry.chunk.texts.length >= LOG_CHUNK_ENTRIES || entry.chunkBytes >= LOG_CHUNK_BYTES) {
+      entry.chunk = newLogChunk();
       entry.chunkBytes = 0;
     }
     const chunk = entry.chunk;
-    const pos = chunk.push(json) - 1;
+    const pos = chunk.texts.push(json) - 1;
+    chunk.origins.push(origin);
     entry.chunkBytes += json.length;
     for (const [session, scopeIndex] of entry.sessions) {
       if (session !== origin) session.enqueueScopeSync(scopeIndex, chunk, pos);

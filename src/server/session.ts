@@ -72,7 +72,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   connection: Connection | null = null;
 
   #host: SessionHost;
-  #outbox = new Outbox();
+  #outbox = new Outbox(this);
   /** A keep-alive Ping to put in front of the next frame. */
   #ping: string | null = null;
   /** The client asked for a resend: the next frame is Ping + every unacknowledged message. */
@@ -567,7 +567,10 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
         };
         for (let i = 0; i < replies.length; i++) if (replies[i] === ACCEPTED) replies[i] = e;
       }
-      this.#enqueue((i) => encodeScopeSyncReply(i, replyTo, replies));
+      let accepted = true;
+      for (let i = 0; i < replies.length && accepted; i++) accepted = replies[i] === ACCEPTED;
+      if (accepted) this.#enqueueAccepted(replyTo, replies.length);
+      else this.#enqueue((i) => encodeScopeSyncReply(i, replyTo, replies));
     });
   }
 
@@ -596,6 +599,20 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     if (this.expired) return;
     const index = this.#outbox.take();
     this.#outbox.addText(index, build(index));
+    if (this.#outbox.bytes > this.#host.options.sessionLimits.maxPendingBytes) {
+      this.#slowConsumer();
+      return;
+    }
+    this.#wake();
+  }
+
+  /**
+   * Queues a ScopeSyncReply accepting all `n` fragments of `replyTo`: the outbox keeps it as
+   * numbers (a writer holds one per changeset until its client acknowledges).
+   */
+  #enqueueAccepted(replyTo: number, n: number): void {
+    if (this.expired) return;
+    this.#outbox.addAcceptedReply(this.#outbox.take(), replyTo, n);
     if (this.#outbox.bytes > this.#host.options.sessionLimits.maxPendingBytes) {
       this.#slowConsumer();
       return;
