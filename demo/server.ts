@@ -1,9 +1,11 @@
 // The demo server (`npm start`): the two scopes of the original demos, the shapes canvas and
 // the chat room, accepting every session. Port from PORT (default 3000). Scopes are durable:
 // SQLite under JETSTREAM_DATA_DIR (default ./data), or PostgreSQL when DATABASE_URL is set.
+// With REDIS_URL too, the process joins the other demo processes of that database and Redis as
+// one cluster (docs/cluster.md).
 import { createServer as createHttpServer } from 'node:http';
 import pino from 'pino';
-import { createServer, Scope } from '../src/index.js';
+import { type ClusterOption, createServer, Scope } from '../src/index.js';
 import { type Store, storeFromEnv } from '../src/store/index.js';
 import { type ChatService, startChatService } from './chat-service.js';
 import { Canvas, ChatRoom, ChatRoomAttributes, ChatRoomStatus } from './models.js';
@@ -18,6 +20,8 @@ export interface DemoOptions {
   dataDir?: string;
   /** The store to use (not yet opened); default `storeFromEnv({ dataDir })`. Closed by `close()`. */
   store?: Store;
+  /** Join a cluster (docs/cluster.md); needs the PostgreSQL store. Default: REDIS_URL when set. */
+  cluster?: ClusterOption;
 }
 
 /** The canvas scope's initial root. */
@@ -77,7 +81,9 @@ export async function startDemo(options: DemoOptions = {}) {
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
     res.end('Jetstream demo server: connect a Jetstream client to this address over WebSocket.\n');
   });
-  const server = await createServer({ server: http, store, logger });
+  const redisUrl = process.env.REDIS_URL;
+  const cluster = options.cluster ?? (redisUrl ? { redis: redisUrl } : undefined);
+  const server = await createServer({ server: http, store, logger, ...(cluster ? { cluster } : {}) });
   const canvas = await server.openScope({ name: 'Canvas', root: canvasRoot });
   const chatApi = await chatDownstream();
   const chat = await server.openScope({
@@ -86,7 +92,7 @@ export async function startDemo(options: DemoOptions = {}) {
     root: chatRoot,
   });
   currentChat = chat;
-  logger.info({ store: store.kind }, 'scopes loaded');
+  logger.info({ store: store.kind, cluster: cluster !== undefined }, 'scopes loaded');
   // The port may be taken: fail loudly. (ws re-emits the HTTP server's errors to its own
   // listener, so without this one an EADDRINUSE would leave the demo silently not listening.)
   try {

@@ -11,6 +11,7 @@ export {
   ErrorType,
   type ErrorTypeName,
   JetstreamError,
+  OutcomeUnknownError,
   QueryError,
   ScopeError,
   SyncError,
@@ -76,7 +77,7 @@ export type {
   SessionHookWithConnection,
   SyncHook,
 } from './server/events.js';
-export type { Clock, ServerOptions } from './server/options.js';
+export type { Clock, ClusterOption, ServerOptions } from './server/options.js';
 export { createServer, IncomingConnection, Server } from './server/server.js';
 export { Session } from './server/session.js';
 // Stores (docs/persistence.md).

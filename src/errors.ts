@@ -28,6 +28,7 @@ export const ErrorType = {
   rateLimited: 'rate-limited',
   slowConsumer: 'slow-consumer',
   sessionEvicted: 'session-evicted',
+  outcomeUnknown: 'outcome-unknown',
   // Raised by the client SDK itself, never sent by the server.
   clientClosed: 'client-closed',
   connectTimeout: 'connect-timeout',
@@ -94,6 +95,11 @@ export const ErrorCode = {
   CLIENT_CLOSED: 'JS_ERR_CLIENT_CLOSED',
   /** Client SDK: no session was established within `connectTimeout`. */
   CLIENT_CONNECT_TIMEOUT: 'JS_ERR_CLIENT_CONNECT_TIMEOUT',
+  /**
+   * Cluster: a changeset was forwarded to its scope's owner, which did not answer; whether it
+   * was applied is unknown, so the session is closed (docs/cluster.md).
+   */
+  OUTCOME_UNKNOWN: 'JS_ERR_OUTCOME_UNKNOWN',
 } as const;
 export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -157,6 +163,20 @@ export class SyncError extends JetstreamError {
   constructor(message: string, code: ErrorCodeName = ErrorCode.SYNC) {
     super(code, `Could not apply SyncMessage: ${message}`, ErrorType.couldNotApplySyncMessage);
     this.name = 'SyncError';
+  }
+}
+
+/**
+ * A changeset whose outcome cannot be known: it was forwarded to the process that owns its scope,
+ * and that process did not answer (it died or lost the scope). Neither an acknowledgement nor an
+ * error would be true, so the session that sent it is closed with 4097 and this reason; the
+ * client starts a new session, fetches the scope and re-applies what it has not seen
+ * acknowledged (docs/cluster.md, docs/protocol.md §15).
+ */
+export class OutcomeUnknownError extends JetstreamError {
+  constructor(message: string) {
+    super(ErrorCode.OUTCOME_UNKNOWN, message, ErrorType.outcomeUnknown);
+    this.name = 'OutcomeUnknownError';
   }
 }
 

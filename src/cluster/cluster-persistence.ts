@@ -10,7 +10,7 @@
 // - When the owner's lease expires (it died) or is released (it shut down), a process with a
 //   replica of the scope takes the lease, catches up from the store, and becomes the owner.
 import type { Redis } from 'ioredis';
-import { ErrorType, type WireError } from '../errors.js';
+import { OutcomeUnknownError, type WireError } from '../errors.js';
 import type { ModelClass } from '../model/model-object.js';
 import { restoreScope } from '../persistence/restore.js';
 import { StorePersistence } from '../persistence/store-persistence.js';
@@ -263,11 +263,10 @@ export class ClusterPersistence implements Persistence {
       }
       throw new Error('the scope has no reachable owner');
     } catch (err) {
-      this.#logger.warn({ err, scope: served.scope.name }, 'forwarded changeset failed');
-      return rejectAll(n, {
-        message: `Could not apply SyncMessage: the scope's owner did not answer (${(err as Error).message})`,
-        type: ErrorType.storeFailed,
-      });
+      // The owner may have applied it before it died: neither an ack nor an error is true.
+      throw new OutcomeUnknownError(
+        `The scope's owner did not answer (${(err as Error).message}): start a new session`,
+      );
     } finally {
       this.#forwarded.delete(origin);
     }

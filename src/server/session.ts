@@ -11,7 +11,7 @@
 // its socket (above the high-water mark the session stops writing and lets messages wait),
 // inbound messages, fragments, fetches and resends per second, and changesets queued. Over a
 // limit the session is closed with 4097 and a reason naming the limit; nothing else is touched.
-import { ErrorType, type WireError } from '../errors.js';
+import { ErrorType, OutcomeUnknownError, type WireError } from '../errors.js';
 import type { ChangesetRequest } from '../pipeline/pipeline.js';
 // Direct module imports on the hot path: a re-exporting index compiles to property getters.
 import {
@@ -515,6 +515,11 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
         },
         (err: unknown) => {
           this.#queued--;
+          if (err instanceof OutcomeUnknownError) {
+            this.#host.logger.warn({ err, scope: scope.name }, 'changeset outcome unknown: session closed');
+            this.close(CLOSE_SESSION_CLOSED, err.toWire());
+            return;
+          }
           this.#syncFailed(msg.index, n, scope, err);
         },
       );
