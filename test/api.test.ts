@@ -21,6 +21,7 @@ const PUBLIC = [
   'MemoryStore',
   'MemoryTransport',
   'ModelObject',
+  'OutcomeUnknownError',
   'PostgresStore',
   'QueryError',
   'Scope',

@@ -11,26 +11,40 @@
 // carry an error (never an ack), their broadcasts are dropped, and each affected scope is
 // marked failed: it rejects changesets with a clear error until `onFailure` has restored it
 // from the store (reads keep working meanwhile).
+//
+// Snapshots (docs/architecture.md, "Durability"). A store that can compact (Store.compact) is
+// asked, once a group's append has succeeded, to write the snapshot at the version that group
+// reached, from what it has stored: nothing of the scope is captured or encoded here, so a big
+// scope's snapshot costs this event loop nothing (the stores fold in a worker thread). Later
+// groups go on meanwhile: the compaction reads only what is stored up to its version. A store
+// without compaction gets the scope's state, captured when the group closes and written after
+// its append, in the chain.
+
+import type { ModelClass } from '../model/model-object.js';
 import { encodeFragments } from '../protocol/codec.js';
 import type { Scope } from '../scope/scope.js';
 import type { AppliedFragment, ChangeContext } from '../scope/types.js';
 import type { ChangeRecord, Snapshot, Store } from '../store/types.js';
+import { foldSchema } from './schema.js';
 import type { CommitCallback } from './types.js';
 
 interface Group {
   records: ChangeRecord[];
   callbacks: CommitCallback[];
   scopes: Set<Scope>;
-  /** Snapshots taken when the group closed (the state exactly at its last record), written after it. */
+  /**
+   * Without Store.compact: snapshots taken when the group closed (the state exactly at its last
+   * record), written after it.
+   */
   snapshots: Snapshot[];
 }
 
 /**
- * A snapshot costs time proportional to the scope's size, and it blocks the event loop while
- * the state is encoded (and, with SQLite, written). Spacing snapshots by at least a quarter of
- * the object count keeps that cost a small constant per stored change, however big the scope
- * (a 100,000-object scope under load would otherwise snapshot, ~1 s each, every 1,000 changes),
- * while start-up still replays a bounded log.
+ * A snapshot costs time proportional to the scope's size: reading, folding and writing tens of
+ * megabytes for a 100,000-object scope (in a worker thread when the store compacts; on the event
+ * loop otherwise). Spacing snapshots by at least a quarter of the object count keeps that cost
+ * a small constant per stored change, however big the scope (a 100,000-object scope under load
+ * would otherwise snapshot every 1,000 changes), while start-up still replays a bounded log.
  */
 const SNAPSHOT_SHARE = 0.25;
 
@@ -52,6 +66,8 @@ export class GroupCommit {
   #chain: Promise<void> = Promise.resolve();
   #inFlight = 0;
   #sinceSnapshot = new Map<Scope, number>();
+  /** Compactions in flight, one per scope at most (they never reject). */
+  readonly #compactions = new Map<Scope, Promise<void>>();
   #tracked = new Map<Scope, (fragments: AppliedFragment[], context: ChangeContext) => void>();
   /** Scopes whose last append failed: they refuse changesets until restored. */
   readonly failed = new Map<Scope, Error>();
@@ -103,11 +119,16 @@ export class GroupCommit {
     else this.#group().callbacks.push(fn);
   }
 
-  /** Resolves when everything recorded so far has been committed (or failed). */
+  /**
+   * Resolves when everything recorded so far has been committed (or failed), and the snapshots
+   * due by then are written (or failed).
+   */
   async drain(): Promise<void> {
-    if (this.#open === null && this.#inFlight === 0) return this.#chain;
-    await new Promise<void>((resolve) => this.#group().callbacks.push(() => resolve()));
+    if (this.#open !== null || this.#inFlight > 0) {
+      await new Promise<void>((resolve) => this.#group().callbacks.push(() => resolve()));
+    }
     await this.#chain; // the snapshots written after that group
+    await Promise.all(this.#compactions.values());
   }
 
   #group(): Group {
@@ -125,14 +146,12 @@ export class GroupCommit {
     // commit closes it when it ends. One transaction then carries everything that arrived
     // meanwhile, instead of a queue of small groups behind a slow append.
     if (this.#inFlight > 0) return;
-    // A snapshot is taken when its group closes, while the in-memory state is exactly what the
-    // group's records lead to. Taken after the append, it could include a later group that is in
-    // memory but not yet stored, claim that group's version, and make its append conflict.
-    const due: Scope[] = [];
-    for (const s of g.scopes) {
-      const every = Math.max(this.snapshotEvery, s.size * SNAPSHOT_SHARE);
-      if ((this.#sinceSnapshot.get(s) ?? 0) >= every && !this.failed.has(s)) due.push(s);
-    }
+    const compacting = typeof this.store.compact === 'function';
+    // Without compaction, a snapshot is taken when its group closes, while the in-memory state is
+    // exactly what the group's records lead to. Taken after the append, it could include a later
+    // group that is in memory but not yet stored, claim that group's version, and make its append
+    // conflict.
+    const due: Scope[] = compacting ? [] : [...g.scopes].filter((s) => this.#due(s));
     // Server-side edits still pending in those scopes are already in memory: flushed now, they
     // become records of this group, so that the snapshot (which would flush them itself) never
     // holds a change whose record is only in the next group.
@@ -166,10 +185,46 @@ export class GroupCommit {
           });
         }
       }
-      if (!error) await this.#writeSnapshots(g);
+      if (!error) {
+        await this.#writeSnapshots(g);
+        if (compacting) this.#compact(g);
+      }
       this.#inFlight--;
       this.#commitOpen();
     });
+  }
+
+  /** True when `s` has stored enough changes since its last snapshot for the next one. */
+  #due(s: Scope): boolean {
+    const every = Math.max(this.snapshotEvery, s.size * SNAPSHOT_SHARE);
+    return (this.#sinceSnapshot.get(s) ?? 0) >= every && !this.failed.has(s);
+  }
+
+  /**
+   * Starts the compaction of every scope of `g` that is due, at the version `g` brought it to
+   * (stored now). One at a time per scope: a scope whose compaction is still running stays due,
+   * and the group after it ends starts the next.
+   */
+  #compact(g: Group): void {
+    const reached = new Map<string, number>();
+    for (const r of g.records) reached.set(r.scope, r.version);
+    for (const s of g.scopes) {
+      const version = reached.get(s.name);
+      if (version === undefined || !s.root || this.#compactions.has(s) || !this.#due(s)) continue;
+      // What is recorded after `version` counts towards the next snapshot.
+      if (this.#tracked.has(s)) this.#sinceSnapshot.set(s, s.version - version);
+      const schema = foldSchema(s.root.constructor as ModelClass);
+      const run = (async () => this.store.compact!(s.name, version, schema))().then(
+        () => {
+          this.#compactions.delete(s);
+        },
+        (err: unknown) => {
+          this.#compactions.delete(s);
+          this.#options.onSnapshotError?.(s, err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+      this.#compactions.set(s, run);
+    }
   }
 
   #scopeOf(g: Group, name: string): Scope | undefined {

@@ -5,5 +5,6 @@
 export { EphemeralPersistence } from './ephemeral.js';
 export { GroupCommit, type GroupCommitOptions, snapshotOf } from './group-commit.js';
 export { restoreScope } from './restore.js';
+export { foldSchema } from './schema.js';
 export { StorePersistence, type StorePersistenceOptions } from './store-persistence.js';
 export type { CommitCallback, OpenScopeOptions, Persistence, PersistenceHost } from './types.js';

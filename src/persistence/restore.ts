@@ -30,7 +30,7 @@ export function restoreScope(scope: Scope, rootClass: ModelClass, loaded: Loaded
   scope.setRoot(root);
   const classes = reachableClasses(rootClass);
   const apply = (fragments: StoredFragment[], where: string) => {
-    const fitted = fit(fragments, classes, root, warnings, where);
+    const fitted = fit(fragments, classes, scope, root, warnings, where);
     // replay: rebuilding what the store (and the clients) already have: not stored, not broadcast.
     const { results } = scope.applyChangeset(fitted, { replay: true });
     results.forEach((e, i) => {
@@ -43,21 +43,39 @@ export function restoreScope(scope: Scope, rootClass: ModelClass, loaded: Loaded
   return warnings;
 }
 
-/** Drops fragments of unknown classes and properties the models no longer declare. */
+/**
+ * Drops fragments of unknown classes and properties the models no longer declare. A property is
+ * checked against the class of the object it is set on: a `change` may name a superclass of its
+ * target (docs/protocol.md §6.1), and still set a property only the target's own class declares.
+ */
 function fit(
   fragments: StoredFragment[],
   classes: Map<string, ModelClass>,
+  scope: Scope,
   root: ModelObject,
   warnings: string[],
   where: string,
 ): Fragment[] {
   const out: Fragment[] = [];
-  const dropped = new Set<string>();
+  const added = new Map<string, ModelClass>();
   for (const f of fragments) {
-    if (f.uuid !== root.uuid && !classes.has(f.clsName)) dropped.add(f.uuid);
+    const cls = f.type === 'add' ? classes.get(f.clsName) : undefined;
+    if (cls) added.set(f.uuid, cls);
   }
-  for (const f of fragments) {
-    const cls = f.uuid === root.uuid ? (root.constructor as ModelClass) : classes.get(f.clsName);
+  const classOf = (f: StoredFragment): ModelClass | undefined => {
+    if (f.uuid === root.uuid) return root.constructor as ModelClass;
+    if (f.type !== 'change') return classes.get(f.clsName);
+    const target = scope.get(f.uuid);
+    return (target?.constructor as ModelClass | undefined) ?? added.get(f.uuid) ?? classes.get(f.clsName);
+  };
+  const resolved = fragments.map(classOf);
+  const dropped = new Set<string>();
+  fragments.forEach((f, i) => {
+    if (!resolved[i]) dropped.add(f.uuid);
+  });
+  for (let i = 0; i < fragments.length; i++) {
+    const f = fragments[i]!;
+    const cls = resolved[i];
     if (!cls) {
       warnings.push(`${where}: class '${f.clsName}' is no longer defined; object ${f.uuid} dropped`);
       continue;

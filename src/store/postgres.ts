@@ -12,11 +12,19 @@
 //
 // Ordering within this process: calls touching a scope run one after another, in call order (see
 // `serialize`), so the server may issue the next group commit before the previous one settled.
+//
+// Compaction (Store.compact) runs in a worker thread with a connection of its own
+// (postgres-worker.ts): reading, folding and writing tens of megabytes of JSON would block this
+// event loop for a long time. It is not serialized with the other calls: it reads only versions
+// that are stored already and writes only the snapshot and changes up to its version, so the
+// appends that follow neither wait for it nor conflict with it (the worker's header says how).
 
 import pg from 'pg';
 import { StoreError, wrapStoreError } from './errors.js';
+import type { PostgresWorkerData } from './postgres-worker.js';
 import {
   appendConflict,
+  checkCompact,
   checkScopeName,
   checkSnapshot,
   encodeFragments,
@@ -25,7 +33,8 @@ import {
   type ScopeBatch,
   staleSnapshot,
 } from './records.js';
-import type { ChangeRecord, LoadedScope, Snapshot, Store } from './types.js';
+import type { ChangeRecord, FoldSchema, LoadedScope, Snapshot, Store } from './types.js';
+import { LazyWorker } from './worker.js';
 
 export interface PostgresStoreOptions {
   /** e.g. `postgres://user:pass@host:5432/db` (DATABASE_URL). */
@@ -65,6 +74,8 @@ export class PostgresStore implements Store {
   #opening: Promise<void> | null = null;
   /** Per scope, the settling of the last call touching it. */
   readonly #tails = new Map<string, Promise<void>>();
+  /** The compaction worker, started when needed. */
+  readonly #compactor: LazyWorker;
 
   constructor(options: PostgresStoreOptions) {
     if (typeof options?.connectionString !== 'string' || options.connectionString === '') {
@@ -78,6 +89,14 @@ export class PostgresStore implements Store {
         ? quoteIdent(prefix + name)
         : `${quoteIdent(this.#schema)}.${quoteIdent(prefix + name)}`;
     this.#t = { scopes: qualify('scopes'), changes: qualify('changes'), snapshots: qualify('snapshots') };
+    const data: PostgresWorkerData = {
+      connectionString: options.connectionString,
+      applicationName: options.applicationName ?? 'jetstream',
+      connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000,
+      tables: this.#t,
+      background: true,
+    };
+    this.#compactor = new LazyWorker('postgres-worker', data, 'PostgreSQL store (compaction)');
   }
 
   async open(): Promise<void> {
@@ -140,6 +159,8 @@ export class PostgresStore implements Store {
     if (pool === null) return;
     await Promise.all([...this.#tails.values()]);
     this.#pool = null;
+    // After the compactions in flight (the worker runs `close` after them).
+    await this.#compactor.stop().catch(() => undefined);
     await pool.end().catch((err) => {
       throw wrapStoreError('PostgreSQL store: cannot close', err);
     });
@@ -292,6 +313,16 @@ export class PostgresStore implements Store {
       }
       if (row?.written !== 1) throw staleSnapshot(snapshot, Number(row?.previous ?? Number.NaN));
     });
+  }
+
+  async compact(scope: string, version: number, schema: FoldSchema): Promise<void> {
+    checkCompact(scope, version, schema);
+    this.#pool_('compact');
+    try {
+      await this.#compactor.call('compact', [scope, version, schema]);
+    } catch (err) {
+      throw wrapStoreError(`PostgreSQL store: cannot compact scope ${JSON.stringify(scope)}`, err);
+    }
   }
 
   async listScopes(): Promise<string[]> {

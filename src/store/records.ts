@@ -2,7 +2,7 @@
 // the same messages before touching storage.
 
 import { StoreConflictError, StoreError } from './errors.js';
-import type { ChangeRecord, Snapshot } from './types.js';
+import type { ChangeRecord, FoldSchema, Snapshot } from './types.js';
 
 /** The records of one scope within an append batch: versions first..last, contiguous. */
 export interface ScopeBatch {
@@ -75,6 +75,50 @@ export function checkSnapshot(snapshot: Snapshot): void {
   }
 }
 
+/** The arguments of Store.compact. */
+export function checkCompact(scope: unknown, version: unknown, schema: unknown): asserts scope is string {
+  checkScopeName(scope);
+  checkVersion(scope, version, 0);
+  const s = schema as FoldSchema | null;
+  if (typeof s !== 'object' || s === null || typeof s.root !== 'string' || !Array.isArray(s.classes)) {
+    throw new StoreError(`Cannot compact scope ${JSON.stringify(scope)}: invalid schema`);
+  }
+}
+
+/**
+ * What Store.compact requires of the stored scope (`head`: its latest version, `snapshot`: its
+ * snapshot's version, each undefined when there is none); throws the StoreError it rejects with.
+ */
+export function checkCompactable(
+  scope: string,
+  version: number,
+  head: number | undefined,
+  snapshot: number | undefined,
+): void {
+  const name = JSON.stringify(scope);
+  if (head === undefined) throw new StoreError(`Cannot compact scope ${name}: nothing is stored for it`);
+  if (version > head) {
+    throw new StoreError(
+      `Cannot compact scope ${name} at version ${version}: its latest stored version is ${head}`,
+    );
+  }
+  if (snapshot === undefined)
+    throw new StoreError(`Cannot compact scope ${name}: it has no snapshot to start from`);
+}
+
+/** The changes a compaction folds: every version after `base` up to `version`, a gap is an error. */
+export function checkContiguous(
+  scope: string,
+  base: number,
+  version: number,
+  rows: readonly { version: number | string }[],
+): void {
+  if (rows.length === version - base && rows.every((r, i) => Number(r.version) === base + 1 + i)) return;
+  throw new StoreError(
+    `Cannot compact scope ${JSON.stringify(scope)} at version ${version}: changes after version ${base} are missing`,
+  );
+}
+
 /** The stored text of a record's fragments. */
 export function encodeFragments(record: ChangeRecord): string {
   if (typeof record.encodedFragments === 'string') return record.encodedFragments;
@@ -104,7 +148,10 @@ export function appendConflict(batch: ScopeBatch, storedVersion: number): StoreC
   return new StoreConflictError(batch.scope, storedVersion + 1, batch.expectedVersion + 1);
 }
 
-export function staleSnapshot(snapshot: Snapshot, storedSnapshotVersion: number): StoreConflictError {
+export function staleSnapshot(
+  snapshot: Pick<Snapshot, 'scope' | 'version'>,
+  storedSnapshotVersion: number,
+): StoreConflictError {
   return new StoreConflictError(
     snapshot.scope,
     storedSnapshotVersion,

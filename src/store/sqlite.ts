@@ -9,28 +9,40 @@
 // here (bench/store-append.ts) it costs little at that grain. Pass `synchronous: 'NORMAL'` where
 // losing the last moments on power loss is acceptable.
 //
-// Blocking. better-sqlite3 is synchronous: every call below runs on the event loop. Appends and
-// loads are short (prepared statements, one transaction). Writing a large snapshot is not: JSON of
-// a 100,000-object scope is tens of megabytes, and encoding plus writing it stalls every socket
-// for that long. Write snapshots rarely (the server decides when), or move them to a worker.
-// A second process holding the write lock makes a call wait up to `busyTimeoutMs`, also blocking.
+// Blocking. better-sqlite3 is synchronous, so the connection lives in a worker thread
+// (sqlite-worker.ts, sqlite-db.ts) and every call here is a message to it: appends and their
+// fsync, loads, snapshot writes and compactions never run on the server's event loop, nor does
+// the wait for another process's write lock (up to `busyTimeoutMs`). The worker runs the calls
+// one at a time, in call order. What stays here: checking input, the JSON of what is written (a
+// record's is usually encoded already, for the broadcast) and parsing what a load returns, which
+// the caller needs as objects.
+//
+// Compaction (Store.compact, docs/architecture.md "Durability") reads tens of megabytes, folds
+// them (fold.ts) and writes the result: about a second for a 100,000-object scope under load. On
+// the appends' worker every acknowledgement would wait for all of it (measured: up to a second).
+// So a file database reads and folds on a second connection, in a second worker started when
+// needed (WAL lets the appends go on meanwhile), and the result, as bytes that move between the
+// threads without a copy, is written by the appends' worker in its turn: the appends wait only
+// for that write, which is ordered with them like any call and never contends for the lock
+// (where a write on the second connection would make appends poll for it, and could outlast
+// their busy timeout for a big enough scope). A `:memory:` database has one connection only, so
+// it compacts on it.
 
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type { TransferListItem } from 'node:worker_threads';
 import { StoreError, wrapStoreError } from './errors.js';
 import {
-  appendConflict,
+  checkCompact,
   checkScopeName,
   checkSnapshot,
   encodeFragments,
   encodeSnapshotFragments,
   planAppend,
-  staleSnapshot,
 } from './records.js';
-import type { ChangeRecord, LoadedScope, Snapshot, Store } from './types.js';
+import type { Folded, LoadedTexts, SqliteConfig, SqliteSynchronous } from './sqlite-db.js';
+import type { ChangeRecord, FoldSchema, LoadedScope, Snapshot, Store } from './types.js';
+import { LazyWorker, StoreWorker } from './worker.js';
 
-export type SqliteSynchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
+export type { SqliteSynchronous } from './sqlite-db.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file; its directory is created when missing. `:memory:` for tests. */
@@ -39,43 +51,26 @@ export interface SqliteStoreOptions {
   synchronous?: SqliteSynchronous;
   /** Prefix of the table names, so several stores can share one file. Default `jetstream_`. */
   tablePrefix?: string;
-  /** How long a call waits for another process's write lock (blocking). Default 5000. */
+  /** How long a call waits for another process's write lock (in the store's worker). Default 5000. */
   busyTimeoutMs?: number;
 }
 
 const SYNCHRONOUS: readonly SqliteSynchronous[] = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
 
-interface Statements {
-  head: Database.Statement<[string], { version: number }>;
-  setHead: Database.Statement<[string, number]>;
-  insertChange: Database.Statement<[string, number, string]>;
-  changesAfter: Database.Statement<[string, number], { version: number; fragments: string }>;
-  snapshot: Database.Statement<[string], { version: number; root_uuid: string; fragments: string }>;
-  putSnapshot: Database.Statement<[string, number, string, string]>;
-  pruneChanges: Database.Statement<[string, number]>;
-  deleteChanges: Database.Statement<[string]>;
-  deleteSnapshot: Database.Statement<[string]>;
-  deleteHead: Database.Statement<[string]>;
-  listScopes: Database.Statement<[], { name: string }>;
-}
-
-interface Open {
-  db: Database.Database;
-  st: Statements;
-  append: (batches: ReturnType<typeof planAppend>, rows: [string, number, string][]) => void;
-  writeSnapshot: (snapshot: Snapshot, fragments: string) => void;
-  load: (scope: string) => LoadedScope | null;
-  deleteScope: (scope: string) => void;
-}
-
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly filename: string;
   readonly synchronous: SqliteSynchronous;
-  readonly #prefix: string;
-  readonly #busyTimeoutMs: number;
-  /** @internal The open database and its statements (tests reach the connection through it). */
-  _state: Open | null = null;
+  readonly #config: SqliteConfig;
+  /** The worker that owns the connection of every call but compaction; null when not open. */
+  #main: StoreWorker | null = null;
+  #opening: Promise<void> | null = null;
+  /** The worker compactions run on (a file database only), started when needed. */
+  readonly #compactor: LazyWorker;
+  /** The main worker died without being closed: the next call starts a new one. */
+  #crashed = false;
+  /** Compactions in flight: close lets them finish (their write is a call of the main worker). */
+  readonly #compactions = new Set<Promise<void>>();
 
   constructor(options: SqliteStoreOptions) {
     if (typeof options?.filename !== 'string' || options.filename === '') {
@@ -86,200 +81,167 @@ export class SqliteStore implements Store {
     if (!SYNCHRONOUS.includes(this.synchronous)) {
       throw new StoreError(`SQLite store: synchronous must be one of ${SYNCHRONOUS.join(', ')}`);
     }
-    this.#prefix = options.tablePrefix ?? 'jetstream_';
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(this.#prefix)) {
-      throw new StoreError(`SQLite store: invalid tablePrefix ${JSON.stringify(this.#prefix)}`);
+    const tablePrefix = options.tablePrefix ?? 'jetstream_';
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(tablePrefix)) {
+      throw new StoreError(`SQLite store: invalid tablePrefix ${JSON.stringify(tablePrefix)}`);
     }
-    this.#busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    this.#config = {
+      filename: this.filename,
+      synchronous: this.synchronous,
+      tablePrefix,
+      busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+    };
+    this.#compactor = new LazyWorker(
+      'sqlite-worker',
+      { config: this.#config, background: true },
+      'SQLite store (compaction)',
+    );
   }
 
   async open(): Promise<void> {
-    if (this._state !== null) return;
-    let db: Database.Database | undefined;
+    if (this.#main !== null) return;
+    this.#opening ??= this.#start().finally(() => {
+      this.#opening = null;
+    });
+    return this.#opening;
+  }
+
+  async #start(): Promise<void> {
+    let worker: StoreWorker;
     try {
-      if (this.filename !== ':memory:') mkdirSync(dirname(resolve(this.filename)), { recursive: true });
-      db = new Database(this.filename, { timeout: this.#busyTimeoutMs });
-      db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${this.synchronous}`);
-      this._state = this.#prepare(db);
+      worker = await StoreWorker.start('sqlite-worker', { config: this.#config }, 'SQLite store');
     } catch (err) {
-      db?.close();
       throw wrapStoreError(`SQLite store: cannot open ${this.filename}`, err);
     }
+    worker.onDeath = () => {
+      if (this.#main !== worker) return;
+      this.#main = null;
+      this.#crashed = true;
+    };
+    this.#main = worker;
+    this.#crashed = false;
   }
 
   async close(): Promise<void> {
-    const state = this._state;
-    this._state = null;
-    if (state === null) return;
-    try {
-      state.db.close();
-    } catch (err) {
-      throw wrapStoreError(`SQLite store: cannot close ${this.filename}`, err);
-    }
+    await this.#opening?.catch(() => undefined);
+    await Promise.allSettled([...this.#compactions]);
+    const main = this.#main;
+    this.#main = null;
+    this.#crashed = false;
+    // Calls posted before settle first: each worker runs `close` after them.
+    const results = await Promise.allSettled([main?.stop(), this.#compactor.stop()]);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw wrapStoreError(`SQLite store: cannot close ${this.filename}`, failed.reason);
   }
 
   async load(scope: string): Promise<LoadedScope | null> {
     checkScopeName(scope);
-    const state = this.#open_('load');
+    const what = `SQLite store: cannot load scope ${JSON.stringify(scope)}`;
+    const texts = await this.#call<LoadedTexts | null>('load', what, [scope]);
+    if (texts === null) return null;
     try {
-      return state.load(scope);
+      const snap = texts.snapshot;
+      return {
+        snapshot:
+          snap === null
+            ? null
+            : {
+                scope,
+                version: snap.version,
+                rootUUID: snap.rootUUID,
+                fragments: JSON.parse(snap.fragments),
+              },
+        changes: texts.changes.map((r) => ({
+          scope,
+          version: r.version,
+          fragments: JSON.parse(r.fragments),
+        })),
+        version: texts.version,
+      };
     } catch (err) {
-      throw wrapStoreError(`SQLite store: cannot load scope ${JSON.stringify(scope)}`, err);
+      throw wrapStoreError(what, err);
     }
   }
 
   async append(records: ChangeRecord[]): Promise<void> {
     const batches = planAppend(records);
     if (batches.length === 0) return;
-    const state = this.#open_('append');
-    // Encode outside the write lock.
     const rows = records.map((r): [string, number, string] => [r.scope, r.version, encodeFragments(r)]);
-    try {
-      state.append(batches, rows);
-    } catch (err) {
-      throw wrapStoreError('SQLite store: cannot append', err);
-    }
+    await this.#call('append', 'SQLite store: cannot append', [batches, rows]);
   }
 
   async writeSnapshot(snapshot: Snapshot): Promise<void> {
     checkSnapshot(snapshot);
-    const state = this.#open_('writeSnapshot');
     const fragments = encodeSnapshotFragments(snapshot);
+    await this.#call(
+      'writeSnapshot',
+      `SQLite store: cannot write the snapshot of ${JSON.stringify(snapshot.scope)}`,
+      [{ scope: snapshot.scope, version: snapshot.version, rootUUID: snapshot.rootUUID, fragments }],
+    );
+  }
+
+  async compact(scope: string, version: number, schema: FoldSchema): Promise<void> {
+    checkCompact(scope, version, schema);
+    const what = `SQLite store: cannot compact scope ${JSON.stringify(scope)}`;
+    if (this.filename === ':memory:') return this.#call('compact', what, [scope, version, schema]);
+    if (this.#main === null && !this.#crashed) throw this.#notOpen('compact');
+    const run = this.#compactOnTheSide(scope, version, schema, what);
+    this.#compactions.add(run);
     try {
-      state.writeSnapshot(snapshot, fragments);
-    } catch (err) {
-      throw wrapStoreError(
-        `SQLite store: cannot write the snapshot of ${JSON.stringify(snapshot.scope)}`,
-        err,
-      );
+      await run;
+    } finally {
+      this.#compactions.delete(run);
     }
   }
 
-  async listScopes(): Promise<string[]> {
-    const state = this.#open_('listScopes');
+  async #compactOnTheSide(scope: string, version: number, schema: FoldSchema, what: string): Promise<void> {
+    let folded: Folded | null;
     try {
-      return state.st.listScopes.all().map((r) => r.name);
+      folded = await this.#compactor.call<Folded | null>('fold', [scope, version, schema]);
     } catch (err) {
-      throw wrapStoreError('SQLite store: cannot list scopes', err);
+      throw wrapStoreError(what, err);
     }
+    if (folded === null) return;
+    // The bytes move from one worker to the other through here, without a copy.
+    await this.#call(
+      'writeCompacted',
+      what,
+      [scope, version, folded],
+      [folded.fragments.buffer as ArrayBuffer],
+    );
+  }
+
+  async listScopes(): Promise<string[]> {
+    return this.#call('listScopes', 'SQLite store: cannot list scopes', []);
   }
 
   async deleteScope(scope: string): Promise<void> {
     checkScopeName(scope);
-    const state = this.#open_('deleteScope');
+    await this.#call('deleteScope', `SQLite store: cannot delete scope ${JSON.stringify(scope)}`, [scope]);
+  }
+
+  /** @internal Tests: reads or sets a pragma on the store's (main) connection. */
+  _pragma(source: string): Promise<unknown> {
+    return this.#call('pragma', 'SQLite store: pragma failed', [source]);
+  }
+
+  /**
+   * Posts `op` to the main worker, synchronously when it runs (so calls reach it in call order),
+   * and wraps its failure as `what: <driver message>`.
+   */
+  async #call<T>(op: string, what: string, args: unknown[], transfer?: TransferListItem[]): Promise<T> {
+    if (this.#main === null) {
+      if (!this.#crashed) throw this.#notOpen(op);
+      await this.open();
+    }
     try {
-      state.deleteScope(scope);
+      return await this.#main!.call<T>(op, args, transfer);
     } catch (err) {
-      throw wrapStoreError(`SQLite store: cannot delete scope ${JSON.stringify(scope)}`, err);
+      throw wrapStoreError(what, err);
     }
   }
 
-  #open_(what: string): Open {
-    if (this._state === null) {
-      throw new StoreError(`SQLite store: cannot ${what}: the store is not open (${this.filename})`);
-    }
-    return this._state;
-  }
-
-  #prepare(db: Database.Database): Open {
-    const scopes = `${this.#prefix}scopes`;
-    const changes = `${this.#prefix}changes`;
-    const snapshots = `${this.#prefix}snapshots`;
-    // `scopes` holds each scope's latest version: the one row an append must compare and bump,
-    // instead of a max() over the changes (which a snapshot prunes).
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS ${scopes} (
-        name TEXT PRIMARY KEY,
-        version INTEGER NOT NULL
-      ) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS ${changes} (
-        scope TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        fragments TEXT NOT NULL,
-        PRIMARY KEY (scope, version)
-      );
-      CREATE TABLE IF NOT EXISTS ${snapshots} (
-        scope TEXT PRIMARY KEY,
-        version INTEGER NOT NULL,
-        root_uuid TEXT NOT NULL,
-        fragments TEXT NOT NULL
-      );
-    `);
-    const st: Statements = {
-      head: db.prepare(`SELECT version FROM ${scopes} WHERE name = ?`),
-      setHead: db.prepare(
-        `INSERT INTO ${scopes} (name, version) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET version = excluded.version`,
-      ),
-      insertChange: db.prepare(`INSERT INTO ${changes} (scope, version, fragments) VALUES (?, ?, ?)`),
-      changesAfter: db.prepare(
-        `SELECT version, fragments FROM ${changes} WHERE scope = ? AND version > ? ORDER BY version`,
-      ),
-      snapshot: db.prepare(`SELECT version, root_uuid, fragments FROM ${snapshots} WHERE scope = ?`),
-      putSnapshot: db.prepare(
-        `INSERT INTO ${snapshots} (scope, version, root_uuid, fragments) VALUES (?, ?, ?, ?)
-         ON CONFLICT (scope) DO UPDATE SET version = excluded.version, root_uuid = excluded.root_uuid,
-           fragments = excluded.fragments`,
-      ),
-      pruneChanges: db.prepare(`DELETE FROM ${changes} WHERE scope = ? AND version <= ?`),
-      deleteChanges: db.prepare(`DELETE FROM ${changes} WHERE scope = ?`),
-      deleteSnapshot: db.prepare(`DELETE FROM ${snapshots} WHERE scope = ?`),
-      deleteHead: db.prepare(`DELETE FROM ${scopes} WHERE name = ?`),
-      listScopes: db.prepare(`SELECT name FROM ${scopes} ORDER BY name`),
-    };
-
-    // IMMEDIATE takes the write lock before reading the head, so the compare-and-bump holds against
-    // another process writing the same file.
-    const append = db.transaction(
-      (batches: ReturnType<typeof planAppend>, rows: [string, number, string][]) => {
-        for (const batch of batches) {
-          const stored = st.head.get(batch.scope)?.version ?? 0;
-          if (stored !== batch.expectedVersion) throw appendConflict(batch, stored);
-          st.setHead.run(batch.scope, batch.lastVersion);
-        }
-        for (const row of rows) st.insertChange.run(row[0], row[1], row[2]);
-      },
-    );
-    const writeSnapshot = db.transaction((snapshot: Snapshot, fragments: string) => {
-      const previous = st.snapshot.get(snapshot.scope)?.version;
-      if (previous !== undefined && previous > snapshot.version) throw staleSnapshot(snapshot, previous);
-      st.putSnapshot.run(snapshot.scope, snapshot.version, snapshot.rootUUID, fragments);
-      st.pruneChanges.run(snapshot.scope, snapshot.version);
-      const head = st.head.get(snapshot.scope)?.version ?? 0;
-      st.setHead.run(snapshot.scope, Math.max(head, snapshot.version));
-    });
-    // A read transaction: the three reads see one state even if another process writes meanwhile.
-    const load = db.transaction((scope: string): LoadedScope | null => {
-      const head = st.head.get(scope);
-      if (head === undefined) return null;
-      const snap = st.snapshot.get(scope);
-      const rows = st.changesAfter.all(scope, snap?.version ?? -1);
-      return {
-        snapshot:
-          snap === undefined
-            ? null
-            : {
-                scope,
-                version: snap.version,
-                rootUUID: snap.root_uuid,
-                fragments: JSON.parse(snap.fragments),
-              },
-        changes: rows.map((r) => ({ scope, version: r.version, fragments: JSON.parse(r.fragments) })),
-        version: head.version,
-      };
-    });
-    const deleteScope = db.transaction((scope: string) => {
-      st.deleteChanges.run(scope);
-      st.deleteSnapshot.run(scope);
-      st.deleteHead.run(scope);
-    });
-    return {
-      db,
-      st,
-      append: (batches, rows) => append.immediate(batches, rows),
-      writeSnapshot: (snapshot, fragments) => writeSnapshot.immediate(snapshot, fragments),
-      load: (scope) => load.deferred(scope),
-      deleteScope: (scope) => deleteScope.immediate(scope),
-    };
+  #notOpen(op: string): StoreError {
+    return new StoreError(`SQLite store: cannot ${op}: the store is not open (${this.filename})`);
   }
 }

@@ -47,6 +47,32 @@ export interface LoadedScope {
 export type StoreKind = 'memory' | 'sqlite' | 'postgres';
 
 /**
+ * What a store needs to know of the models to compute a snapshot from stored fragments (see
+ * `Store.compact` and fold.ts): plain JSON data, derived once from the scope's model classes by
+ * persistence/ (`foldSchema`), so that a store (and its worker threads) never loads a model.
+ */
+export interface FoldSchema {
+  /** The root's class name: the root keeps it whatever its stored fragment says, as a restore does. */
+  root: string;
+  /** Every class a fragment of the scope may name. */
+  classes: FoldClass[];
+}
+
+export interface FoldClass {
+  name: string;
+  /**
+   * Every property, inherited first, in declaration order (the order a ScopeState lists them),
+   * with the wire value a new object starts with: `null`, `[]`, a default (Dates in seconds).
+   */
+  properties: [name: string, defaultValue: unknown][];
+  /**
+   * The reference properties, in the same order: a model (`false`) or a collection of models
+   * (`true`). Their values are uuids; they are what keeps an object in the scope.
+   */
+  references: [name: string, collection: boolean][];
+}
+
+/**
  * Durable storage of scopes. The in-memory scope stays the source of truth for reads; the store is
  * append-only on the hot path.
  *
@@ -81,6 +107,21 @@ export interface Store {
    * change is allowed: the scope's version becomes the snapshot's.
    */
   writeSnapshot(snapshot: Snapshot): Promise<void>;
+  /**
+   * Optional: writes the snapshot of `scope` at `version` computed from what is stored (the stored
+   * snapshot, then every stored change up to `version`, folded with `schema`: src/store/fold.ts),
+   * and prunes the changes it covers, as `writeSnapshot` would. The caller captures no state, so a
+   * store may do the work away from the caller's event loop (SQLite and PostgreSQL do it in a
+   * worker thread; the memory store on the spot).
+   *
+   * It reads only records up to `version`, which must be stored already: appends of later
+   * versions may be issued meanwhile and neither waits for it nor conflicts with it. It resolves
+   * without writing when the stored snapshot is already at `version` or later (or when the scope
+   * is deleted meanwhile). It rejects with `StoreError` when the scope has no snapshot to start
+   * from, when `version` is above the scope's latest version, or when a change up to `version`
+   * is missing.
+   */
+  compact?(scope: string, version: number, schema: FoldSchema): Promise<void>;
   /** Names of every scope that has something stored, sorted (by code unit). */
   listScopes(): Promise<string[]>;
   /** Removes everything stored for `scope` (admin, tests). No error when there is nothing. */

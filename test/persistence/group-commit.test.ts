@@ -1,5 +1,6 @@
 // Group commit (src/persistence/group-commit.ts) with a MemoryStore behind a wrapper that can hold
-// appends (to let changes pile up during a slow commit) or reject them on demand.
+// appends (to let changes pile up during a slow commit) or reject them on demand: without
+// Store.compact (snapshots captured here), and with it (the store computes them).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Canvas, Shape } from '../../demo/models.js';
@@ -7,7 +8,7 @@ import { GroupCommit, snapshotOf } from '../../src/persistence/group-commit.js';
 import { restoreScope } from '../../src/persistence/restore.js';
 import { Scope } from '../../src/scope/scope.js';
 import { MemoryStore } from '../../src/store/memory.js';
-import type { ChangeRecord, Snapshot, Store } from '../../src/store/types.js';
+import type { ChangeRecord, FoldSchema, Snapshot, Store } from '../../src/store/types.js';
 
 /** A Store that forwards to a MemoryStore, records appends, and can hold or fail them. */
 class TestStore implements Store {
@@ -62,7 +63,7 @@ async function durableCanvas(store: TestStore, snapshotEvery = 1000) {
 
 function addShape(scope: Scope, root: InstanceType<typeof Canvas>, x: number, atomic = false) {
   const id = crypto.randomUUID();
-  const shapes = [...(scope.getState().fragments[0]!.properties.shapes as string[]), id];
+  const shapes = [...root.shapes.map((s: InstanceType<typeof Shape>) => s.uuid), id];
   return scope.applyChangeset(
     [
       { type: 'add', uuid: id, clsName: 'Shape', properties: { x, y: 0, width: 1, height: 1, type: 0 } },
@@ -211,4 +212,141 @@ test('a snapshot taken while server-side edits are pending stores them first (no
   const copy = new Scope({ name: 'Canvas' });
   assert.deepEqual(restoreScope(copy, Canvas, loaded), []);
   assert.deepEqual(copy.getState(), scope.getState());
+});
+
+/** A TestStore that compacts (Store.compact, through the MemoryStore), and can hold or fail compactions. */
+class CompactingStore extends TestStore {
+  compactions: { scope: string; version: number }[] = [];
+  holdCompactions = false;
+  failCompactions: Error | null = null;
+  #held: (() => void)[] = [];
+  async compact(scope: string, version: number, schema: FoldSchema) {
+    this.compactions.push({ scope, version });
+    if (this.holdCompactions) await new Promise<void>((r) => this.#held.push(r));
+    if (this.failCompactions) throw this.failCompactions;
+    return this.inner.compact(scope, version, schema);
+  }
+  releaseCompactions() {
+    this.holdCompactions = false;
+    for (const r of this.#held.splice(0)) r();
+  }
+}
+
+/** Counts the scope's state captures (getState), which a compacting store makes unnecessary. */
+function countStates(scope: Scope): { count: number } {
+  const counter = { count: 0 };
+  const getState = scope.getState.bind(scope);
+  scope.getState = () => {
+    counter.count++;
+    return getState();
+  };
+  return counter;
+}
+
+describe('group commit with a store that compacts', () => {
+  test('the store writes the snapshot from what it stored, at the group boundary; nothing is captured here', async () => {
+    const store = new CompactingStore();
+    const { scope, root, gc, failures } = await durableCanvas(store, 2);
+    const states = countStates(scope);
+    for (let round = 0; round < 6; round++) {
+      store.hold = true;
+      addShape(scope, root, round);
+      root.name = `edited ${round}`; // a server-side edit, pending until the end of the turn
+      addShape(scope, root, round);
+      await nextTurn();
+      addShape(scope, root, round); // in memory, waiting behind the held append
+      await nextTurn();
+      store.release();
+      await gc.drain();
+    }
+    assert.deepEqual(failures, []);
+    assert.ok(store.compactions.length >= 3, JSON.stringify(store.compactions));
+    // Each at the version its group's append reached: the last record of some append.
+    const appended = new Set(store.appends.map((a) => a.at(-1)!.version));
+    for (const c of store.compactions) assert.ok(appended.has(c.version), `compaction at ${c.version}`);
+    const getStates = states.count;
+    const loaded = (await store.load('Canvas'))!;
+    assert.equal(loaded.version, scope.version);
+    assert.equal(loaded.snapshot!.version, store.compactions.at(-1)!.version);
+    const copy = new Scope({ name: 'Canvas' });
+    assert.deepEqual(restoreScope(copy, Canvas, loaded), []);
+    assert.deepEqual(copy.getState(), scope.getState());
+    assert.equal(getStates, 0, 'no state was captured for a snapshot');
+    // The snapshot is exactly the scope's state at its version.
+    const atSnapshot = new Scope({ name: 'Canvas' });
+    restoreScope(atSnapshot, Canvas, { ...loaded, changes: [], version: loaded.snapshot!.version });
+    assert.deepEqual(
+      JSON.parse(JSON.stringify(loaded.snapshot!.fragments)),
+      JSON.parse(JSON.stringify(atSnapshot.getState().fragments)),
+    );
+  });
+
+  test('appends and acknowledgements go on while a compaction runs; one compaction per scope at a time', async () => {
+    const store = new CompactingStore();
+    const { scope, root, gc, failures } = await durableCanvas(store, 2);
+    store.holdCompactions = true;
+    for (let i = 0; i < 2; i++) addShape(scope, root, i);
+    await nextTurn();
+    // Let the first group's append finish (its compaction is held).
+    await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(store.compactions, [{ scope: 'Canvas', version: 2 }]);
+    const acks: (Error | null)[] = [];
+    for (let round = 0; round < 3; round++) {
+      addShape(scope, root, round);
+      addShape(scope, root, round);
+      gc.afterCommit((err) => acks.push(err));
+      await nextTurn();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.deepEqual(acks, [null, null, null], 'acknowledged while the compaction is held');
+    assert.equal(store.compactions.length, 1, 'no second compaction of the scope while one runs');
+    const draining = gc.drain();
+    let drained = false;
+    void draining.then(() => {
+      drained = true;
+    });
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(drained, false, 'drain waits for the compaction');
+    store.releaseCompactions();
+    await draining;
+    // Still due: the next group compacts again, at its own version.
+    addShape(scope, root, 9);
+    await gc.drain();
+    assert.deepEqual(
+      store.compactions.map((c) => c.version),
+      [2, 9],
+    );
+    assert.deepEqual(failures, []);
+    const loaded = (await store.load('Canvas'))!;
+    assert.equal(loaded.snapshot!.version, 9);
+    const copy = new Scope({ name: 'Canvas' });
+    assert.deepEqual(restoreScope(copy, Canvas, loaded), []);
+    assert.deepEqual(copy.getState(), scope.getState());
+  });
+
+  test('a failed compaction is reported; the log keeps everything and the next one is tried later', async () => {
+    const store = new CompactingStore();
+    await store.open();
+    const scope = new Scope({ name: 'Canvas' });
+    const root = new Canvas();
+    root.assign({ name: 'c', shapes: [] });
+    scope.setRoot(root);
+    await store.writeSnapshot(snapshotOf(scope));
+    const errors: string[] = [];
+    const gc = new GroupCommit(store, {
+      snapshotEvery: 1,
+      onSnapshotError: (s, err) => errors.push(`${s.name}: ${err.message}`),
+    });
+    gc.track(scope);
+    store.failCompactions = new Error('disk full');
+    addShape(scope, root, 1);
+    await gc.drain();
+    assert.deepEqual(errors, ['Canvas: disk full']);
+    store.failCompactions = null;
+    addShape(scope, root, 2);
+    await gc.drain();
+    const loaded = (await store.load('Canvas'))!;
+    assert.equal(loaded.snapshot!.version, 2);
+    assert.deepEqual(loaded.changes, []);
+  });
 });

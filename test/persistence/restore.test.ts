@@ -131,3 +131,47 @@ test('a stored scope without a snapshot is an error naming the scope', () => {
     /Stored scope 'Board' has no snapshot/,
   );
 });
+
+test('a change naming a superclass of its target keeps the properties of the target class', () => {
+  // The engine accepts `{type: 'change', clsName: 'Shape'}` for a Circle (docs/protocol.md §6.1)
+  // and stores the fragment as the client sent it: replaying it must check `radius` against
+  // Circle, not drop it as a property Shape lacks.
+  const Shape = model('RShape', function () {
+    this.has('x', Number);
+  });
+  const Circle = Shape.model('RCircle', function () {
+    this.has('radius', Number);
+  });
+  const Board = model('RBoard', function () {
+    this.has('shapes', [Shape]);
+  });
+  const loaded: LoadedScope = {
+    version: 2,
+    snapshot: {
+      scope: 'Board',
+      version: 0,
+      rootUUID: ROOT,
+      fragments: [{ type: 'change', uuid: ROOT, clsName: 'RBoard', properties: { shapes: [] } }],
+    },
+    changes: [
+      {
+        scope: 'Board',
+        version: 1,
+        fragments: [
+          { type: 'change', uuid: B, clsName: 'RShape', properties: { radius: 2 } },
+          { type: 'add', uuid: B, clsName: 'RCircle', properties: { x: 1 } },
+          { type: 'change', uuid: ROOT, clsName: 'RBoard', properties: { shapes: [B] } },
+        ],
+      },
+      {
+        scope: 'Board',
+        version: 2,
+        fragments: [{ type: 'change', uuid: B, clsName: 'RShape', properties: { x: 3, radius: 4 } }],
+      },
+    ],
+  };
+  const scope = new Scope({ name: 'Board' });
+  assert.deepEqual(restoreScope(scope, Board, loaded), []);
+  assert.ok(scope.get(B) instanceof Circle);
+  assert.deepEqual(scope.get(B)!.getValues(), { x: 3, radius: 4 });
+});

@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { fold } from '../../src/store/fold.js';
 import {
   type ChangeRecord,
   type Snapshot,
@@ -13,7 +14,7 @@ import {
   StoreConflictError,
   StoreError,
 } from '../../src/store/index.js';
-import type { StoredFragment } from '../../src/store/types.js';
+import type { FoldSchema, StoredFragment } from '../../src/store/types.js';
 
 let counter = 0;
 /** A scope name no other test of this run uses. */
@@ -38,6 +39,67 @@ function record(scope: string, version: number, fragments = [fragment(version)])
 function snapshot(scope: string, version: number, count = 3): Snapshot {
   const fragments = Array.from({ length: count }, (_, i) => fragment(i));
   return { scope, version, rootUUID: fragments[0]!.uuid, fragments };
+}
+
+// Compaction (Store.compact): a board whose root holds notes; a note may hold another note.
+const board: FoldSchema = {
+  root: 'Board',
+  classes: [
+    {
+      name: 'Board',
+      properties: [
+        ['title', null],
+        ['notes', []],
+      ],
+      references: [['notes', true]],
+    },
+    {
+      name: 'Note',
+      properties: [
+        ['text', 'empty'],
+        ['at', 1.5],
+        ['pinned', null],
+      ],
+      references: [['pinned', false]],
+    },
+  ],
+};
+const BOARD = '10000000-0000-4000-8000-000000000000';
+const note = (n: number) => `10000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+
+function boardSnapshot(scope: string, version: number): Snapshot {
+  return {
+    scope,
+    version,
+    rootUUID: BOARD,
+    fragments: [{ type: 'change', uuid: BOARD, clsName: 'Board', properties: { title: 't', notes: [] } }],
+  };
+}
+
+/** Version v adds note v to the board, changes note v - 1, and drops note v - 2 (from v = 3). */
+function boardRecord(scope: string, v: number): ChangeRecord {
+  const notes = [note(v - 1), note(v)].filter((_, i) => v - 1 + i >= 1);
+  const fragments: StoredFragment[] = [
+    { type: 'add', uuid: note(v), clsName: 'Note', properties: { text: `note ${v}` } },
+    { type: 'change', uuid: BOARD, clsName: 'Board', properties: { notes } },
+  ];
+  if (v > 1)
+    fragments.push({ type: 'change', uuid: note(v - 1), clsName: 'Note', properties: { pinned: note(v) } });
+  return { scope, version: v, fragments };
+}
+
+function boardRecords(scope: string, from: number, to: number): ChangeRecord[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => boardRecord(scope, from + i));
+}
+
+/** The snapshot at `version`, as the fold computes it from the initial one. */
+function boardAt(scope: string, version: number): Snapshot {
+  const folded = fold(
+    board,
+    boardSnapshot(scope, 0),
+    boardRecords(scope, 1, version).map((r) => r.fragments),
+  );
+  return { scope, version, ...folded };
 }
 
 export function runStoreConformance(
@@ -431,6 +493,136 @@ export function runStoreConformance(
         ['rejected', 'rejected', 'fulfilled'],
       );
       assert.equal((await store.load(a))!.version, 10);
+    });
+
+    describe('compact', () => {
+      const compactOf = (store: Store) => {
+        assert.ok(store.compact, `${name} has no compact`);
+        return store.compact.bind(store);
+      };
+      const skip = async () => typeof (await makeStore()).compact !== 'function';
+
+      test('writes the snapshot folded from the stored snapshot and changes up to a version; prunes them', async (t) => {
+        if (await skip()) return t.skip(`${name} does not compact`);
+        const store = await open();
+        const scope = scopeName('compact');
+        await store.writeSnapshot(boardSnapshot(scope, 0));
+        await store.append(boardRecords(scope, 1, 6));
+        await compactOf(store)(scope, 4, board);
+        const loaded = (await store.load(scope))!;
+        assert.equal(loaded.version, 6);
+        assert.deepEqual(loaded.snapshot, boardAt(scope, 4));
+        assert.deepEqual(loaded.changes, boardRecords(scope, 5, 6));
+        // What the fold gives, written out: notes 3 and 4 are left, 3 pinning 4; defaults filled in.
+        assert.deepEqual(loaded.snapshot!.fragments, [
+          {
+            type: 'change',
+            uuid: BOARD,
+            clsName: 'Board',
+            properties: { title: 't', notes: [note(3), note(4)] },
+          },
+          {
+            type: 'add',
+            uuid: note(3),
+            clsName: 'Note',
+            properties: { text: 'note 3', at: 1.5, pinned: note(4) },
+          },
+          { type: 'add', uuid: note(4), clsName: 'Note', properties: { text: 'note 4', at: 1.5 } },
+        ]);
+        // Again, from that snapshot, up to the latest version; the log goes on after it.
+        await compactOf(store)(scope, 6, board);
+        assert.deepEqual(await store.load(scope), { snapshot: boardAt(scope, 6), changes: [], version: 6 });
+        await assert.rejects(store.append([boardRecord(scope, 6)]), StoreConflictError);
+        await store.append([boardRecord(scope, 7)]);
+        assert.deepEqual((await store.load(scope))!.changes, [boardRecord(scope, 7)]);
+      });
+
+      test('does nothing when the stored snapshot is at that version or later', async (t) => {
+        if (await skip()) return t.skip(`${name} does not compact`);
+        const store = await open();
+        const scope = scopeName('compact-noop');
+        await store.writeSnapshot(boardSnapshot(scope, 0));
+        await store.append(boardRecords(scope, 1, 5));
+        const written = boardAt(scope, 3);
+        await store.writeSnapshot(written);
+        await compactOf(store)(scope, 2, board);
+        await compactOf(store)(scope, 3, board);
+        assert.deepEqual(await store.load(scope), {
+          snapshot: written,
+          changes: boardRecords(scope, 4, 5),
+          version: 5,
+        });
+      });
+
+      test('rejects with StoreError: unknown scope, version not stored yet, no snapshot, invalid input', async (t) => {
+        if (await skip()) return t.skip(`${name} does not compact`);
+        const store = await open();
+        const compact = compactOf(store);
+        await assert.rejects(compact(scopeName('compact-unknown'), 1, board), /nothing is stored/);
+        const scope = scopeName('compact-errors');
+        await store.writeSnapshot(boardSnapshot(scope, 0));
+        await store.append(boardRecords(scope, 1, 2));
+        await assert.rejects(compact(scope, 3, board), (err: unknown) => {
+          assert.ok(err instanceof StoreError);
+          assert.match(err.message, /version 3: its latest stored version is 2/);
+          return true;
+        });
+        const bare = scopeName('compact-bare');
+        await store.append([boardRecord(bare, 1)]);
+        await assert.rejects(compact(bare, 1, board), /no snapshot to start from/);
+        await assert.rejects(compact('', 1, board), StoreError);
+        await assert.rejects(compact(scope, -1, board), StoreError);
+        await assert.rejects(compact(scope, 1.5, board), StoreError);
+        await assert.rejects(compact(scope, 1, null as never), StoreError);
+        assert.deepEqual((await store.load(scope))!.snapshot, boardSnapshot(scope, 0), 'nothing written');
+        const closed = await makeStore();
+        await assert.rejects(compactOf(closed)(scope, 1, board), StoreError);
+      });
+
+      test('appends issued while a compaction runs land, in order, and never conflict with it', async (t) => {
+        if (await skip()) return t.skip(`${name} does not compact`);
+        const store = await open();
+        const scope = scopeName('compact-concurrent');
+        const other = scopeName('compact-concurrent-other');
+        await store.writeSnapshot(boardSnapshot(scope, 0));
+        // Big enough that the compaction is still running while the appends are issued.
+        const many = boardRecords(scope, 1, 3000);
+        await store.append(many.slice(0, 2000));
+        const compacting = compactOf(store)(scope, 2000, board);
+        const appends: Promise<void>[] = [];
+        for (let v = 2001; v <= 3000; v += 100) {
+          appends.push(store.append([...many.slice(v - 1, v + 99), record(other, (v - 1901) / 100)]));
+        }
+        // A compaction's version must be stored: this one starts once 2401..2500 is, while the
+        // later appends may still be in flight.
+        const later = appends[4]!.then(() => compactOf(store)(scope, 2500, board));
+        await Promise.all([compacting, ...appends, later]);
+        const loaded = (await store.load(scope))!;
+        assert.equal(loaded.version, 3000);
+        assert.deepEqual(loaded.snapshot, boardAt(scope, 2500));
+        assert.deepEqual(
+          loaded.changes.map((c) => c.version),
+          Array.from({ length: 500 }, (_, i) => 2501 + i),
+        );
+        assert.equal((await store.load(other))!.version, 10);
+      });
+
+      test('a compacted snapshot survives a reopen; close waits for a compaction in flight', async (t) => {
+        if (await skip()) return t.skip(`${name} does not compact`);
+        const scope = scopeName('compact-reopen');
+        const first = await open();
+        await first.writeSnapshot(boardSnapshot(scope, 0));
+        await first.append(boardRecords(scope, 1, 300));
+        const compacting = compactOf(first)(scope, 300, board);
+        await first.close();
+        await compacting;
+        const second = await open();
+        assert.deepEqual(await second.load(scope), {
+          snapshot: boardAt(scope, 300),
+          changes: [],
+          version: 300,
+        });
+      });
     });
 
     test('errors carry a generic wire form, not storage details', async () => {

@@ -3,7 +3,6 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import type Database from 'better-sqlite3';
 import { createStore, SqliteStore, StoreError, storeFromEnv } from '../../src/store/index.js';
 import { runStoreConformance } from './conformance.js';
 
@@ -21,11 +20,9 @@ runStoreConformance(
   async () => {},
 );
 
-/** The store's own connection, to check pragmas and to simulate faults. */
-function connection(store: SqliteStore): Database.Database {
-  const state = store._state;
-  if (!state) throw new Error('the store is not open');
-  return state.db;
+/** A pragma on the store's own connection (in its worker), to check settings and to simulate faults. */
+function pragma(store: SqliteStore, source: string): Promise<unknown> {
+  return store._pragma(source);
 }
 
 test('SqliteStore: WAL mode, synchronous FULL by default and configurable', async () => {
@@ -39,8 +36,8 @@ test('SqliteStore: WAL mode, synchronous FULL by default and configurable', asyn
       synchronous === undefined ? { filename: file } : { filename: file, synchronous },
     );
     await store.open();
-    assert.equal(connection(store).pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(connection(store).pragma('synchronous', { simple: true }), expected);
+    assert.equal(await pragma(store, 'journal_mode'), 'wal');
+    assert.equal(await pragma(store, 'synchronous'), expected);
     assert.equal(store.synchronous, synchronous ?? 'FULL');
     await store.close();
   }
@@ -62,11 +59,39 @@ test('SqliteStore: a table prefix keeps two stores apart in one file', async () 
   await two.close();
 });
 
-test('SqliteStore: :memory: works (no directory to create)', async () => {
+test('SqliteStore: :memory: works (no directory to create), compaction included (on its one connection)', async () => {
   const store = new SqliteStore({ filename: ':memory:' });
   await store.open();
   await store.append([{ scope: 's', version: 1, fragments: [] }]);
   assert.equal((await store.load('s'))!.version, 1);
+  const root = '00000000-0000-4000-8000-000000000000';
+  await store.writeSnapshot({
+    scope: 'c',
+    version: 0,
+    rootUUID: root,
+    fragments: [{ type: 'change', uuid: root, clsName: 'R', properties: { n: 0 } }],
+  });
+  await store.append([
+    {
+      scope: 'c',
+      version: 1,
+      fragments: [{ type: 'change', uuid: root, clsName: 'R', properties: { n: 1 } }],
+    },
+  ]);
+  await store.compact('c', 1, {
+    root: 'R',
+    classes: [{ name: 'R', properties: [['n', null]], references: [] }],
+  });
+  assert.deepEqual(await store.load('c'), {
+    snapshot: {
+      scope: 'c',
+      version: 1,
+      rootUUID: root,
+      fragments: [{ type: 'change', uuid: root, clsName: 'R', properties: { n: 1 } }],
+    },
+    changes: [],
+    version: 1,
+  });
   await store.close();
 });
 
@@ -117,7 +142,7 @@ test('SqliteStore: a database that turned read-only rejects append and snapshot 
   const store = new SqliteStore({ filename: join(dir, 'readonly.db') });
   await store.open();
   await store.append([{ scope: 's', version: 1, fragments: [] }]);
-  connection(store).pragma('query_only = ON');
+  await pragma(store, 'query_only = ON');
   await assert.rejects(store.append([{ scope: 's', version: 2, fragments: [] }]), (err: unknown) => {
     assert.ok(err instanceof StoreError);
     assert.match(err.message, /SQLite store: cannot append: .*readonly/i);
@@ -127,7 +152,7 @@ test('SqliteStore: a database that turned read-only rejects append and snapshot 
     store.writeSnapshot({ scope: 's', version: 1, rootUUID: 'r', fragments: [] }),
     /SQLite store: cannot write the snapshot of "s": .*readonly/i,
   );
-  connection(store).pragma('query_only = OFF');
+  await pragma(store, 'query_only = OFF');
   await store.append([{ scope: 's', version: 2, fragments: [] }]);
   assert.equal((await store.load('s'))!.version, 2);
   await store.close();
