@@ -21,6 +21,7 @@ import type { Scope } from '../scope/scope.js';
 import type { AppliedFragment, ChangeContext, ChangesetResult, Fragment } from '../scope/types.js';
 import type { Store } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
+import { FencedStore } from './fenced-store.js';
 import { Inbox } from './inbox.js';
 import { Leases } from './lease.js';
 import { type LogEntry, LogReader, LogWriter, readLog } from './log.js';
@@ -76,6 +77,8 @@ interface Served {
   publishing: boolean;
   /** Versions a forwarder waits for, with what to do once the replica shows them. */
   waiters: { version: number; done: () => void }[];
+  /** A claim of the scope's lease in progress (see #claim). */
+  claiming: Promise<void> | null;
 }
 
 const NOT_OWNER = 'not the owner';
@@ -115,7 +118,12 @@ export class ClusterPersistence implements Persistence {
     this.#options = options;
     this.processId = options.processId;
     this.#redis = options.redis;
-    this.#inner = new StorePersistence(store, host, { snapshotEvery: options.snapshotEvery });
+    // Appends go through the fence: only for scopes this process owns and trusts its lease on.
+    const fenced = new FencedStore(store, (name) => {
+      const served = this.#served.get(name);
+      return served?.owned === true && this.#leases.holds(name);
+    });
+    this.#inner = new StorePersistence(fenced, host, { snapshotEvery: options.snapshotEvery });
     const prefix = options.prefix;
     this.#leases = new Leases(options.redis, options.processId, {
       prefix,
@@ -171,6 +179,7 @@ export class ClusterPersistence implements Persistence {
       unpublished: [],
       publishing: false,
       waiters: [],
+      claiming: null,
     };
     this.#served.set(name, served);
     scope.on('changes', (fragments, context) => this.#changed(served, fragments, context));
@@ -248,7 +257,7 @@ export class ClusterPersistence implements Persistence {
         if (this.owns(served.scope)) return await this.#host.submit(served.scope, req);
         const owner = await this.#leases.owner(served.scope.name);
         if (owner === null || owner === this.processId) {
-          await this.#takeOver(served);
+          await this.#claim(served);
           continue;
         }
         let answer: ForwardAnswer;
@@ -368,22 +377,33 @@ export class ClusterPersistence implements Persistence {
 
   // ---- ownership ---------------------------------------------------------------------------------
 
-  #follow(served: Served): void {
+  /**
+   * Follows the scope's owner from now on. `fromStore`: rebuild the scope from the store first
+   * (a deposed owner's memory may hold changes that were never stored).
+   */
+  #follow(served: Served, fromStore = false): void {
     served.owned = false;
     served.replica?.stop();
-    const replica = new Replica(served.scope, this.#reader, {
+    const replica: Replica = new Replica(served.scope, this.#reader, {
       logger: this.#logger,
       originOf: (origin) => this.#forwarded.get(origin),
-      reload: (scope) => this.#reload(served, scope),
+      reload: (scope): Promise<void> => this.#reload(served, scope, replica),
     });
     served.replica = replica;
-    replica.start();
+    if (fromStore) replica.reload('this process lost the scope: its state may hold changes never stored');
+    else replica.start();
   }
 
-  /** Rebuilds a replica from the store, and has its state sent again to its sessions. */
-  async #reload(served: Served, scope: Scope): Promise<void> {
+  /**
+   * Rebuilds a replica from the store, and has its state sent again to its sessions. `replica`:
+   * the replica asking, which may have been stopped while the store answered (this process took
+   * the scope over meanwhile and may already hold changes the load predates): then nothing is
+   * touched.
+   */
+  async #reload(served: Served, scope: Scope, replica?: Replica): Promise<void> {
     const loaded = await this.store.load(scope.name);
     if (!loaded) throw new Error(`Scope '${scope.name}' is no longer stored`);
+    if (replica !== undefined && (served.replica !== replica || served.owned)) return;
     scope._reset();
     for (const w of restoreScope(scope, served.rootClass, loaded))
       this.#logger.warn({ scope: scope.name }, w);
@@ -398,45 +418,81 @@ export class ClusterPersistence implements Persistence {
     const served = this.#served.get(name);
     if (served === undefined || !served.owned || this.#closed) return;
     this.#logger.warn({ scope: name }, 'no longer the owner of the scope: following its new owner');
-    this.#follow(served);
+    this.#follow(served, true);
+  }
+
+  /** Takes over every replicated scope whose owner is gone (the watcher). */
+  async #takeOver(): Promise<void> {
+    if (this.#closed) return;
+    for (const served of [...this.#served.values()]) {
+      if (served.owned || served.claiming) continue;
+      try {
+        if ((await this.#leases.owner(served.scope.name)) !== null) continue;
+      } catch {
+        continue; // Redis away: the next round asks again
+      }
+      await this.#claim(served);
+    }
   }
 
   /**
-   * Takes over scopes whose owner is gone (`served` alone, or every replica): takes the lease,
-   * applies what the store has beyond the replica, republishes it, and starts accepting.
+   * Becomes the owner of `served` if its lease is free: takes the lease, applies what the store
+   * has beyond the replica, republishes it, and starts accepting. One claim per scope at a time:
+   * a forwarder and the watcher asking together share it.
    */
-  async #takeOver(only?: Served): Promise<void> {
-    if (this.#closed) return;
-    const candidates = only ? [only] : [...this.#served.values()].filter((s) => !s.owned);
-    for (const served of candidates) {
-      const name = served.scope.name;
-      try {
-        if (!only && (await this.#leases.owner(name)) !== null) continue;
-        const epoch = await this.#leases.acquire(name);
-        if (epoch === null) continue;
-        served.replica?.stop();
-        served.replica = null;
+  #claim(served: Served): Promise<void> {
+    served.claiming ??= this.#doClaim(served).finally(() => {
+      served.claiming = null;
+    });
+    return served.claiming;
+  }
+
+  async #doClaim(served: Served): Promise<void> {
+    if (this.#closed || served.owned) return;
+    const name = served.scope.name;
+    try {
+      const epoch = await this.#leases.acquire(name);
+      if (epoch === null) return;
+      served.replica?.stop();
+      served.replica = null;
+      const scope = served.scope;
+      const unpublished: LogEntry[] = [];
+      for (let attempt = 0; ; attempt++) {
         // Whatever the old owner stored and the log did not bring yet.
         const loaded = await this.store.load(name);
-        if (loaded && loaded.version > served.scope.version) {
-          const missing = loaded.changes.filter((c) => c.version > served.scope.version);
-          if (missing.length > 0 && missing[0]!.version === served.scope.version + 1) {
-            for (const c of missing)
-              served.scope.applyChangeset(c.fragments, { replicated: true, atomic: true });
+        if (!loaded) throw new Error(`Scope '${name}' is no longer stored`);
+        if (loaded.version > scope.version) {
+          const missing = loaded.changes.filter((c) => c.version > scope.version);
+          if (missing.length > 0 && missing[0]!.version === scope.version + 1) {
+            for (const c of missing) {
+              if (c.fragments.length > 0)
+                scope.applyChangeset(c.fragments, { replicated: true, atomic: true });
+              scope.version = c.version;
+            }
           }
-          if (served.scope.version !== loaded.version) await this.#reload(served, served.scope);
-          served.unpublished = missing.map((c) => ({
-            version: c.version,
-            epoch,
-            fragments: encodeFragments(c.fragments),
-          }));
+          if (scope.version !== loaded.version) await this.#reload(served, scope);
+          for (const c of missing) {
+            unpublished.push({ version: c.version, epoch, fragments: encodeFragments(c.fragments) });
+          }
         }
-        served.owned = true;
-        this.#logger.info({ scope: name, epoch }, 'took over the scope');
-        await this.#publish(served);
-      } catch (err) {
-        this.#logger.warn({ err, scope: name }, 'could not take over the scope');
+        // The fence: an empty change at the next version. An append the old owner still has on
+        // its way now conflicts with it in the store, so nothing it stores from here on can be
+        // acknowledged (fenced-store.ts). If one got in first, load it and fence after it.
+        try {
+          await this.store.append([{ scope: name, version: scope.version + 1, fragments: [] }]);
+          scope.version++;
+          unpublished.push({ version: scope.version, epoch, fragments: '[]' });
+          break;
+        } catch (err) {
+          if (attempt >= 5) throw err;
+        }
       }
+      served.unpublished = unpublished;
+      served.owned = true;
+      this.#logger.info({ scope: name, epoch }, 'took over the scope');
+      await this.#publish(served);
+    } catch (err) {
+      this.#logger.warn({ err, scope: name }, 'could not take over the scope');
     }
   }
 }

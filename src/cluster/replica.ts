@@ -75,6 +75,12 @@ export class Replica {
         this.#reload(`version ${entry.version} is not JSON`);
         return;
       }
+      if (fragments.length === 0) {
+        // A new owner's fence (cluster-persistence.ts): a version with no change.
+        scope.version = entry.version;
+        this.#options.applied?.(scope, entry);
+        continue;
+      }
       const origin = entry.origin === undefined ? undefined : this.#options.originOf?.(entry.origin);
       const { results } = scope.applyChangeset(fragments, {
         replicated: true,
@@ -88,6 +94,12 @@ export class Replica {
       }
       this.#options.applied?.(scope, entry);
     }
+  }
+
+  /** Rebuilds the scope from the store now, then follows the log from there. */
+  reload(why: string): void {
+    this.#stopped = false;
+    this.#reload(why);
   }
 
   #reload(why: string): void {

@@ -61,6 +61,11 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
   requireProcedures: boolean;
   /** Number of change batches emitted so far (the store's version counter). */
   version = 0;
+  /**
+   * @internal Incremented by every `_reset()`: after a rebuild from the store, a version number
+   * may come again with other contents, so what is cached by version is keyed by this too.
+   */
+  _generation = 0;
 
   #root: ModelObject | null = null;
   /** @internal uuid → object, for every object in the scope. */
@@ -301,6 +306,7 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
    * scope can be rebuilt from a store after a failed append. Sessions keep holding the scope.
    */
   _reset(): void {
+    this._generation++;
     for (const o of this._index.values()) o._scope = null;
     this._index.clear();
     this.#pendingAdds.clear();

@@ -44,7 +44,7 @@ interface Entry {
   chunk: LogChunk;
   chunkBytes: number;
   listener: (fragments: AppliedFragment[], context: ChangeContext) => void;
-  state: { version: number; rootUUID: string; json: string } | null;
+  state: { version: number; generation: number; rootUUID: string; json: string } | null;
   /**
    * Each object's encoded fragment (what follows `"uuid":`), kept from one state encoding to
    * the next and dropped when a change names the object. A fetch of a scope that changes all
@@ -123,13 +123,18 @@ export class ScopeHub {
   state(scope: Scope): { rootUUID: string; json: string } {
     scope.flush();
     const entry = this.#entries.get(scope);
-    if (entry?.state && entry.state.version === scope.version) return entry.state;
+    const cached = entry?.state;
+    if (cached && cached.version === scope.version && cached.generation === scope._generation) return cached;
     if (!entry) {
       const { rootUUID, fragments } = scope.getState();
       return { rootUUID, json: encodeFragments(fragments) };
     }
     entry.wire ??= new WeakMap();
-    const state = { version: scope.version, ...encodeState(scope, entry.wire) };
+    const state = {
+      version: scope.version,
+      generation: scope._generation,
+      ...encodeState(scope, entry.wire),
+    };
     entry.state = state;
     return state;
   }

@@ -562,6 +562,12 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       replies[i] = e ? { error: e } : ACCEPTED;
     }
     this.#host.afterCommit((err) => {
+      if (err instanceof OutcomeUnknownError) {
+        // A cluster process that lost its scope before storing: the client re-applies elsewhere.
+        this.#host.logger.warn({ err }, 'changeset not stored by a deposed owner: session closed');
+        this.close(CLOSE_SESSION_CLOSED, err.toWire());
+        return;
+      }
       if (err) {
         // Never an ack for something not stored (§7 step 7).
         const e: FragmentReply = {

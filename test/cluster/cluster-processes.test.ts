@@ -161,4 +161,54 @@ describe('cluster processes', () => {
       for (const p of procs) await p.kill();
     }
   });
+
+  test('an owner paused past its lease (SIGSTOP) and resumed acknowledges nothing it may not: one state, nothing lost', async () => {
+    const { prefix, args } = clusterArgs();
+    const procs: ServerProcess[] = [];
+    const logs: WriterLog[] = Array.from({ length: WRITERS }, (_, w) => ({
+      writer: w,
+      history: [],
+      acked: 0,
+      errors: [],
+    }));
+    try {
+      for (const id of ['p0', 'p1']) procs.push(await spawnServer(args(id)));
+      const [p0, p1] = procs as [ServerProcess, ServerProcess];
+      const owner = () => redis.connect().get(`${prefix}{Ledger}:lease`);
+      assert.equal(await owner(), 'p0');
+      // Writers on both; p0 is frozen mid-load for several lease lifetimes, then resumed.
+      let acks = 0;
+      let paused = false;
+      let thawed: Promise<void> = Promise.resolve();
+      const round = logs.map((log, w) =>
+        runWriter((w === 1 ? p1 : p0).port, log, 300, () => {
+          if (++acks === 40 && !paused) {
+            paused = true;
+            p0.child.kill('SIGSTOP');
+            thawed = (async () => {
+              await waitFor(async () => (await owner()) === 'p1', {
+                timeout: WAIT_MS,
+                message: 'p1 takes the scope over while p0 is frozen',
+              });
+              await new Promise((r) => setTimeout(r, 500));
+              p0.child.kill('SIGCONT');
+            })();
+          }
+        }),
+      );
+      // Every writer ends on its own: its count reached, or its session closed (outcome unknown).
+      await Promise.all(round);
+      await thawed;
+      assert.ok(paused, 'p0 was paused under load');
+      for (const log of logs) assert.deepEqual(log.errors, [], `writer ${log.writer}: no error replies`);
+      assert.equal(await owner(), 'p1', 'the resumed process did not take the scope back');
+      await sameState([p0.port, p1.port]);
+      checkLedger(await fetchLedger(p1.port), logs);
+    } finally {
+      for (const p of procs) {
+        p.child.kill('SIGCONT');
+        await p.kill();
+      }
+    }
+  });
 });

@@ -75,6 +75,27 @@ describe('ScopeHub.state', () => {
     assert.match(hub.state(scope).json, /"x":99/);
   });
 
+  test('a scope rebuilt from the store at a version it had before is encoded afresh', () => {
+    const { scope, hub } = held(Canvas as ModelClass);
+    const shape = new Shape();
+    shape.assign({ x: 1 });
+    (scope.root as InstanceType<typeof Canvas>).assign({ shapes: [shape] });
+    scope.flush();
+    const before = hub.state(scope).json;
+    assert.match(before, /"x":1/);
+    // As after a failed append: rebuilt from the store with other contents at the same version.
+    const version = scope.version;
+    scope._reset();
+    const root = new Canvas({ uuid: ROOT_UUID });
+    const other = new Shape();
+    other.assign({ x: 2 });
+    root.assign({ shapes: [other] });
+    scope.setRoot(root);
+    scope.version = version;
+    assert.equal(hub.state(scope).json, fresh(scope));
+    assert.match(hub.state(scope).json, /"x":2/);
+  });
+
   test('a scope no session holds is encoded afresh each time', () => {
     const scope = new Scope({ name: 'unheld' });
     scope.setRoot(new Canvas({ uuid: ROOT_UUID }));

@@ -1,0 +1,73 @@
+// The store as a cluster process writes to it (docs/cluster.md, "Ownership"): an append is made
+// only for scopes whose lease this process still trusts. A process that was paused (a long GC,
+// SIGSTOP) may wake up with a group commit queued from before; by then another process may own
+// the scope. The append is refused here, before it reaches the database, with an
+// OutcomeUnknownError: the sessions whose changes it held are closed (their clients re-apply them
+// on the new owner), and the scope is rebuilt from the store. An append already on its way when
+// the lease ran out meets the new owner's fence in the database instead (a version conflict,
+// see cluster-persistence.ts) and ends the same way.
+import { OutcomeUnknownError } from '../errors.js';
+import type { ChangeRecord, FoldSchema, LoadedScope, Snapshot, Store, StoreKind } from '../store/types.js';
+
+export class FencedStore implements Store {
+  readonly #store: Store;
+  readonly #mayWrite: (scope: string) => boolean;
+  readonly compact?: (scope: string, version: number, schema: FoldSchema) => Promise<void>;
+
+  /** `mayWrite(scope)`: this process owns `scope` and trusts its lease now. */
+  constructor(store: Store, mayWrite: (scope: string) => boolean) {
+    this.#store = store;
+    this.#mayWrite = mayWrite;
+    const compact = store.compact?.bind(store);
+    if (compact) this.compact = compact;
+  }
+
+  get kind(): StoreKind {
+    return this.#store.kind;
+  }
+
+  open(): Promise<void> {
+    return this.#store.open();
+  }
+
+  close(): Promise<void> {
+    return this.#store.close();
+  }
+
+  load(scope: string): Promise<LoadedScope | null> {
+    return this.#store.load(scope);
+  }
+
+  append(records: ChangeRecord[]): Promise<void> {
+    const lost = this.#lost(records);
+    if (lost !== null) return Promise.reject(lost);
+    // Checked before the write, but the write may still reach the database after a new owner
+    // fenced the scope (a version conflict then): that too means the lease was lost.
+    return this.#store.append(records).catch((err: unknown) => {
+      throw this.#lost(records) ?? err;
+    });
+  }
+
+  #lost(records: ChangeRecord[]): OutcomeUnknownError | null {
+    for (const r of records) {
+      if (!this.#mayWrite(r.scope)) {
+        return new OutcomeUnknownError(
+          `This process no longer owns scope '${r.scope}' (its lease ran out before the change was stored): start a new session`,
+        );
+      }
+    }
+    return null;
+  }
+
+  writeSnapshot(snapshot: Snapshot): Promise<void> {
+    return this.#store.writeSnapshot(snapshot);
+  }
+
+  listScopes(): Promise<string[]> {
+    return this.#store.listScopes();
+  }
+
+  deleteScope(scope: string): Promise<void> {
+    return this.#store.deleteScope(scope);
+  }
+}
