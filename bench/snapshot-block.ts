@@ -34,6 +34,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { Canvas, Shape } from '../demo/models.js';
 import { createServer } from '../src/server/server.js';
+import { DelegatingStore } from '../src/store/delegating.js';
 import { PostgresStore } from '../src/store/postgres.js';
 import { SqliteStore } from '../src/store/sqlite.js';
 import type { ChangeRecord, Snapshot, Store } from '../src/store/types.js';
@@ -78,22 +79,19 @@ interface Result {
 }
 
 /** The store under test, timing appends and snapshot writes; `compact` only when `withCompact`. */
-class Instrumented implements Store {
-  readonly kind;
+class Instrumented extends DelegatingStore {
   /** When each version was emitted by the scope, until it is stored. */
   readonly emitted = new Map<number, number>();
   /** The longest time from a change to the end of the append that stored it. */
   commitMax = 0;
   /** Every snapshot written (a compaction, or a state handed over): its version and duration. */
   readonly snapshots: { version: number; ms: number }[] = [];
-  compact?: Store['compact'];
 
-  constructor(
-    readonly inner: Store,
-    withCompact: boolean,
-  ) {
-    this.kind = inner.kind;
-    if (withCompact) {
+  constructor(inner: Store, withCompact: boolean) {
+    super(inner);
+    if (!withCompact) {
+      delete this.compact; // the old path: the server captures the state itself
+    } else {
       if (!inner.compact) throw new Error(`${inner.kind} cannot compact`);
       this.compact = async (scope, version, schema) => {
         const t0 = performance.now();
@@ -102,22 +100,7 @@ class Instrumented implements Store {
       };
     }
   }
-  open() {
-    return this.inner.open();
-  }
-  close() {
-    return this.inner.close();
-  }
-  load(scope: string) {
-    return this.inner.load(scope);
-  }
-  listScopes() {
-    return this.inner.listScopes();
-  }
-  deleteScope(scope: string) {
-    return this.inner.deleteScope(scope);
-  }
-  async append(records: ChangeRecord[]) {
+  override async append(records: ChangeRecord[]) {
     await this.inner.append(records);
     const now = performance.now();
     for (const r of records) {
@@ -127,7 +110,7 @@ class Instrumented implements Store {
       this.commitMax = Math.max(this.commitMax, now - t);
     }
   }
-  async writeSnapshot(snapshot: Snapshot) {
+  override async writeSnapshot(snapshot: Snapshot) {
     // The old path captured the state when the group closed, before this call: not counted.
     const t0 = performance.now();
     await this.inner.writeSnapshot(snapshot);

@@ -7,43 +7,24 @@
 // the lease ran out meets the new owner's fence in the database instead (a version conflict,
 // see cluster-persistence.ts) and ends the same way.
 import { OutcomeUnknownError } from '../errors.js';
-import type { ChangeRecord, FoldSchema, LoadedScope, Snapshot, Store, StoreKind } from '../store/types.js';
+import { DelegatingStore } from '../store/delegating.js';
+import type { ChangeRecord, Store } from '../store/types.js';
 
-export class FencedStore implements Store {
-  readonly #store: Store;
+export class FencedStore extends DelegatingStore {
   readonly #mayWrite: (scope: string) => boolean;
-  readonly compact?: (scope: string, version: number, schema: FoldSchema) => Promise<void>;
 
   /** `mayWrite(scope)`: this process owns `scope` and trusts its lease now. */
   constructor(store: Store, mayWrite: (scope: string) => boolean) {
-    this.#store = store;
+    super(store);
     this.#mayWrite = mayWrite;
-    const compact = store.compact?.bind(store);
-    if (compact) this.compact = compact;
   }
 
-  get kind(): StoreKind {
-    return this.#store.kind;
-  }
-
-  open(): Promise<void> {
-    return this.#store.open();
-  }
-
-  close(): Promise<void> {
-    return this.#store.close();
-  }
-
-  load(scope: string): Promise<LoadedScope | null> {
-    return this.#store.load(scope);
-  }
-
-  append(records: ChangeRecord[]): Promise<void> {
+  override append(records: ChangeRecord[]): Promise<void> {
     const lost = this.#lost(records);
     if (lost !== null) return Promise.reject(lost);
     // Checked before the write, but the write may still reach the database after a new owner
     // fenced the scope (a version conflict then): that too means the lease was lost.
-    return this.#store.append(records).catch((err: unknown) => {
+    return this.inner.append(records).catch((err: unknown) => {
       throw this.#lost(records) ?? err;
     });
   }
@@ -57,17 +38,5 @@ export class FencedStore implements Store {
       }
     }
     return null;
-  }
-
-  writeSnapshot(snapshot: Snapshot): Promise<void> {
-    return this.#store.writeSnapshot(snapshot);
-  }
-
-  listScopes(): Promise<string[]> {
-    return this.#store.listScopes();
-  }
-
-  deleteScope(scope: string): Promise<void> {
-    return this.#store.deleteScope(scope);
   }
 }

@@ -13,6 +13,7 @@ export { StoreConflictError, StoreError } from './errors.js';
 export { createStore, type StoreFromEnvOptions, type StoreOptions, storeFromEnv } from './factory.js';
 export { type FoldedState, Folder, fold, foldStored } from './fold.js';
 export { MemoryStore, MemoryStoreData, type MemoryStoreOptions } from './memory.js';
+export { DelegatingStore } from './delegating.js';
 export { PostgresStore, type PostgresStoreOptions } from './postgres.js';
 export { SqliteStore, type SqliteStoreOptions, type SqliteSynchronous } from './sqlite.js';
 export type {

@@ -4,8 +4,7 @@
 // again after the owner died (the outage is printed), and a restarted process converges.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
+import { describe, test } from 'node:test';
 import {
   checkLedger,
   fetchLedger,
@@ -15,45 +14,32 @@ import {
   WAIT_MS,
   type WriterLog,
 } from '../fixtures/crash-harness.js';
-import { randomSchemaName, startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { type TestRedis, testRedis } from '../helpers/redis.js';
+import { useServices } from '../helpers/services.js';
 import { waitFor } from '../helpers/wait.js';
 
-let postgres: TestPostgres;
-let redis: TestRedis;
-const schemas: string[] = [];
-
-before(async () => {
-  postgres = await startTestPostgres();
-  redis = await testRedis();
-});
-
-after(async () => {
-  const client = new pg.Client({ connectionString: postgres.connectionString });
-  await client.connect();
-  for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await client.end();
-  await postgres.stop();
-  await redis.cleanup();
-});
+const services = useServices();
 
 const WRITERS = 3;
 
+/** One empty log per writer (lane). */
+function writerLogs(): WriterLog[] {
+  return Array.from({ length: WRITERS }, (_, w) => ({ writer: w, history: [], acked: 0, errors: [] }));
+}
+
 function clusterArgs(): { prefix: string; args: (id: string) => string[] } {
-  const schema = randomSchemaName();
-  schemas.push(schema);
-  const prefix = `${redis.prefix}${randomBytes(3).toString('hex')}:`;
+  const schema = services.schema();
+  const prefix = `${services.redis.prefix}${randomBytes(3).toString('hex')}:`;
   const args = (id: string) => [
     '--store',
     'postgres',
     '--url',
-    postgres.connectionString,
+    services.postgres.connectionString,
     '--schema',
     schema,
     '--lanes',
     String(WRITERS),
     '--redis',
-    redis.url,
+    services.redis.url,
     '--prefix',
     prefix,
     '--process-id',
@@ -81,12 +67,7 @@ describe('cluster processes', () => {
   test('kill -9 of the owner, then of a non-owner, under load: nothing acknowledged is lost, one state everywhere', async () => {
     const { prefix, args } = clusterArgs();
     const procs: ServerProcess[] = [];
-    const logs: WriterLog[] = Array.from({ length: WRITERS }, (_, w) => ({
-      writer: w,
-      history: [],
-      acked: 0,
-      errors: [],
-    }));
+    const logs = writerLogs();
     try {
       // p0 starts first and owns the scope; p1 and p2 keep replicas.
       for (const id of ['p0', 'p1', 'p2']) procs.push(await spawnServer(args(id)));
@@ -130,7 +111,7 @@ describe('cluster processes', () => {
             killed2 = true;
             // Whichever of the two does not own the scope now.
             void (async () => {
-              const owner = await redis.connect().get(`${prefix}{Ledger}:lease`);
+              const owner = await services.redis.connect().get(`${prefix}{Ledger}:lease`);
               assert.ok(owner === 'p1' || owner === 'p2', `a survivor owns the scope (${owner})`);
               await (owner === 'p1' ? p2 : p1).kill();
             })();
@@ -165,16 +146,11 @@ describe('cluster processes', () => {
   test('an owner paused past its lease (SIGSTOP) and resumed acknowledges nothing it may not: one state, nothing lost', async () => {
     const { prefix, args } = clusterArgs();
     const procs: ServerProcess[] = [];
-    const logs: WriterLog[] = Array.from({ length: WRITERS }, (_, w) => ({
-      writer: w,
-      history: [],
-      acked: 0,
-      errors: [],
-    }));
+    const logs = writerLogs();
     try {
       for (const id of ['p0', 'p1']) procs.push(await spawnServer(args(id)));
       const [p0, p1] = procs as [ServerProcess, ServerProcess];
-      const owner = () => redis.connect().get(`${prefix}{Ledger}:lease`);
+      const owner = () => services.redis.connect().get(`${prefix}{Ledger}:lease`);
       assert.equal(await owner(), 'p0');
       // Writers on both; p0 is frozen mid-load for several lease lifetimes, then resumed.
       let acks = 0;

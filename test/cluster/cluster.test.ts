@@ -4,36 +4,18 @@
 // In one test process for speed; the child-process and kill -9 tests are in cluster-processes.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
+import { describe, test } from 'node:test';
 import { Canvas, Shape } from '../../demo/models.js';
 import { encodeFragments } from '../../src/protocol/codec.js';
 import type { Scope } from '../../src/scope/scope.js';
 import { createServer, type Server } from '../../src/server/server.js';
 import { PostgresStore } from '../../src/store/index.js';
 import { MemoryStore } from '../../src/store/memory.js';
-import { randomSchemaName, startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { type TestRedis, testRedis } from '../helpers/redis.js';
+import { useServices } from '../helpers/services.js';
 import { waitFor } from '../helpers/wait.js';
 import { type Msg, TestClient } from '../helpers/ws-client.js';
 
-let postgres: TestPostgres;
-let redis: TestRedis;
-const schemas: string[] = [];
-
-before(async () => {
-  postgres = await startTestPostgres();
-  redis = await testRedis();
-});
-
-after(async () => {
-  const client = new pg.Client({ connectionString: postgres.connectionString });
-  await client.connect();
-  for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await client.end();
-  await postgres.stop();
-  await redis.cleanup();
-});
+const services = useServices();
 
 interface Node {
   server: Server;
@@ -42,17 +24,20 @@ interface Node {
 }
 
 /** A cluster of `n` servers on one database schema, each serving the scope `room`. */
+/** The schema of the last cluster() (the test reads what it stored). */
+let lastSchema = '';
+
 async function cluster(n: number): Promise<Node[]> {
-  const schema = randomSchemaName();
-  schemas.push(schema);
-  const prefix = `${redis.prefix}${randomBytes(3).toString('hex')}:`;
+  const schema = services.schema();
+  lastSchema = schema;
+  const prefix = `${services.redis.prefix}${randomBytes(3).toString('hex')}:`;
   const nodes: Node[] = [];
   for (let i = 0; i < n; i++) {
-    const store = new PostgresStore({ connectionString: postgres.connectionString, schema });
+    const store = new PostgresStore({ connectionString: services.postgres.connectionString, schema });
     const server = await createServer({
       port: 0,
       store,
-      cluster: { redis: redis.url, prefix, processId: `p${i}`, leaseTtlMs: 1000 },
+      cluster: { redis: services.redis.url, prefix, processId: `p${i}`, leaseTtlMs: 1000 },
     });
     const scope = await server.openScope({
       name: 'room',
@@ -84,10 +69,13 @@ function move(state: Msg, x: number): Msg[] {
 describe('cluster', () => {
   test('a cluster needs the PostgreSQL store', async () => {
     await assert.rejects(
-      createServer({ port: 0, store: new MemoryStore(), cluster: { redis: redis.url } }),
+      createServer({ port: 0, store: new MemoryStore(), cluster: { redis: services.redis.url } }),
       /A cluster needs the PostgreSQL store/,
     );
-    await assert.rejects(createServer({ port: 0, cluster: { redis: redis.url } }), /A cluster needs a store/);
+    await assert.rejects(
+      createServer({ port: 0, cluster: { redis: services.redis.url } }),
+      /A cluster needs a store/,
+    );
   });
 
   test('both processes serve one scope: forwarded writes, one order, one state', async () => {
@@ -115,8 +103,8 @@ describe('cluster', () => {
       assert.equal(x(b.scope), writes);
       // What is stored is what both serve.
       const store = new PostgresStore({
-        connectionString: postgres.connectionString,
-        schema: schemas.at(-1)!,
+        connectionString: services.postgres.connectionString,
+        schema: lastSchema,
       });
       await store.open();
       const loaded = await store.load('room');
