@@ -9,11 +9,11 @@
 // data, so it can be tested, and swapped, on its own. Every implementation passes the one
 // conformance suite in test/store/conformance.ts.
 
+export { DelegatingStore } from './delegating.js';
 export { StoreConflictError, StoreError } from './errors.js';
 export { createStore, type StoreFromEnvOptions, type StoreOptions, storeFromEnv } from './factory.js';
 export { type FoldedState, Folder, fold, foldStored } from './fold.js';
 export { MemoryStore, MemoryStoreData, type MemoryStoreOptions } from './memory.js';
-export { DelegatingStore } from './delegating.js';
 export { PostgresStore, type PostgresStoreOptions } from './postgres.js';
 export { SqliteStore, type SqliteStoreOptions, type SqliteSynchronous } from './sqlite.js';
 export type {
