@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Canvas, Shape } from '../../demo/models.js';
-import { GroupCommit, snapshotOf } from '../../src/persistence/group-commit.js';
+import { GroupCommit, type GroupCommitOptions, snapshotOf } from '../../src/persistence/group-commit.js';
 import { restoreScope } from '../../src/persistence/restore.js';
 import { Scope } from '../../src/scope/scope.js';
 import { DelegatingStore } from '../../src/store/delegating.js';
@@ -34,7 +34,8 @@ class TestStore extends DelegatingStore {
   }
 }
 
-async function durableCanvas(store: TestStore, snapshotEvery = 1000) {
+/** A stored, tracked Canvas scope; `options` adds GroupCommit options (failures are collected). */
+async function durableCanvas(store: TestStore, snapshotEvery = 1000, options: GroupCommitOptions = {}) {
   await store.open();
   const scope = new Scope({ name: 'Canvas' });
   const root = new Canvas();
@@ -42,7 +43,11 @@ async function durableCanvas(store: TestStore, snapshotEvery = 1000) {
   scope.setRoot(root);
   await store.writeSnapshot(snapshotOf(scope));
   const failures: Error[] = [];
-  const gc = new GroupCommit(store, { snapshotEvery, onFailure: (_s, err) => failures.push(err) });
+  const gc = new GroupCommit(store, {
+    snapshotEvery,
+    onFailure: (_s, err) => failures.push(err),
+    ...options,
+  });
   gc.track(scope);
   return { scope, root, gc, failures };
 }
@@ -312,18 +317,10 @@ describe('group commit with a store that compacts', () => {
 
   test('a failed compaction is reported; the log keeps everything and the next one is tried later', async () => {
     const store = new CompactingStore();
-    await store.open();
-    const scope = new Scope({ name: 'Canvas' });
-    const root = new Canvas();
-    root.assign({ name: 'c', shapes: [] });
-    scope.setRoot(root);
-    await store.writeSnapshot(snapshotOf(scope));
     const errors: string[] = [];
-    const gc = new GroupCommit(store, {
-      snapshotEvery: 1,
+    const { scope, root, gc } = await durableCanvas(store, 1, {
       onSnapshotError: (s, err) => errors.push(`${s.name}: ${err.message}`),
     });
-    gc.track(scope);
     store.failCompactions = new Error('disk full');
     addShape(scope, root, 1);
     await gc.drain();
