@@ -79,6 +79,8 @@ interface Served {
   waiters: { version: number; done: () => void }[];
   /** A claim of the scope's lease in progress (see #claim). */
   claiming: Promise<void> | null;
+  /** Changesets forwarded and not answered yet: to whom, and how to give up on them. */
+  forwards: Set<{ owner: string; abandon: (err: Error) => void }>;
 }
 
 const NOT_OWNER = 'not the owner';
@@ -180,6 +182,7 @@ export class ClusterPersistence implements Persistence {
       publishing: false,
       waiters: [],
       claiming: null,
+      forwards: new Set(),
     };
     this.#served.set(name, served);
     scope.on('changes', (fragments, context) => this.#changed(served, fragments, context));
@@ -261,11 +264,20 @@ export class ClusterPersistence implements Persistence {
           continue;
         }
         let answer: ForwardAnswer;
+        // Given up early when the watcher sees that `owner` lost the scope (it died): waiting
+        // for the request's timeout would keep the client waiting longer than the take-over.
+        const waiting = { owner, abandon: (_err: Error) => {} };
+        const abandoned = new Promise<never>((_, reject) => {
+          waiting.abandon = reject;
+        });
+        served.forwards.add(waiting);
         try {
-          answer = (await this.#inbox.request(owner, request)) as ForwardAnswer;
+          answer = (await Promise.race([this.#inbox.request(owner, request), abandoned])) as ForwardAnswer;
         } catch (err) {
           if ((err as Error).message === NOT_OWNER) continue; // ownership moved: ask again
           throw err;
+        } finally {
+          served.forwards.delete(waiting);
         }
         if (answer.version > 0) await this.#shown(served, answer.version);
         return { results: answer.results, applied: [] };
@@ -426,12 +438,17 @@ export class ClusterPersistence implements Persistence {
     if (this.#closed) return;
     for (const served of [...this.#served.values()]) {
       if (served.owned || served.claiming) continue;
+      let owner: string | null;
       try {
-        if ((await this.#leases.owner(served.scope.name)) !== null) continue;
+        owner = await this.#leases.owner(served.scope.name);
       } catch {
         continue; // Redis away: the next round asks again
       }
-      await this.#claim(served);
+      // Forwards waiting on a process that no longer owns the scope will not be answered.
+      for (const waiting of served.forwards) {
+        if (waiting.owner !== owner) waiting.abandon(new Error(`process ${waiting.owner} lost the scope`));
+      }
+      if (owner === null) await this.#claim(served);
     }
   }
 
