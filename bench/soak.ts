@@ -29,7 +29,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import type { ServerMessage, WireFragment } from './lib/client.js';
+import { openSocket, type ServerMessage, type WireFragment } from './lib/client.js';
 import { cpuSeconds, vmBytes } from './lib/proc.js';
 import { Waiters } from './lib/waiters.js';
 
@@ -278,42 +278,25 @@ class SoakClient {
     this.localAddress = `127.${1 + worker}.${(a >> 8) & 255}.${1 + (a % 250)}`;
   }
 
-  #open(token?: string): Promise<WebSocket> {
-    return new Promise((resolve, reject) => {
-      const headers: Record<string, string> = {};
-      if (token) headers['X-Jetstream-SessionToken'] = token;
-      const ws = new WebSocket(`ws://127.0.0.1:${this.port}/`, {
-        perMessageDeflate: false,
-        localAddress: this.localAddress,
-        headers,
-      });
-      const timer = setTimeout(() => {
-        this.#intentional.add(ws);
-        ws.terminate();
-        reject(new Error('connect timed out'));
-      }, 30_000);
-      ws.once('open', () => {
-        clearTimeout(timer);
-        resolve(ws);
-      });
-      ws.once('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-      ws.on('message', (data: Buffer) => {
-        if (ws === this.ws) this.#onFrame(data);
-      });
-      ws.on('close', (code, reason) => {
-        if (ws === this.ws) this.connected = false;
-        if (!this.#intentional.has(ws) && ws === this.ws && !this.ended) {
-          W.fail('unexpected-close', `${this.label}: ${code} ${reason.toString()}`);
-        }
-      });
-      ws.on('error', (e) => {
-        if (ws === this.ws && !this.#intentional.has(ws))
-          W.fail('socket-error', `${this.label}: ${e.message}`);
-      });
+  async #open(token?: string): Promise<WebSocket> {
+    const ws = await openSocket(`ws://127.0.0.1:${this.port}/`, {
+      localAddress: this.localAddress,
+      timeoutMs: 30_000,
+      headers: token ? { 'X-Jetstream-SessionToken': token } : {},
     });
+    ws.on('message', (data: Buffer) => {
+      if (ws === this.ws) this.#onFrame(data);
+    });
+    ws.on('close', (code, reason) => {
+      if (ws === this.ws) this.connected = false;
+      if (!this.#intentional.has(ws) && ws === this.ws && !this.ended) {
+        W.fail('unexpected-close', `${this.label}: ${code} ${reason.toString()}`);
+      }
+    });
+    ws.on('error', (e) => {
+      if (ws === this.ws && !this.#intentional.has(ws)) W.fail('socket-error', `${this.label}: ${e.message}`);
+    });
+    return ws;
   }
 
   send(message: object): void {

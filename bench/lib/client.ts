@@ -208,15 +208,19 @@ export class BenchClient {
   }
 }
 
-/** Opens a WebSocket (no compression), from `localAddress` when given; rejects after `timeoutMs`. */
+/**
+ * Opens a WebSocket (no compression), from `localAddress` when given, with extra `headers`;
+ * rejects after `timeoutMs`.
+ */
 export function openSocket(
   url: string,
-  options: { localAddress?: string; timeoutMs?: number } = {},
+  options: { localAddress?: string; timeoutMs?: number; headers?: Record<string, string> } = {},
 ): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, {
       perMessageDeflate: false,
       ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+      ...(options.headers ? { headers: options.headers } : {}),
     });
     const timer = setTimeout(() => {
       ws.terminate();

@@ -16,7 +16,7 @@ import { restoreScope } from '../persistence/restore.js';
 import { StorePersistence } from '../persistence/store-persistence.js';
 import type { CommitCallback, OpenScopeOptions, Persistence, PersistenceHost } from '../persistence/types.js';
 import type { ChangesetRequest } from '../pipeline/pipeline.js';
-import { encodeFragments } from '../protocol/codec.js';
+import { encodeFragments, encodeFragmentsOnce } from '../protocol/codec.js';
 import type { Scope } from '../scope/scope.js';
 import type { AppliedFragment, ChangeContext, ChangesetResult, Fragment } from '../scope/types.js';
 import type { Store } from '../store/types.js';
@@ -167,11 +167,13 @@ export class ClusterPersistence implements Persistence {
     } else {
       // Another process owns it: it creates the scope if it is new. Wait until it is stored.
       const deadline = Date.now() + (this.#options.createWaitMs ?? 10_000);
-      while ((await this.store.load(name)) === null) {
+      let loaded = await this.store.load(name);
+      while (loaded === null) {
         if (Date.now() > deadline) throw new Error(`Scope '${name}' is not stored yet by its owner`);
         await new Promise((r) => setTimeout(r, 50));
+        loaded = await this.store.load(name);
       }
-      scope = await this.#inner.open(options);
+      scope = await this.#inner.open(options, loaded);
     }
     const served: Served = {
       scope,
@@ -336,7 +338,7 @@ export class ClusterPersistence implements Persistence {
     const entry: LogEntry = {
       version,
       epoch: this.#leases.epoch(served.scope.name) ?? 0,
-      fragments: encodeFragments(fragments),
+      fragments: encodeFragmentsOnce(fragments),
     };
     if (typeof context.origin === 'string') {
       entry.origin = context.origin;

@@ -21,7 +21,7 @@
 // its append, in the chain.
 
 import type { ModelClass } from '../model/model-object.js';
-import { encodeFragments } from '../protocol/codec.js';
+import { encodeFragmentsOnce } from '../protocol/codec.js';
 import type { Scope } from '../scope/scope.js';
 import type { AppliedFragment, ChangeContext } from '../scope/types.js';
 import type { ChangeRecord, Snapshot, Store } from '../store/types.js';
@@ -96,7 +96,7 @@ export class GroupCommit {
         scope: scope.name,
         version: scope.version,
         fragments,
-        encodedFragments: encodeFragments(fragments),
+        encodedFragments: encodeFragmentsOnce(fragments),
       });
       group.scopes.add(scope);
       this.#sinceSnapshot.set(scope, (this.#sinceSnapshot.get(scope) ?? 0) + 1);

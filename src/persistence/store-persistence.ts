@@ -5,7 +5,7 @@
 import { ErrorType, type WireError } from '../errors.js';
 import type { ModelClass } from '../model/model-object.js';
 import { Scope } from '../scope/scope.js';
-import type { Store } from '../store/types.js';
+import type { LoadedScope, Store } from '../store/types.js';
 import { GroupCommit, snapshotOf } from './group-commit.js';
 import { restoreScope } from './restore.js';
 import type { CommitCallback, OpenScopeOptions, Persistence, PersistenceHost } from './types.js';
@@ -36,12 +36,16 @@ export class StorePersistence implements Persistence {
     });
   }
 
-  async open(options: OpenScopeOptions): Promise<Scope> {
+  /**
+   * `loaded`: what the caller already read from the store for this scope (a cluster replica
+   * waits until its owner stored it), so that it is not read and parsed twice.
+   */
+  async open(options: OpenScopeOptions, loaded?: LoadedScope): Promise<Scope> {
     const { root, ...scopeOptions } = options;
     const scope = new Scope(scopeOptions);
     const initial = root();
     await this.store.open();
-    const loaded = await this.store.load(scope.name);
+    loaded ??= (await this.store.load(scope.name)) ?? undefined;
     if (loaded) {
       for (const w of restoreScope(scope, initial.constructor as ModelClass, loaded))
         this.#host.logger.warn({ scope: scope.name }, w);

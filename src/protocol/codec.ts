@@ -39,7 +39,7 @@ export {
   type ServerDecodeResult,
   serverFrameLimits,
 } from './client-codec.js';
-export { encodeFragments, encodePing, type FrameData } from './frame.js';
+export { encodeFragments, encodeFragmentsOnce, encodePing, type FrameData } from './frame.js';
 export type { ProtocolLimits };
 
 /** Safe defaults for every limit. */

@@ -4,7 +4,7 @@
 // change is encoded once; each session only wraps it in its own envelope (docs/architecture.md).
 import { ErrorCode, ScopeError } from '../errors.js';
 import type { ModelObject } from '../model/model-object.js';
-import { encodeFragments } from '../protocol/codec.js';
+import { encodeFragments, encodeFragmentsOnce } from '../protocol/codec.js';
 import type { Scope } from '../scope/scope.js';
 import type { AppliedFragment, ChangeContext } from '../scope/types.js';
 import { type LogChunk, newLogChunk } from './outbox.js';
@@ -148,12 +148,8 @@ export class ScopeHub {
     if (entry.sessions.size === 0 || context.replay) return;
     const origin = context.origin;
     if (entry.sessions.size === 1 && entry.sessions.has(origin as Subscriber)) return;
-    const json = encodeFragments(fragments);
-    // The text is built by concatenation: a tree of a dozen string pieces, 3–4 times the size of
-    // its characters. Sessions hold it until acknowledged (10 s with the original clients), so it
-    // is flattened now, while young: charCodeAt makes V8 copy it into one flat string, and the
-    // pieces die in the next scavenge (BENCHMARKS.md, acknowledgement interval).
-    json.charCodeAt(0);
+    // Flat, and shared with the store's record of the same change (see encodeFragmentsOnce).
+    const json = encodeFragmentsOnce(fragments);
     // A new chunk now and then: sessions that acknowledged everything leave the old chunk to the
     // garbage collector, so the log costs at most one small chunk per scope once sessions ack.
     if (entry.chunk.texts.length >= LOG_CHUNK_ENTRIES || entry.chunkBytes >= LOG_CHUNK_BYTES) {

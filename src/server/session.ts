@@ -515,12 +515,8 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
         },
         (err: unknown) => {
           this.#queued--;
-          if (err instanceof OutcomeUnknownError) {
-            this.#host.logger.warn({ err, scope: scope.name }, 'changeset outcome unknown: session closed');
-            this.close(CLOSE_SESSION_CLOSED, err.toWire());
-            return;
-          }
-          this.#syncFailed(msg.index, n, scope, err);
+          if (err instanceof OutcomeUnknownError) this.#outcomeUnknown(err);
+          else this.#syncFailed(msg.index, n, scope, err);
         },
       );
     } else this.#reply(msg.index, result);
@@ -540,6 +536,15 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       }
     }
     return null;
+  }
+
+  /**
+   * Neither an ack nor an error would be true for a changeset (docs/cluster.md): the session is
+   * closed, and the client starts over and re-applies what it has not seen acknowledged.
+   */
+  #outcomeUnknown(err: OutcomeUnknownError): void {
+    this.#host.logger.warn({ err }, 'changeset outcome unknown: session closed');
+    this.close(CLOSE_SESSION_CLOSED, err.toWire());
   }
 
   /** A changeset the applier could not handle at all: every entry fails, nothing internal leaks. */
@@ -563,9 +568,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     }
     this.#host.afterCommit((err) => {
       if (err instanceof OutcomeUnknownError) {
-        // A cluster process that lost its scope before storing: the client re-applies elsewhere.
-        this.#host.logger.warn({ err }, 'changeset not stored by a deposed owner: session closed');
-        this.close(CLOSE_SESSION_CLOSED, err.toWire());
+        this.#outcomeUnknown(err); // a cluster process lost its scope before storing
         return;
       }
       if (err) {
