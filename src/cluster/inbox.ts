@@ -14,6 +14,9 @@ import { type ClusterKeys, clusterKeys } from './keys.js';
 /** Answers one request; what it resolves with (JSON-serializable) goes back to the sender. */
 export type RequestHandler = (from: string, body: unknown) => Promise<unknown>;
 
+/** An inbox nobody wrote to for this long is deleted (its process is long gone). */
+const INBOX_IDLE_EXPIRY_MS = 86_400_000;
+
 export class RequestTimeoutError extends Error {
   readonly code = 'REQUEST_TIMEOUT';
   constructor(to: string, ms: number) {
@@ -125,7 +128,15 @@ export class Inbox {
   }
 
   async #send(to: string, fields: string[]): Promise<void> {
-    await this.#redis.xadd(this.#keys.inbox(to), 'MAXLEN', '~', this.#maxEntries, '*', ...fields);
+    // Every process id is new (a restart makes another): the inbox of a process that is gone
+    // must not stay in Redis for ever, so each message pushes its expiry a day ahead.
+    const key = this.#keys.inbox(to);
+    const results = await this.#redis
+      .pipeline()
+      .xadd(key, 'MAXLEN', '~', this.#maxEntries, '*', ...fields)
+      .pexpire(key, INBOX_IDLE_EXPIRY_MS)
+      .exec();
+    for (const [err] of results ?? []) if (err) throw err;
   }
 
   async #read(): Promise<void> {

@@ -38,6 +38,8 @@ describe('Inbox', () => {
     );
     assert.deepEqual(seen, [{ n: 1 }, { n: 2 }, { n: 3 }], 'handled in the order sent');
     await assert.rejects(a.request('b', { n: -1 }), /negative: -1/);
+    const ttl = await redis.connect().pttl(`${redis.prefix}inbox:b`);
+    assert.ok(ttl > 0, 'an inbox expires once its process stops getting messages');
   });
 
   test('a request to a process that does not answer times out', async () => {
