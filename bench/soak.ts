@@ -147,12 +147,8 @@ interface Progress {
   churnJoined: number;
 }
 
-interface WorkerResult {
-  type: 'result';
-  worker: number;
-  fanout: HistData;
-  fanoutResent: HistData;
-  ack: HistData;
+/** What a phase counts: summed over the workers, and reported per phase. */
+interface Counts {
   changesMade: number;
   changesAcked: number;
   delivered: number;
@@ -163,6 +159,14 @@ interface WorkerResult {
   reconnects: number;
   churnJoined: number;
   churnLeft: number;
+}
+
+interface WorkerResult extends Counts {
+  type: 'result';
+  worker: number;
+  fanout: HistData;
+  fanoutResent: HistData;
+  ack: HistData;
   incompleteSessions: number;
   missingDeliveries: number;
   errors: Record<string, number>;
@@ -924,7 +928,7 @@ interface Sample {
   errors: number;
 }
 
-interface PhaseResult {
+interface PhaseResult extends Counts {
   phase: number;
   sessions: number;
   connected: number;
@@ -946,16 +950,6 @@ interface PhaseResult {
   fanout: { p50: number; p99: number; max: number; count: number };
   fanoutResent: { p50: number; p99: number; max: number; count: number };
   ack: { p50: number; p99: number; count: number };
-  changesMade: number;
-  changesAcked: number;
-  delivered: number;
-  expected: number;
-  resentDeliveries: number;
-  duplicateIndices: number;
-  drops: number;
-  reconnects: number;
-  churnJoined: number;
-  churnLeft: number;
   serverSessionsEnd: number;
   serverDetachedEnd: number;
   loopP99Max: number;
