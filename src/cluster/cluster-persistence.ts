@@ -42,6 +42,12 @@ export interface ClusterPersistenceOptions {
   forwardTimeoutMs?: number;
   /** How long opening a scope waits for its owner to create it in the store, ms. Default 10000. */
   createWaitMs?: number;
+  /**
+   * An owner none of whose own sessions has held a scope for this long hands its lease back,
+   * so that the scope comes to be owned where it is used (docs/cluster.md, "Unloading"), ms.
+   * Default 30000; 0 never.
+   */
+  releaseIdleAfterMs?: number;
   snapshotEvery?: number;
 }
 
@@ -49,6 +55,8 @@ export interface ClusterPersistenceOptions {
 export interface ClusterHost extends PersistenceHost {
   /** Runs a changeset through this process's pipeline (the owner's side of a forward). */
   submit(scope: Scope, req: ChangesetRequest): ChangesetResult | Promise<ChangesetResult>;
+  /** True while a session of this process holds `scope` (fetched it and has not ended). */
+  held(scope: Scope): boolean;
 }
 
 /** A changeset on its way to the owner. */
@@ -74,7 +82,15 @@ interface Served {
   replica: Replica | null;
   /** Owned: the entries committed and not yet in the log, in order. */
   unpublished: LogEntry[];
-  publishing: boolean;
+  /** The run appending `unpublished` to the log, while one is under way (see #publish). */
+  publishing: Promise<void> | null;
+  /**
+   * Set while this process gives the scope up (it unloads it, or hands an idle scope's lease
+   * back): nothing new is accepted for it, and changesets wait for it to settle.
+   */
+  leaving: Promise<void> | null;
+  /** Owned: since when (ms) no session of this process has held the scope; 0 while one does. */
+  idleSince: number;
   /** Versions a forwarder waits for, with what to do once the replica shows them. */
   waiters: { version: number; done: () => void }[];
   /** A claim of the scope's lease in progress (see #claim). */
@@ -99,6 +115,8 @@ export class ClusterPersistence implements Persistence {
   readonly #redis: Redis;
   readonly #options: ClusterPersistenceOptions;
   readonly #served = new Map<string, Served>();
+  readonly #forwardTimeoutMs: number;
+  readonly #releaseIdleAfterMs: number;
   /** Forwarded changesets of this process, by origin id: the local session they came from. */
   readonly #forwarded = new Map<string, unknown>();
   /** Origin ids of changes this process owns and serves for others → the version they made. */
@@ -119,6 +137,8 @@ export class ClusterPersistence implements Persistence {
     this.#logger = host.logger;
     this.#options = options;
     this.processId = options.processId;
+    this.#forwardTimeoutMs = options.forwardTimeoutMs ?? 5000;
+    this.#releaseIdleAfterMs = options.releaseIdleAfterMs ?? 30_000;
     this.#redis = options.redis;
     // Appends go through the fence: only for scopes this process owns and trusts its lease on.
     const fenced = new FencedStore(store, (name) => {
@@ -153,7 +173,9 @@ export class ClusterPersistence implements Persistence {
   /** True when this process owns `scope` now. */
   owns(scope: Scope): boolean {
     const s = this.#served.get(scope.name);
-    return s !== undefined && s.scope === scope && s.owned && this.#leases.holds(scope.name);
+    return (
+      s !== undefined && s.scope === scope && s.owned && s.leaving === null && this.#leases.holds(scope.name)
+    );
   }
 
   async open(options: OpenScopeOptions): Promise<Scope> {
@@ -181,7 +203,9 @@ export class ClusterPersistence implements Persistence {
       owned: false,
       replica: null,
       unpublished: [],
-      publishing: false,
+      publishing: null,
+      leaving: null,
+      idleSince: 0,
       waiters: [],
       claiming: null,
       forwards: new Set(),
@@ -207,12 +231,53 @@ export class ClusterPersistence implements Persistence {
 
   async release(scope: Scope): Promise<void> {
     const served = this.#served.get(scope.name);
-    await this.#inner.release(scope);
-    if (served?.scope === scope) {
+    if (served?.scope !== scope) return this.#inner.release(scope);
+    // Changesets forwarded here from now on wait and then go to the next owner: the scope
+    // must not change between the last commit and the lease's release.
+    const left = this.#leave(served);
+    try {
+      await this.#inner.release(scope);
       this.#served.delete(scope.name);
       served.replica?.stop();
       await this.#publish(served);
       if (served.owned) await this.#leases.release(scope.name);
+    } finally {
+      left();
+    }
+  }
+
+  /** Marks `served` as being given up (see Served.leaving); call the answer when it is settled. */
+  #leave(served: Served): () => void {
+    let settle!: () => void;
+    served.leaving = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    return () => {
+      served.leaving = null;
+      settle();
+    };
+  }
+
+  /**
+   * Hands back the lease of an owned scope no local session holds (see releaseIdleAfterMs):
+   * once everything it accepted is stored and in the log, this process follows the log like
+   * any replica, and the next process to need an owner (a write, or a session of its own)
+   * takes the scope. Tried again later if something is still on its way.
+   */
+  async #resign(served: Served): Promise<void> {
+    const name = served.scope.name;
+    const left = this.#leave(served);
+    try {
+      await this.#inner.drain();
+      // Entries still on their way to the log (Redis slow or away): try on a later round.
+      if (served.publishing !== null || served.unpublished.length > 0 || !served.owned) return;
+      this.#follow(served);
+      await this.#leases.release(name);
+      this.#logger.info({ scope: name }, 'no session here uses the scope: handed its lease back');
+    } catch (err) {
+      this.#logger.warn({ err, scope: name }, 'could not hand the lease of an idle scope back');
+    } finally {
+      left();
     }
   }
 
@@ -257,9 +322,18 @@ export class ClusterPersistence implements Persistence {
       ...(req.procedure === undefined ? {} : { procedure: req.procedure }),
     };
     this.#forwarded.set(origin, req.origin);
+    const deadline = Date.now() + this.#forwardTimeoutMs;
     try {
-      for (let attempt = 0; attempt < 3; attempt++) {
+      for (let attempt = 0; ; attempt++) {
+        // The scope is being given up here: once settled, it goes to whoever owns it next.
+        if (served.leaving) await served.leaving;
         if (this.owns(served.scope)) return await this.#host.submit(served.scope, req);
+        if (attempt > 0) {
+          // Ownership is moving (an owner leaving, a claim lost to another process): ask again
+          // shortly, until the time a forward may take is up.
+          if (Date.now() >= deadline) throw new Error('the scope has no reachable owner');
+          await new Promise((r) => setTimeout(r, Math.min(200, 10 * 2 ** attempt)));
+        }
         const owner = await this.#leases.owner(served.scope.name);
         if (owner === null || owner === this.processId) {
           await this.#claim(served);
@@ -274,7 +348,8 @@ export class ClusterPersistence implements Persistence {
         });
         served.forwards.add(waiting);
         try {
-          answer = (await Promise.race([this.#inbox.request(owner, request), abandoned])) as ForwardAnswer;
+          const asked = this.#inbox.request(owner, request, Math.max(1, deadline - Date.now()));
+          answer = (await Promise.race([asked, abandoned])) as ForwardAnswer;
         } catch (err) {
           if ((err as Error).message === NOT_OWNER) continue; // ownership moved: ask again
           throw err;
@@ -284,7 +359,6 @@ export class ClusterPersistence implements Persistence {
         if (answer.version > 0) await this.#shown(served, answer.version);
         return { results: answer.results, applied: [] };
       }
-      throw new Error('the scope has no reachable owner');
     } catch (err) {
       // The owner may have applied it before it died: neither an ack nor an error is true.
       throw new OutcomeUnknownError(
@@ -304,6 +378,7 @@ export class ClusterPersistence implements Persistence {
   /** The owner's side of a forward. */
   async #serve(_from: string, req: ForwardRequest): Promise<ForwardAnswer> {
     const served = this.#served.get(req.scope);
+    // Not (or no longer, or not for much longer: leaving) the owner: the sender asks again.
     if (served === undefined || !this.owns(served.scope)) throw new Error(NOT_OWNER);
     const result = await this.#host.submit(served.scope, {
       fragments: req.fragments,
@@ -351,41 +426,45 @@ export class ClusterPersistence implements Persistence {
     });
   }
 
-  /** Appends the scope's committed entries to its log, in order, retrying while Redis is away. */
-  async #publish(served: Served): Promise<void> {
-    if (served.publishing) return;
-    served.publishing = true;
-    try {
-      for (let attempt = 0; served.unpublished.length > 0; attempt++) {
-        const batch = served.unpublished.slice();
-        try {
-          await this.#writer.append(served.scope.name, batch);
-          served.unpublished.splice(0, batch.length);
-          attempt = -1;
-        } catch (err) {
-          // A version already in the log (a previous attempt got through) is not an error.
-          if (/equal or smaller/.test(String((err as Error).message))) {
-            const logged = await readLog(
-              this.#redis,
-              served.scope.name,
-              batch[0]!.version - 1,
-              batch.length,
-              this.#options.prefix,
-            ).catch(() => []);
-            const last = logged.at(-1)?.version ?? 0;
-            served.unpublished = served.unpublished.filter((e) => e.version > last);
-            continue;
-          }
-          if (this.#closed) return;
-          this.#logger.warn(
-            { err, scope: served.scope.name },
-            'could not append to the change log; retrying',
-          );
-          await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt)));
+  /**
+   * Appends the scope's committed entries to its log, in order, retrying while Redis is away.
+   * One run at a time per scope; it also takes what is committed while it runs, so awaiting
+   * it awaits everything committed so far.
+   */
+  #publish(served: Served): Promise<void> {
+    served.publishing ??= this.#publishAll(served).finally(() => {
+      served.publishing = null;
+      // Committed after the run's last look (its callback ran before this one).
+      if (served.unpublished.length > 0 && !this.#closed) void this.#publish(served);
+    });
+    return served.publishing;
+  }
+
+  async #publishAll(served: Served): Promise<void> {
+    for (let attempt = 0; served.unpublished.length > 0; attempt++) {
+      const batch = served.unpublished.slice();
+      try {
+        await this.#writer.append(served.scope.name, batch);
+        served.unpublished.splice(0, batch.length);
+        attempt = -1;
+      } catch (err) {
+        // A version already in the log (a previous attempt got through) is not an error.
+        if (/equal or smaller/.test(String((err as Error).message))) {
+          const logged = await readLog(
+            this.#redis,
+            served.scope.name,
+            batch[0]!.version - 1,
+            batch.length,
+            this.#options.prefix,
+          ).catch(() => []);
+          const last = logged.at(-1)?.version ?? 0;
+          served.unpublished = served.unpublished.filter((e) => e.version > last);
+          continue;
         }
+        if (this.#closed) return;
+        this.#logger.warn({ err, scope: served.scope.name }, 'could not append to the change log; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt)));
       }
-    } finally {
-      served.publishing = false;
     }
   }
 
@@ -435,11 +514,19 @@ export class ClusterPersistence implements Persistence {
     this.#follow(served, true);
   }
 
-  /** Takes over every replicated scope whose owner is gone (the watcher). */
+  /**
+   * The watcher: takes over every scope used here whose owner is gone, and hands back the
+   * leases of owned scopes no session here has used for releaseIdleAfterMs.
+   */
   async #takeOver(): Promise<void> {
     if (this.#closed) return;
+    const now = Date.now();
     for (const served of [...this.#served.values()]) {
-      if (served.owned || served.claiming) continue;
+      if (served.owned) {
+        this.#idleCheck(served, now);
+        continue;
+      }
+      if (served.claiming || served.leaving) continue;
       let owner: string | null;
       try {
         owner = await this.#leases.owner(served.scope.name);
@@ -450,7 +537,21 @@ export class ClusterPersistence implements Persistence {
       for (const waiting of served.forwards) {
         if (waiting.owner !== owner) waiting.abandon(new Error(`process ${waiting.owner} lost the scope`));
       }
-      if (owner === null) await this.#claim(served);
+      // A scope no session here uses is left to the processes that use it; a write from here
+      // claims it anyway (#forward).
+      if (owner === null && this.#host.held(served.scope)) await this.#claim(served);
+    }
+  }
+
+  /** Resigns an owned scope once no session here has held it for releaseIdleAfterMs. */
+  #idleCheck(served: Served, now: number): void {
+    if (this.#releaseIdleAfterMs <= 0 || served.leaving || served.claiming) return;
+    if (this.#host.held(served.scope)) {
+      served.idleSince = 0;
+    } else if (served.idleSince === 0) {
+      served.idleSince = now;
+    } else if (now - served.idleSince >= this.#releaseIdleAfterMs) {
+      void this.#resign(served);
     }
   }
 

@@ -93,6 +93,11 @@ export interface ClusterOption {
   leaseTtlMs?: number;
   /** How long a changeset forwarded to another process waits for its answer, ms. Default 5000. */
   forwardTimeoutMs?: number;
+  /**
+   * An owner none of whose own sessions has held a scope for this long hands the scope's lease
+   * back, so that it comes to be owned by a process that uses it, ms. Default 30000; 0 never.
+   */
+  releaseIdleAfterMs?: number;
 }
 
 /** The part of an ioredis client the option accepts (any ioredis `Redis`). */

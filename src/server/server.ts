@@ -111,12 +111,14 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
             logger: this.logger,
             restored: (scope) => this.#restored(scope),
             submit: (scope, req) => this.#pipeline.submit(scope, req),
+            held: (scope) => this.hub.isHeld(scope),
           },
           {
             ...connections,
             prefix: options.cluster.prefix,
             leaseTtlMs: options.cluster.leaseTtlMs,
             forwardTimeoutMs: options.cluster.forwardTimeoutMs,
+            releaseIdleAfterMs: options.cluster.releaseIdleAfterMs,
             snapshotEvery: options.snapshotEvery,
           },
         );
