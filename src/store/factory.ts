@@ -37,6 +37,28 @@ export interface StoreFromEnvOptions {
 export function storeFromEnv(options: StoreFromEnvOptions): Store {
   const env = options.env ?? process.env;
   const url = env.DATABASE_URL;
-  if (url !== undefined && url !== '') return new PostgresStore({ connectionString: url });
+  if (url !== undefined && url !== '') return new PostgresStore({ connectionString: checkDatabaseUrl(url) });
   return new SqliteStore({ filename: join(options.dataDir, 'jetstream.db') });
+}
+
+/**
+ * DATABASE_URL as a PostgreSQL connection URL, or a StoreError naming the variable: a typo there
+ * would otherwise surface later as a driver error that does not say where the value came from.
+ * The message never repeats the URL's credentials.
+ */
+function checkDatabaseUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new StoreError(
+      'DATABASE_URL is not a valid URL: expected postgres://user:password@host:5432/database',
+    );
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new StoreError(
+      `DATABASE_URL must be a postgres:// or postgresql:// URL (got ${parsed.protocol}//${parsed.host}); unset it to use SQLite`,
+    );
+  }
+  return url;
 }

@@ -23,6 +23,8 @@ export interface SqliteConfig {
   synchronous: SqliteSynchronous;
   tablePrefix: string;
   busyTimeoutMs: number;
+  /** Take the file's writer lock (see openLock) in the connection that appends. */
+  lock: boolean;
 }
 
 /** A loaded scope with its fragments still as stored JSON text (parsed by the caller). */
@@ -72,23 +74,35 @@ export class SqliteDb {
     text: string,
   ) => void;
 
-  /** Opens (creating the file, its directory and the tables when missing). Throws the driver's error. */
-  static open(config: SqliteConfig): SqliteDb {
+  /**
+   * Opens (creating the file, its directory and the tables when missing). Throws the driver's
+   * error. `writer`: this connection appends; it also takes the file's writer lock when the
+   * config asks for it (see openLock), and holds it for as long as it is open.
+   */
+  static open(config: SqliteConfig, options: { writer?: boolean } = {}): SqliteDb {
     let db: Database.Database | undefined;
+    let lock: Database.Database | null = null;
     try {
-      if (config.filename !== ':memory:') mkdirSync(dirname(resolve(config.filename)), { recursive: true });
+      if (config.filename !== ':memory:') {
+        mkdirSync(dirname(resolve(config.filename)), { recursive: true });
+        if (options.writer && config.lock) lock = openLock(config);
+      }
       db = new Database(config.filename, { timeout: config.busyTimeoutMs });
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${config.synchronous}`);
-      return new SqliteDb(db, config.tablePrefix);
+      return new SqliteDb(db, config.tablePrefix, lock);
     } catch (err) {
       db?.close();
+      lock?.close();
       throw err;
     }
   }
 
-  private constructor(db: Database.Database, prefix: string) {
+  readonly #lock: Database.Database | null;
+
+  private constructor(db: Database.Database, prefix: string, lock: Database.Database | null) {
     this.db = db;
+    this.#lock = lock;
     const scopes = `${prefix}scopes`;
     const changes = `${prefix}changes`;
     const snapshots = `${prefix}snapshots`;
@@ -271,6 +285,39 @@ export class SqliteDb {
 
   close(): void {
     this.db.close();
+    this.#lock?.close();
+  }
+}
+
+/** SQLite's answer when another connection holds a lock. */
+const BUSY = /SQLITE_BUSY|database is locked/i;
+
+/**
+ * The writer lock of a SQLite file (docs/persistence.md, "SQLite"): one process appends to a
+ * file's tables, since a second one would only meet version conflicts. The lock is a tiny
+ * database beside the file, `<file>.<tablePrefix>lock`, written once in SQLite's exclusive
+ * locking mode, so that its connection keeps an exclusive lock on it until it is closed. It is
+ * the operating system's file lock, released when the process ends however it ends (kill -9
+ * included): no stale lock file to clean up. Throws a clear error when another process has it.
+ */
+function openLock(config: SqliteConfig): Database.Database {
+  const path = `${config.filename}.${config.tablePrefix}lock`;
+  // A process shutting down may hold it a moment longer: wait a little, not the full busy timeout.
+  const lock = new Database(path, { timeout: Math.min(config.busyTimeoutMs, 2000) });
+  try {
+    lock.pragma('locking_mode = EXCLUSIVE');
+    lock.exec('CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL, since TEXT NOT NULL)');
+    lock.prepare('DELETE FROM holder').run();
+    lock.prepare('INSERT INTO holder (pid, since) VALUES (?, ?)').run(process.pid, new Date().toISOString());
+    return lock;
+  } catch (err) {
+    lock.close();
+    if (BUSY.test(String((err as Error).message)) || (err as { code?: string }).code === 'SQLITE_BUSY') {
+      throw new Error(
+        `${config.filename} is in use by another process (it holds ${path}): one process serves a SQLite file; to run several, use PostgreSQL and Redis (docs/cluster.md)`,
+      );
+    }
+    throw err;
   }
 }
 

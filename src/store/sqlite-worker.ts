@@ -6,7 +6,9 @@ import type { FoldSchema } from './types.js';
 import { serve, Transfer } from './worker.js';
 
 serve(() => {
-  const db = SqliteDb.open((workerData as { config: SqliteConfig }).config);
+  const { config, background } = workerData as { config: SqliteConfig; background?: boolean };
+  // The worker that appends holds the file's writer lock; the compaction worker only reads.
+  const db = SqliteDb.open(config, { writer: background !== true });
   return {
     append: db.append.bind(db),
     writeSnapshot: db.writeSnapshot.bind(db),

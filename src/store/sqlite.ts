@@ -52,7 +52,13 @@ export interface SqliteStoreOptions {
   /** Prefix of the table names, so several stores can share one file. Default `jetstream_`. */
   tablePrefix?: string;
   /** How long a call waits for another process's write lock (in the store's worker). Default 5000. */
-  busyTimeoutMs?: number;
+  busyTimeoutMs?: number /**
+   * Take the writer lock of the file's tables (default true): while this store is open, another
+   * store on the same file and table prefix, in this process or another, fails to open with a
+   * clear message instead of meeting version conflicts at its first write. The lock is the
+   * operating system's, so it goes with a process that dies (docs/persistence.md, "SQLite").
+   */;
+  lock?: boolean;
 }
 
 const SYNCHRONOUS: readonly SqliteSynchronous[] = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
@@ -90,6 +96,7 @@ export class SqliteStore implements Store {
       synchronous: this.synchronous,
       tablePrefix,
       busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+      lock: options.lock ?? true,
     };
     this.#compactor = new LazyWorker(
       'sqlite-worker',

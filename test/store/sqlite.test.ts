@@ -12,11 +12,13 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 // Killing a writer process (kill -9) with synchronous NORMAL: test/e2e/durability.test.ts, which runs
 // its scenarios on every durable store.
 
-// A nested path: open() creates the missing directories.
+// A nested path: open() creates the missing directories. The suite opens many instances on one
+// storage at once, which the writer lock forbids by design: it runs without it here, and the lock
+// has its own tests (sqlite-lock.test.ts).
 const filename = join(dir, 'nested', 'deeper', 'store.db');
 runStoreConformance(
   'sqlite',
-  async () => new SqliteStore({ filename }),
+  async () => new SqliteStore({ filename, lock: false }),
   async () => {},
 );
 
@@ -186,4 +188,19 @@ test('createStore and storeFromEnv', async () => {
     'postgres',
   );
   assert.equal(storeFromEnv({ dataDir: dir, env: { DATABASE_URL: '' } }).kind, 'sqlite');
+  assert.equal(storeFromEnv({ dataDir: dir, env: { DATABASE_URL: 'postgresql://h/db' } }).kind, 'postgres');
+  // A wrong value names the variable, and never repeats a password.
+  assert.throws(
+    () => storeFromEnv({ dataDir: dir, env: { DATABASE_URL: 'mysql://root:secret@db:3306/app' } }),
+    (err: Error) =>
+      err instanceof StoreError &&
+      /^DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL \(got mysql:\/\/db:3306\)/.test(
+        err.message,
+      ) &&
+      !err.message.includes('secret'),
+  );
+  assert.throws(
+    () => storeFromEnv({ dataDir: dir, env: { DATABASE_URL: 'not a url' } }),
+    /DATABASE_URL is not a valid URL/,
+  );
 });

@@ -12,6 +12,7 @@ const config: SqliteConfig = {
   synchronous: 'FULL',
   tablePrefix: 'w_',
   busyTimeoutMs: 1000,
+  lock: false,
 };
 
 function appendArgs(scope: string, version: number): unknown[] {
