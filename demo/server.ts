@@ -132,12 +132,22 @@ if (require.main === module) {
   }).then(
     (demo) => {
       // Everything acknowledged is already stored; closing cleanly also checkpoints SQLite's WAL.
-      const stop = () => void demo.close().finally(() => process.exit(0));
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      // A second signal (an impatient operator, or an orchestrator's escalation) exits at once.
+      let stopping = false;
+      const stop = () => {
+        if (stopping) process.exit(1);
+        stopping = true;
+        void demo.close().finally(() => process.exit(0));
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
     },
-    (err) => {
-      console.error(err);
+    (err: Error & { code?: string }) => {
+      // A configuration mistake (a bad DATABASE_URL, a busy port, a locked SQLite file) gets one
+      // line that says what to fix; the stack only helps with something unexpected.
+      const expected = err.name === 'StoreError' || err.name === 'TypeError' || err.code === 'EADDRINUSE';
+      if (expected && process.env.LOG_LEVEL !== 'debug') console.error(`jetstream: ${err.message}`);
+      else console.error(err);
       process.exit(1);
     },
   );
