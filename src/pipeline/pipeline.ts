@@ -73,6 +73,8 @@ export class ChangesetPipeline {
   readonly #logger: Logger;
   /** Tail of each busy scope's queue; absent when the scope is idle. */
   readonly #queues = new WeakMap<Scope, Promise<ChangesetResult>>();
+  /** Queued changesets not settled yet, every scope together (see idle). */
+  readonly #running = new Set<Promise<unknown>>();
 
   constructor(options: PipelineOptions) {
     this.#procedures = options.procedures;
@@ -92,11 +94,18 @@ export class ChangesetPipeline {
     const next = () => this.#runQueued(scope, req);
     const run = previous === undefined ? next() : previous.then(next, next);
     this.#queues.set(scope, run);
+    this.#running.add(run);
     // Registered before the caller's continuation, so the queue is clear when the caller resumes.
     void run.then(() => {
       if (this.#queues.get(scope) === run) this.#queues.delete(scope);
+      this.#running.delete(run);
     });
     return run;
+  }
+
+  /** Resolves once no changeset is queued or in flight (a server shutting down waits for it). */
+  async idle(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
   }
 
   /** True while a changeset to `scope` is waiting or in flight. */

@@ -211,13 +211,43 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     this.#scopes.set(scope.name, scope);
   }
 
-  /** Ends every session and stops every transport. */
-  async close(): Promise<void> {
+  /**
+   * Shuts down gracefully (docs/server.md, "Shutting down"): stops reading from clients and
+   * accepting connections, lets the changesets already read finish (procedures, commits) and
+   * sends their replies, closes every session with 1001, lets the sockets' close handshakes
+   * finish (a second at most), and closes the persistence (a store passed in stays open for its
+   * owner to close). `timeoutMs` (default 10 s) bounds the wait
+   * for changesets in flight; what they had not finished by then is not acknowledged, and the
+   * clients send it again after they reconnect.
+   */
+  async close(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#ticker) clearInterval(this.#ticker);
     this.#ticker = null;
-    for (const s of [...this.#sessions.values()]) s.close(1001, { message: 'Server shutting down' });
+    const sessions = [...this.#sessions.values()];
+    // What a client sends from now on is not read: unacknowledged, it is sent again elsewhere.
+    for (const s of sessions) s.connection?.pauseReading?.();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      (async () => {
+        await this.#pipeline.idle();
+        await this.#persistence.drain();
+      })().catch((err: unknown) => this.logger.error({ err }, 'shutting down: a changeset in flight failed')),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, options.timeoutMs ?? 10_000);
+        timer.unref?.();
+      }),
+    ]);
+    clearTimeout(timer);
+    // Replies of what just finished are queued in this turn's continuations: write them out.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    for (const s of sessions) s._flush();
+    for (const s of sessions) {
+      const conn = s.connection;
+      s.close(1001, { message: 'Server shutting down' });
+      conn?.resumeReading?.(); // to read the client's answer to the close frame (ignored otherwise)
+    }
     for (const c of this.#pendingConnections) c.close(1001, 'Server shutting down');
     this.hub.close();
     await Promise.all(this.transports.map((t) => t.close()));

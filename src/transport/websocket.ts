@@ -143,11 +143,31 @@ export class WebsocketTransport implements Transport {
     return (wss.address() as AddressInfo).port;
   }
 
-  close(): Promise<void> {
+  /**
+   * Stops accepting connections, closes the open sockets with 1001 (going away) and gives their
+   * close handshakes up to a second before cutting the rest: a client still writing then sees a
+   * clean 1001, the cue to reconnect elsewhere, rather than 1006.
+   */
+  async close(): Promise<void> {
     const wss = this.#wss;
     this.#wss = null;
-    if (!wss) return Promise.resolve();
+    if (!wss) return;
+    // ws calls back once its own HTTP server (if any) has no connection left.
+    const stopped = new Promise<void>((resolve) => wss.close(() => resolve()));
+    const open = [...wss.clients].filter((ws) => ws.readyState !== ws.CLOSED);
+    const handshakes = open.map((ws) => {
+      if (ws.readyState === ws.OPEN) ws.close(1001, 'Server shutting down');
+      return new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    });
+    let grace: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(handshakes),
+      new Promise<void>((resolve) => {
+        grace = setTimeout(resolve, CLOSE_GRACE_MS);
+      }),
+    ]);
+    clearTimeout(grace);
     for (const ws of wss.clients) ws.terminate();
-    return new Promise((resolve) => wss.close(() => resolve()));
+    await stopped;
   }
 }

@@ -1,6 +1,8 @@
 // Transports: connection parameters, the in-memory transport, and the WebSocket transport on
 // its own (no server): options, frames in both directions, close codes, size limit.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { connect as connectTcp } from 'node:net';
 import { describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { Canvas } from '../../demo/models.js';
@@ -173,13 +175,34 @@ describe('WebsocketTransport', () => {
     await t.close(); // idempotent
   });
 
-  test('close() terminates open sockets', async () => {
+  test('close() closes open sockets with 1001 after their handshake; one that never answers is cut', async () => {
     const t = new WebsocketTransport({ port: 0 });
     await t.listen(() => {});
-    const ws = new WebSocket(`ws://127.0.0.1:${t.port}/`);
+    const port = t.port!;
+    // A client that keeps writing while the server shuts down still sees a clean 1001.
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
     await new Promise((r) => ws.on('open', r));
     const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
-    await t.close();
-    assert.equal(await closed, 1006);
+    const writing = setInterval(() => ws.readyState === ws.OPEN && ws.send('[]'), 1);
+    // A client that upgrades and then never reads nor answers the close frame.
+    const silent = connectTcp(port, '127.0.0.1');
+    silent.write(
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    await new Promise((r) => silent.once('data', r)); // 101 Switching Protocols
+    silent.pause();
+    const silentClosed = new Promise((r) => silent.once('close', r));
+    try {
+      await t.close();
+      assert.equal(await closed, 1001);
+      silent.resume();
+      await silentClosed; // cut by the server after the grace period
+      // Nothing listens any more.
+      const refused = new WebSocket(`ws://127.0.0.1:${port}/`);
+      await new Promise<void>((resolve) => refused.on('error', () => resolve()));
+    } finally {
+      clearInterval(writing);
+      silent.destroy();
+    }
   });
 });
