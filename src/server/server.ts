@@ -255,6 +255,38 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     await this.#clusterConnections?.close();
   }
 
+  /**
+   * Whether this server should get traffic (a Kubernetes readiness probe; docs/operations.md):
+   * listening and not shutting down, its store answering a read within `timeoutMs` (default
+   * 2 s), and, in a cluster, its Redis connection up. `checks` says what each part answered.
+   */
+  async readiness(timeoutMs = 2000): Promise<Readiness> {
+    const checks: Readiness['checks'] = {
+      server: this.#closed ? 'shutting down' : this.#listening === null ? 'not listening' : 'ok',
+    };
+    const store = this.#persistence.store;
+    if (store !== null) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        await Promise.race([
+          store.load('jetstream:readyz'), // an indexed read, of a name no application uses
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
+          }),
+        ]);
+        checks.store = 'ok';
+      } catch (err) {
+        checks.store = `unreachable: ${(err as Error).message}`;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    const redis = this.#clusterConnections?.redis;
+    if (redis) checks.cluster = redis.status === 'ready' ? 'ok' : `Redis ${redis.status}`;
+    const ready = Object.values(checks).every((c) => c === 'ok');
+    return { ready, scopes: this.loadedScopes, sessions: this.#sessions.size, checks };
+  }
+
   /** The durable store, when one is configured. */
   get store(): Store | null {
     return this.#persistence.store;
@@ -587,6 +619,18 @@ function deny(conn: Connection, error: WireError): void {
 }
 
 /** Creates a server and waits until it listens. */
+/** `server.readiness()`: what a readiness probe answers. */
+export interface Readiness {
+  /** True when every check is `ok`. */
+  ready: boolean;
+  /** Scopes in memory. */
+  scopes: number;
+  /** Live sessions. */
+  sessions: number;
+  /** Each part's answer: `ok`, or why not. `store` and `cluster` only when configured. */
+  checks: { server: string; store?: string; cluster?: string };
+}
+
 export async function createServer(options: ServerOptions = {}): Promise<Server> {
   return new Server(options).listen();
 }

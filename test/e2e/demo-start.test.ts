@@ -63,3 +63,53 @@ test('a configuration mistake exits 1 with one line naming it: a bad DATABASE_UR
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('/healthz answers 200 while the process runs; /readyz 200 when ready, 503 once shutting down', async () => {
+  const demo = await startDemo({
+    port: 0,
+    host: '127.0.0.1',
+    store: new MemoryStore(),
+    logger: silent as never,
+  });
+  const get = async (path: string) => {
+    const res = await fetch(`http://127.0.0.1:${demo.port}${path}`);
+    return {
+      status: res.status,
+      type: res.headers.get('content-type'),
+      body: (await res.json()) as Record<string, unknown>,
+    };
+  };
+  try {
+    const health = await get('/healthz');
+    assert.equal(health.status, 200);
+    assert.equal(health.type, 'application/json');
+    assert.equal(health.body.status, 'ok');
+    const ready = await get('/readyz?verbose');
+    assert.equal(ready.status, 200);
+    assert.deepEqual(ready.body.checks, { server: 'ok', store: 'ok' });
+    assert.equal(ready.body.ready, true);
+    assert.equal(ready.body.scopes, 2);
+    // Shutting down: not ready, while the HTTP server still answers.
+    await demo.server.close();
+    const draining = await get('/readyz');
+    assert.equal(draining.status, 503);
+    assert.deepEqual(draining.body.checks, { server: 'shutting down', store: 'ok' });
+  } finally {
+    await demo.close();
+  }
+});
+
+test('/readyz is 503 when the store does not answer', async () => {
+  const store = new MemoryStore();
+  const demo = await startDemo({ port: 0, host: '127.0.0.1', store, logger: silent as never });
+  try {
+    await store.close(); // every read now fails
+    const res = await fetch(`http://127.0.0.1:${demo.port}/readyz`);
+    assert.equal(res.status, 503);
+    const body = (await res.json()) as { ready: boolean; checks: { store: string } };
+    assert.equal(body.ready, false);
+    assert.match(body.checks.store, /^unreachable: /);
+  } finally {
+    await demo.close();
+  }
+});
