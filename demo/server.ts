@@ -3,9 +3,9 @@
 // SQLite under JETSTREAM_DATA_DIR (default ./data), or PostgreSQL when DATABASE_URL is set.
 // With REDIS_URL too, the process joins the other demo processes of that database and Redis as
 // one cluster (docs/cluster.md).
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import pino from 'pino';
-import { type ClusterOption, createServer, Scope, type Server } from '../src/index.js';
+import { type ClusterOption, createServer, handleProbe, Scope, type Server } from '../src/index.js';
 import { type Store, storeFromEnv } from '../src/store/index.js';
 import { type ChatService, startChatService } from './chat-service.js';
 import { Canvas, ChatRoom, ChatRoomAttributes, ChatRoomStatus } from './models.js';
@@ -78,7 +78,7 @@ export async function startDemo(options: DemoOptions = {}) {
   const store = options.store ?? storeFromEnv({ dataDir: options.dataDir ?? './data' });
   let listening: Server | null = null; // the probes answer 503 until the server exists
   const http = createHttpServer((req, res) => {
-    if (probe(req, res, listening)) return; // /healthz, /readyz (docs/operations.md)
+    if (handleProbe(req, res, listening)) return; // /healthz, /readyz (docs/operations.md)
     if (servePage(req, res)) return; // the demo page (demo/public/)
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
     res.end('Jetstream demo server: connect a Jetstream client to this address over WebSocket.\n');
@@ -126,31 +126,6 @@ export async function startDemo(options: DemoOptions = {}) {
       await store.close();
     },
   };
-}
-
-/**
- * Health probes for an orchestrator (docs/operations.md): `GET /healthz` answers 200 while the
- * process runs; `GET /readyz` answers 200 when the server should get traffic (listening, not
- * shutting down, store and Redis reachable), else 503; both with a JSON body. True when handled.
- */
-function probe(req: IncomingMessage, res: ServerResponse, server: Server | null): boolean {
-  const path = (req.url ?? '').split('?')[0];
-  if (path !== '/healthz' && path !== '/readyz') return false;
-  const answer = (status: number, body: unknown) => {
-    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-    res.end(JSON.stringify(body));
-  };
-  if (path === '/healthz') {
-    answer(200, { status: 'ok', uptimeSeconds: Math.round(process.uptime()) });
-  } else if (server === null) {
-    answer(503, { ready: false, checks: { server: 'starting' } });
-  } else {
-    void server.readiness().then(
-      (r) => answer(r.ready ? 200 : 503, r),
-      (err: Error) => answer(503, { ready: false, error: err.message }),
-    );
-  }
-  return true;
 }
 
 if (require.main === module) {

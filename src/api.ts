@@ -78,6 +78,7 @@ export type {
   SyncHook,
 } from './server/events.js';
 export type { Clock, ClusterOption, ServerOptions } from './server/options.js';
+export { handleProbe } from './server/probes.js';
 export { createServer, IncomingConnection, type Readiness, Server } from './server/server.js';
 export { Session } from './server/session.js';
 // Stores (docs/persistence.md).

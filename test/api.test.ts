@@ -44,6 +44,7 @@ const PUBLIC = [
   'enumeration',
   'expr',
   'getProcedure',
+  'handleProbe',
   'hasNewValuePropertyConstraint',
   'model',
   'registerRemoteProcedureType',
