@@ -10,7 +10,7 @@
 // - When the owner's lease expires (it died) or is released (it shut down), a process with a
 //   replica of the scope takes the lease, catches up from the store, and becomes the owner.
 import type { Redis } from 'ioredis';
-import { OutcomeUnknownError, type WireError } from '../errors.js';
+import { ErrorType, OutcomeUnknownError, type WireError } from '../errors.js';
 import type { ModelClass } from '../model/model-object.js';
 import { restoreScope } from '../persistence/restore.js';
 import { StorePersistence } from '../persistence/store-persistence.js';
@@ -369,10 +369,27 @@ export class ClusterPersistence implements Persistence {
     }
   }
 
-  /** Resolves once this process's replica of the scope is at `version` or later. */
+  /**
+   * Resolves once this process's replica of the scope is at `version` or later. The owner
+   * stored that version before it answered: if the log does not bring it within
+   * forwardTimeoutMs (Redis went away just after the answer), the replica reloads from the store.
+   */
   #shown(served: Served, version: number): Promise<void> {
     if (served.scope.version >= version) return Promise.resolve();
-    return new Promise((resolve) => served.waiters.push({ version, done: resolve }));
+    return new Promise((resolve) => {
+      const timer = setTimeout(
+        () => served.replica?.reload('a change its owner stored is not in the log yet'),
+        this.#forwardTimeoutMs,
+      );
+      timer.unref?.();
+      served.waiters.push({
+        version,
+        done: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
   }
 
   /** The owner's side of a forward. */
@@ -389,9 +406,17 @@ export class ClusterPersistence implements Persistence {
     const version = this.#originVersions.get(req.origin) ?? 0;
     this.#originVersions.delete(req.origin);
     if (version > 0) {
-      await new Promise<void>((resolve, reject) =>
-        this.#inner.afterCommit((err) => (err ? reject(err) : resolve())),
-      );
+      const err = await new Promise<Error | null>((resolve) => this.#inner.afterCommit(resolve));
+      if (err instanceof OutcomeUnknownError) throw err;
+      if (err) {
+        // Not stored, and known not to be: the sender's client gets what this process's own
+        // clients get (never an ack for something not stored), not an unknown outcome.
+        const failed: WireError = {
+          message: `Could not apply SyncMessage: the changes could not be stored (${err.message})`,
+          type: ErrorType.storeFailed,
+        };
+        return { results: result.results.map((r) => r ?? failed), version: 0 };
+      }
     }
     return { results: result.results, version };
   }

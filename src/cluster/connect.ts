@@ -28,7 +28,13 @@ export function clusterConnections(option: ClusterOption, logger: Logger): Clust
     return r;
   };
   const source = option.redis;
-  const redis = typeof source === 'string' ? track(new Redis(source)) : source;
+  // A command on this connection waits at most as long as a forwarded changeset may: while Redis
+  // is away, ioredis would otherwise keep it queued until its reconnection attempts give up
+  // (about 10 s, later about 40 s), and a client's changeset waiting on it (the owner lookup of
+  // a forward) would go that long without an answer (docs/cluster.md, "Faults"). Not on the
+  // blocking connections (connect()): their reads wait by design.
+  const commandTimeout = option.forwardTimeoutMs ?? 5000;
+  const redis = typeof source === 'string' ? track(new Redis(source, { commandTimeout })) : source;
   const connect = () => track(typeof source === 'string' ? new Redis(source) : source.duplicate());
   const processId = option.processId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   return {

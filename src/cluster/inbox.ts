@@ -94,6 +94,10 @@ export class Inbox {
       timer.unref?.();
       this.#waiting.set(id, { resolve, reject, timer });
     });
+    // The timeout may fire while the send is still waiting for Redis (it is away): if the send
+    // then fails, `answer` is never returned, and its rejection must not go unhandled (that
+    // would end the process).
+    answer.catch(() => {});
     try {
       await this.#send(to, ['k', 'q', 'id', id, 'from', this.processId, 'b', JSON.stringify(body ?? null)]);
     } catch (err) {

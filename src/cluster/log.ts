@@ -114,6 +114,13 @@ export class LogReader {
     this.#control = control;
     this.#keys = clusterKeys(options.prefix);
     this.#logger = options.logger ?? silentLogger;
+    // A reconnected connection has another id, and a restarted Redis numbers connections anew:
+    // the old id may now name another client's connection, which must not be unblocked. Until
+    // the loop asks again (before its next read), a new follow() waits for the read in flight
+    // (resent by ioredis) to end on its own, within a second.
+    blocking.on('close', () => {
+      this.#clientId = null;
+    });
   }
 
   /** Delivers every entry of `scope` with a version above `after`, as they come. */

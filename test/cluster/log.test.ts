@@ -1,8 +1,9 @@
 // The change log on a real Redis (src/cluster/log.ts, docs/cluster.md "Fan-out").
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { type LogEntry, LogReader, LogWriter, readLog } from '../../src/cluster/log.js';
-import { type TestRedis, testRedis } from '../helpers/redis.js';
+import { startOwnRedis, type TestRedis, testRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
 const entry = (version: number, origin?: string): LogEntry => ({
@@ -101,5 +102,89 @@ describe('change log', () => {
     await writer.append('room', [entry(2), entry(3)]);
     await waitFor(() => got.length === 3, { timeout: 15_000, message: () => `got ${got}` });
     assert.deepEqual(got, [1, 2, 3]);
+  });
+
+  test('after Redis restarted, a reader never interrupts a connection by its id from before', async () => {
+    // Redis numbers connections anew when it restarts: the reader's old id may now be another
+    // client's (another process's inbox reader, another application's), which must not be
+    // unblocked when a scope is followed.
+    const own = await startOwnRedis();
+    const conns: Redis[] = [];
+    const connect = (name?: string) => {
+      const c = new Redis(own.url, name === undefined ? {} : { connectionName: name });
+      c.on('error', () => {});
+      conns.push(c);
+      return c;
+    };
+    // Connections made and closed first, so that the ids from before the restart are high.
+    for (let i = 0; i < 20; i++) await connect().quit();
+    const control = connect();
+    const unblocked: number[] = [];
+    const spy = new Proxy(control, {
+      get(target, key) {
+        if (key === 'client')
+          return (...args: [string, number]) => {
+            if (args[0] === 'UNBLOCK') unblocked.push(Number(args[1]));
+            return target.client(...(args as ['UNBLOCK', number]));
+          };
+        const value = Reflect.get(target, key);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const blocking = connect('log-reader');
+    const r = new LogReader(blocking, spy);
+    try {
+      r.follow('a', 0, () => {});
+      await new Promise((resolve) => setTimeout(resolve, 200)); // blocked in its read now
+      const back = new Promise((resolve) => blocking.once('ready', resolve));
+      await own.kill();
+      await own.start();
+      await back;
+      unblocked.length = 0;
+      r.follow('b', 0, () => {}); // interrupts the read it has in flight, if it knows its id
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const list = String(await connect().client('LIST'));
+      const id = Number(/id=(\d+) [^\n]*name=log-reader/.exec(list)?.[1]);
+      assert.ok(id > 0, list);
+      assert.deepEqual(
+        unblocked.filter((u) => u !== id),
+        [],
+        `interrupted by its id now (${id}) or not at all`,
+      );
+    } finally {
+      await r.close();
+      for (const c of conns) c.disconnect();
+      await own.kill();
+    }
+  });
+
+  test('a reader goes on after Redis restarted empty: the recreated log is followed from where it was', async () => {
+    // A Redis of its own, killed and restarted: its streams are gone, and the owner appends the
+    // next versions to a new one (docs/cluster.md, "Faults").
+    const own = await startOwnRedis();
+    const conns: Redis[] = [];
+    const connect = () => {
+      const c = new Redis(own.url);
+      c.on('error', () => {});
+      conns.push(c);
+      return c;
+    };
+    const r = new LogReader(connect(), connect());
+    try {
+      const writer = new LogWriter(connect());
+      const got: number[] = [];
+      r.follow('room', 0, (entries) => got.push(...entries.map((e) => e.version)));
+      await writer.append('room', [entry(1), entry(2)]);
+      await waitFor(() => got.length === 2);
+      await own.kill();
+      await own.start();
+      await writer.append('room', [entry(3), entry(4)]);
+      await waitFor(() => got.length === 4, { timeout: 15_000, message: () => `got ${got}` });
+      assert.deepEqual(got, [1, 2, 3, 4]);
+    } finally {
+      await r.close();
+      for (const c of conns) c.disconnect();
+      await own.kill();
+    }
   });
 });
