@@ -5,7 +5,14 @@
 // one cluster (docs/cluster.md).
 import { createServer as createHttpServer } from 'node:http';
 import pino from 'pino';
-import { type ClusterOption, createServer, handleProbe, Scope, type Server } from '../src/index.js';
+import {
+  type ClusterOption,
+  createServer,
+  handleProbe,
+  Inspector,
+  Scope,
+  type Server,
+} from '../src/index.js';
 import { type Store, storeFromEnv } from '../src/store/index.js';
 import { type ChatService, startChatService } from './chat-service.js';
 import { Canvas, ChatRoom, ChatRoomAttributes, ChatRoomStatus } from './models.js';
@@ -22,6 +29,8 @@ export interface DemoOptions {
   store?: Store;
   /** Join a cluster (docs/cluster.md); needs the PostgreSQL store. Default: REDIS_URL when set. */
   cluster?: ClusterOption;
+  /** The inspector's admin token (docs/operations.md). Default: JETSTREAM_ADMIN_TOKEN, else random. */
+  adminToken?: string;
 }
 
 /** The canvas scope's initial root. */
@@ -77,8 +86,10 @@ export async function startDemo(options: DemoOptions = {}) {
   const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
   const store = options.store ?? storeFromEnv({ dataDir: options.dataDir ?? './data' });
   let listening: Server | null = null; // the probes answer 503 until the server exists
+  let inspector: Inspector | null = null;
   const http = createHttpServer((req, res) => {
     if (handleProbe(req, res, listening)) return; // /healthz, /readyz (docs/operations.md)
+    if (inspector?.handle(req, res)) return; // /inspect (docs/operations.md)
     if (servePage(req, res)) return; // the demo page (demo/public/)
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
     res.end('Jetstream demo server: connect a Jetstream client to this address over WebSocket.\n');
@@ -87,6 +98,7 @@ export async function startDemo(options: DemoOptions = {}) {
   const cluster = options.cluster ?? (redisUrl ? { redis: redisUrl } : undefined);
   const server = await createServer({ server: http, store, logger, ...(cluster ? { cluster } : {}) });
   listening = server;
+  inspector = new Inspector(server, options.adminToken === undefined ? {} : { token: options.adminToken });
   const canvas = await server.openScope({ name: 'Canvas', root: canvasRoot });
   const chatApi = await chatDownstream();
   const chat = await server.openScope({
@@ -114,8 +126,10 @@ export async function startDemo(options: DemoOptions = {}) {
   const address = http.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   logger.info({ port }, `Jetstream demo listening on http://localhost:${port} (WebSocket on the same port)`);
+  logger.info(`Inspector: ${inspector.url(`http://localhost:${port}`)}`);
   return {
     server,
+    inspector,
     port: port as number,
     scopes: { canvas, chat },
     /** The chat procedures' downstream service (shared by every startDemo of the process). */

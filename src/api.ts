@@ -18,6 +18,8 @@ export {
   ValidationError,
   type WireError,
 } from './errors.js';
+// Operations (docs/operations.md).
+export { Inspector, type InspectorOptions } from './inspector/inspector.js';
 // Models (docs/server.md, README).
 export { Collection } from './model/collection.js';
 export {
@@ -66,6 +68,7 @@ export type { QueryResult, UpdateOptions, UpdateQuery, UpdateSpec } from './scop
 // The server (docs/server.md).
 export type {
   ChangesetInfo,
+  ChangesetReport,
   ConnectionHook,
   FetchCallback,
   FetchGrant,
@@ -78,7 +81,7 @@ export type {
   SyncHook,
 } from './server/events.js';
 export type { Clock, ClusterOption, ServerOptions } from './server/options.js';
-export { handleProbe } from './server/probes.js';
+export { handleProbe } from './server/probes.js'; // docs/operations.md
 export { createServer, IncomingConnection, type Readiness, Server } from './server/server.js';
 export { Session } from './server/session.js';
 // Stores (docs/persistence.md).

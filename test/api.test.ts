@@ -17,6 +17,7 @@ const PUBLIC = [
   'ExpressionError',
   'HasNewValuePropertyConstraint',
   'IncomingConnection',
+  'Inspector',
   'JetstreamError',
   'MemoryStore',
   'MemoryTransport',

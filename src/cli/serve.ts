@@ -5,6 +5,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pino from 'pino';
+import { Inspector } from '../inspector/inspector.js';
 import { isModelClass, type ModelClass } from '../model/model-object.js';
 import type { OpenScopeOptions } from '../persistence/types.js';
 import { handleProbe } from '../server/probes.js';
@@ -99,8 +100,10 @@ export async function serve(
   const scopes = scopesToOpen(mod, options.scopes, options.models);
   const logger = pino({ level: options.env.LOG_LEVEL ?? 'info' });
   let listening: Server | null = null;
+  let inspector: Inspector | null = null;
   const http = createHttpServer((req, res) => {
     if (handleProbe(req, res, listening)) return;
+    if (inspector?.handle(req, res)) return;
     res.writeHead(426, { 'content-type': 'text/plain; charset=utf-8' });
     res.end('Jetstream: connect a Jetstream client to this address over WebSocket.\n');
   });
@@ -126,12 +129,14 @@ export async function serve(
     throw err;
   }
   listening = server;
+  inspector = new Inspector(server, { token: options.env.JETSTREAM_ADMIN_TOKEN });
   const address = http.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   logger.info(
     { port, store: options.store.kind, scopes: scopes.map((s) => s.name) },
     `Jetstream listening on ws://localhost:${port}/ (probes: /healthz, /readyz)`,
   );
+  logger.info(`Inspector: ${inspector.url(`http://localhost:${port}`)}`);
   return {
     server,
     port,

@@ -13,6 +13,7 @@
 // Several listeners of a hook run in turn, in registration order: every 'connection' and
 // 'session' and 'sync' listener must accept; the first 'fetch' listener to answer with a scope
 // decides.
+import type { WireError } from '../errors.js';
 import type { Fragment } from '../protocol/messages.js';
 import type { Scope } from '../scope/scope.js';
 import type { IncomingConnection, Server } from './server.js';
@@ -74,9 +75,26 @@ export interface ChangesetInfo {
  */
 export type SyncHook = (scope: Scope, changeset: ChangesetInfo, callback: HookCallback) => unknown;
 
+/** A session's changeset with its outcome: what the server's `'changeset'` event reports. */
+export interface ChangesetReport extends ChangesetInfo {
+  scope: Scope;
+  /** The session that sent it. */
+  session: Session;
+  /** One entry per fragment: null when applied, else why not (as the client's reply says). */
+  results: readonly (WireError | null)[];
+  /** When the result was known (ms since the epoch). */
+  at: number;
+}
+
 export interface ServerEvents {
   connection: ConnectionHook;
   session: SessionHook;
+  /**
+   * A session's changeset has its result (docs/server.md, "Observing changesets"), on the process
+   * the session is connected to. For observers (the inspector, logs, audits): a listener sees
+   * what happened and cannot change it; one that throws is logged and ignored.
+   */
+  changeset: (report: ChangesetReport) => void;
   /** Every transport is listening. */
   listening: (server: Server) => void;
   /** Listening failed (when the server was started by the package's callable form). */

@@ -300,7 +300,34 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
 
   submit(scope: Scope, req: ChangesetRequest): ChangesetResult | Promise<ChangesetResult> {
     // In a cluster, a scope another process owns gets the changeset from that process.
-    return this.#cluster?.forward(scope, req) ?? this.#pipeline.submit(scope, req);
+    const result = this.#cluster?.forward(scope, req) ?? this.#pipeline.submit(scope, req);
+    // Observers of 'changeset' cost nothing when there are none.
+    if (this.listenerCount('changeset') === 0 || !(req.origin instanceof Session)) return result;
+    const session = req.origin;
+    if (!(result instanceof Promise)) {
+      this.#reportChangeset(scope, session, req, result);
+      return result;
+    }
+    return result.then((r) => {
+      this.#reportChangeset(scope, session, req, r);
+      return r;
+    });
+  }
+
+  #reportChangeset(scope: Scope, session: Session, req: ChangesetRequest, result: ChangesetResult): void {
+    try {
+      this.emit('changeset', {
+        scope,
+        session,
+        fragments: req.fragments,
+        atomic: req.atomic ?? false,
+        ...(req.procedure === undefined ? {} : { procedure: req.procedure }),
+        results: result.results,
+        at: Date.now(),
+      });
+    } catch (err) {
+      this.logger.error({ err }, "a 'changeset' listener threw");
+    }
   }
 
   afterCommit(fn: (err: Error | null) => void): void {
@@ -343,6 +370,11 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
   /** Resolves once every change accepted so far is stored. */
   drain(): Promise<void> {
     return this.#persistence.drain();
+  }
+
+  /** The scopes in memory, served by name (the inspector lists them). */
+  get scopes(): Scope[] {
+    return [...this.#scopes.values()];
   }
 
   /** Scopes in memory, served by name. */
