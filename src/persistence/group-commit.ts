@@ -2,10 +2,12 @@
 // event-loop turn goes into one store transaction; replies and broadcasts that depend on those
 // changes wait for it. Nothing is acknowledged before it is on disk.
 //
-// Groups are committed one after another (one in flight at a time; the next group collects
-// everything emitted meanwhile), so the store sees each scope's versions in order,
-// and callbacks run in the order they were queued (a sync reply never overtakes the broadcast
-// of an earlier changeset, nor a fetch reply the changes it already contains).
+// Groups are committed in order: one in flight at a time (the next group collects everything
+// emitted meanwhile), or two with a store that pipelines its appends (PostgreSQL outside a
+// cluster; see maxInFlight). The store sees each scope's versions in order (a store applies one
+// scope's appends in call order, see Store), and callbacks run in the order they were queued (a
+// sync reply never overtakes the broadcast of an earlier changeset, nor a fetch reply the
+// changes it already contains).
 //
 // When an append fails, the changes of that group are in memory but not on disk. Their replies
 // carry an error (never an ack), their broadcasts are dropped, and each affected scope is
@@ -47,6 +49,19 @@ interface Group {
  * would otherwise snapshot every 1,000 changes), while start-up still replays a bounded log.
  */
 const SNAPSHOT_SHARE = 0.25;
+
+/**
+ * Appends in flight at most. PostgreSQL pipelines appends on one connection (store/postgres.ts):
+ * a second group issued while the first is in flight is on the wire before the first commit
+ * ends, which hides the first answer's way back through this event loop, the larger part of a
+ * group's time there (docs/persistence.md, "PostgreSQL"). SQLite gains nothing from it: each of
+ * its commits pays a disk flush, and a second group in flight is closed early, so there are more,
+ * smaller groups, hence more flushes (measured slower with bench/durable.ts). A store without
+ * compaction writes a group's snapshots after its append, before the next group's: one at a time.
+ */
+function maxInFlight(store: Store): number {
+  return store.pipelinesAppends === true && typeof store.compact === 'function' ? 2 : 1;
+}
 
 export interface GroupCommitOptions {
   /**
@@ -142,10 +157,10 @@ export class GroupCommit {
   #commitOpen(): void {
     const g = this.#open;
     if (!g) return;
-    // While a commit is in flight, the open group stays open and keeps collecting: the running
-    // commit closes it when it ends. One transaction then carries everything that arrived
-    // meanwhile, instead of a queue of small groups behind a slow append.
-    if (this.#inFlight > 0) return;
+    // While the commits in flight are as many as allowed, the open group stays open and keeps
+    // collecting: the first of them to end closes it. One transaction then carries everything
+    // that arrived meanwhile, instead of a queue of small groups behind a slow append.
+    if (this.#inFlight >= maxInFlight(this.store)) return;
     const compacting = typeof this.store.compact === 'function';
     // Without compaction, a snapshot is taken when its group closes, while the in-memory state is
     // exactly what the group's records lead to. Taken after the append, it could include a later
@@ -162,15 +177,17 @@ export class GroupCommit {
       g.snapshots.push(snapshotOf(s));
     }
     this.#inFlight++;
+    // Issued now, even while the previous group's append is in flight; its outcome is handled in
+    // the chain, in group order.
+    const appended: Promise<Error | null> =
+      g.records.length === 0
+        ? Promise.resolve(null)
+        : (async () => this.store.append(g.records))().then(
+            () => null,
+            (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+          );
     this.#chain = this.#chain.then(async () => {
-      let error: Error | null = null;
-      if (g.records.length) {
-        try {
-          await this.store.append(g.records);
-        } catch (err) {
-          error = err instanceof Error ? err : new Error(String(err));
-        }
-      }
+      const error = await appended;
       if (error) {
         for (const s of g.scopes) this.failed.set(s, error);
         this.#options.onFailure?.([...g.scopes], error);

@@ -20,6 +20,10 @@ export class DelegatingStore implements Store {
     return this.inner.kind;
   }
 
+  get pipelinesAppends(): boolean {
+    return this.inner.pipelinesAppends === true;
+  }
+
   open(): Promise<void> {
     return this.inner.open();
   }

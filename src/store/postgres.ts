@@ -1,4 +1,4 @@
-// The PostgreSQL store, through a `pg` Pool.
+// The PostgreSQL store, through a `pg` Pool, plus one connection of its own for appends.
 //
 // Fragments are stored as TEXT holding the JSON we already serialized, not JSONB: the server never
 // queries inside them, TEXT takes the string as is (JSONB parses and re-encodes it on insert, and on
@@ -6,12 +6,23 @@
 // JSONB refuses. bench/store-append.ts measures the difference.
 //
 // Versions: `scopes` holds each scope's latest version. An append compares and bumps it in one
-// statement (UPDATE … WHERE version = expected, or INSERT for a new scope), inside the transaction
-// that inserts the records. A second writer either waits on the row lock and then finds the version
-// moved, or finds the row inserted; both come out as a StoreConflictError and nothing is stored.
+// statement (UPDATE … WHERE version = expected, or INSERT for a new scope), the statement that
+// inserts the records, and its own transaction: it fails as a whole when one head did not move. A
+// second writer either waits on the row lock and then finds the version moved, or finds the row
+// inserted; both come out as a StoreConflictError and nothing is stored.
+//
+// Appends: one round trip each. They go, in call order, on one connection in pipeline mode: the
+// next append is written while the previous one is still running (or waiting for its commit's
+// fsync), and PostgreSQL runs them one after the other, each in its own transaction. So a group
+// commit never waits for the previous group's answer to travel back and through our event loop,
+// and appends to one scope keep their order. An append whose predecessor on the same scope failed
+// fails too, as the versions it follows were not stored, unless another writer stored exactly
+// those versions meanwhile: the check is on versions (docs/persistence.md, "PostgreSQL").
 //
 // Ordering within this process: calls touching a scope run one after another, in call order (see
 // `serialize`), so the server may issue the next group commit before the previous one settled.
+// An append waits only until the earlier appends of its scopes are written on the append
+// connection; every other call waits until the earlier calls of its scopes have settled.
 //
 // Compaction (Store.compact) runs in a worker thread with a connection of its own
 // (postgres-worker.ts): reading, folding and writing tens of megabytes of JSON would block this
@@ -20,7 +31,7 @@
 // appends that follow neither wait for it nor conflict with it (the worker's header says how).
 
 import pg from 'pg';
-import { StoreError, wrapStoreError } from './errors.js';
+import { type StoreConflictError, StoreError, wrapStoreError } from './errors.js';
 import type { PostgresWorkerData } from './postgres-worker.js';
 import {
   appendConflict,
@@ -57,8 +68,12 @@ export interface PostgresStoreOptions {
   onError?: (err: StoreError) => void;
 }
 
-/** Rows per INSERT statement: 3 parameters each, well below PostgreSQL's 65,535. */
-const INSERT_CHUNK = 1000;
+/**
+ * The SQLSTATE the append statement raises when a scope's head did not move (see #appendSql):
+ * division_by_zero, which nothing else in that statement can raise. A duplicate (scope, version)
+ * (unique_violation) would mean the same, should the heads and the changes ever disagree.
+ */
+const CONFLICT_CODES = new Set(['22012', '23505']);
 
 interface HeadRow {
   name: string;
@@ -67,15 +82,22 @@ interface HeadRow {
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
+  /** Appends are pipelined on one connection (see the header): group commit keeps two in flight. */
+  readonly pipelinesAppends = true;
   readonly #options: PostgresStoreOptions;
   readonly #schema: string | undefined;
   readonly #t: { scopes: string; changes: string; snapshots: string };
   #pool: pg.Pool | null = null;
   #opening: Promise<void> | null = null;
-  /** Per scope, the settling of the last call touching it. */
-  readonly #tails = new Map<string, Promise<void>>();
+  /** Per scope, the last call touching it. */
+  readonly #tails = new Map<string, Tail>();
+  /** The append connection (see the header), opened on first use and replaced once it failed. */
+  #appender: Appender | null = null;
   /** The compaction worker, started when needed. */
   readonly #compactor: LazyWorker;
+  /** The append statement (see the constructor), prepared once per connection under this name. */
+  readonly #appendSql: string;
+  readonly #appendName = 'jetstream_append';
 
   constructor(options: PostgresStoreOptions) {
     if (typeof options?.connectionString !== 'string' || options.connectionString === '') {
@@ -89,6 +111,33 @@ export class PostgresStore implements Store {
         ? quoteIdent(prefix + name)
         : `${quoteIdent(this.#schema)}.${quoteIdent(prefix + name)}`;
     this.#t = { scopes: qualify('scopes'), changes: qualify('changes'), snapshots: qualify('snapshots') };
+    // One statement, sent on its own (no BEGIN/COMMIT round trips): it is its own transaction.
+    // It compares and bumps every scope's head and inserts the records only when all of them
+    // moved. When one did not, it raises division_by_zero at the end (plain SQL has no RAISE),
+    // which rolls the whole statement back, including the heads that did move; append() then
+    // reads the heads to name the conflict. Its text does not depend on the records (they come
+    // as arrays), so each connection parses and plans it once.
+    this.#appendSql = `
+      WITH input AS (
+        SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[]) AS t(name, expected, next)
+      ), upd AS (
+        UPDATE ${this.#t.scopes} s SET version = i.next FROM input i
+          WHERE s.name = i.name AND s.version = i.expected
+          RETURNING s.name
+      ), ins AS (
+        INSERT INTO ${this.#t.scopes} (name, version)
+          SELECT name, next FROM input WHERE expected = 0 AND name NOT IN (SELECT name FROM upd)
+          ON CONFLICT (name) DO NOTHING
+          RETURNING name
+      ), ok AS (
+        SELECT (SELECT count(*) FROM upd) + (SELECT count(*) FROM ins) = cardinality($1::text[]) AS moved
+      ), rec AS (
+        INSERT INTO ${this.#t.changes} (scope, version, fragments)
+          SELECT ($4::text[])[f.n], ($5::int8[])[f.n], f.fragments::text
+            FROM json_array_elements($6::json) WITH ORDINALITY AS f(fragments, n)
+            WHERE (SELECT moved FROM ok)
+      )
+      SELECT 1 / (SELECT moved FROM ok)::int AS stored`;
     const data: PostgresWorkerData = {
       connectionString: options.connectionString,
       applicationName: options.applicationName ?? 'jetstream',
@@ -157,8 +206,11 @@ export class PostgresStore implements Store {
     await this.#opening?.catch(() => undefined);
     const pool = this.#pool;
     if (pool === null) return;
-    await Promise.all([...this.#tails.values()]);
+    await Promise.all([...this.#tails.values()].map((t) => t.settled));
     this.#pool = null;
+    const appender = this.#appender;
+    this.#appender = null;
+    await appender?.client.end().catch(() => undefined);
     // After the compactions in flight (the worker runs `close` after them).
     await this.#compactor.stop().catch(() => undefined);
     await pool.end().catch((err) => {
@@ -215,67 +267,87 @@ export class PostgresStore implements Store {
     const batches = planAppend(records);
     if (batches.length === 0) return;
     const pool = this.#pool_('append');
-    const encoded = records.map((r) => encodeFragments(r));
+    const params = appendParams(batches, records);
     await this.#serialize(
       batches.map((b) => b.scope),
-      () =>
-        withTransaction(pool, (client) => this.#appendIn(client, batches, records, encoded)).catch((err) => {
+      async (sent) => {
+        let appender: Appender;
+        let query: Promise<unknown>;
+        try {
+          appender = await this.#appendConnection();
+          query = appender.client.query({ name: this.#appendName, text: this.#appendSql, values: params });
+          appender.pending++;
+        } catch (err) {
           throw wrapStoreError('PostgreSQL store: cannot append', err);
-        }),
+        } finally {
+          sent();
+        }
+        try {
+          await query;
+        } catch (err) {
+          if (!isAppendConflict(err)) throw wrapStoreError('PostgreSQL store: cannot append', err);
+          throw await this.#conflict(pool, batches).catch((e: unknown) => {
+            throw wrapStoreError('PostgreSQL store: cannot append', e);
+          });
+        } finally {
+          appender.pending--;
+        }
+      },
+      true,
     );
   }
 
-  async #appendIn(
-    client: pg.PoolClient,
-    batches: ScopeBatch[],
-    records: ChangeRecord[],
-    encoded: string[],
-  ): Promise<void> {
-    const names = batches.map((b) => b.scope);
-    const expected = batches.map((b) => b.expectedVersion);
-    const next = batches.map((b) => b.lastVersion);
-    // Compare-and-bump every scope's head and, only when all of them moved, insert the first chunk
-    // of records: one statement, one round trip.
-    const first = Math.min(records.length, INSERT_CHUNK);
-    const params: unknown[] = [names, expected, next, batches.length];
-    const sql = `
-      WITH input AS (
-        SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[]) AS t(name, expected, next)
-      ), upd AS (
-        UPDATE ${this.#t.scopes} s SET version = i.next FROM input i
-          WHERE s.name = i.name AND s.version = i.expected
-          RETURNING s.name
-      ), ins AS (
-        INSERT INTO ${this.#t.scopes} (name, version)
-          SELECT name, next FROM input WHERE expected = 0 AND name NOT IN (SELECT name FROM upd)
-          ON CONFLICT (name) DO NOTHING
-          RETURNING name
-      ), moved AS (
-        SELECT name FROM upd UNION ALL SELECT name FROM ins
-      ), rec AS (
-        INSERT INTO ${this.#t.changes} (scope, version, fragments)
-          SELECT * FROM (VALUES ${values(records, encoded, 0, first, params)}) AS v(scope, version, fragments)
-          WHERE (SELECT count(*) FROM moved) = $4
-      )
-      SELECT array(SELECT name FROM moved) AS moved`;
-    const result = await client.query<{ moved: string[] }>(sql, params);
-    const moved = new Set(result.rows[0]?.moved ?? []);
-    if (moved.size !== batches.length) {
-      const failed = batches.find((b) => !moved.has(b.scope))!;
-      const head = await client.query<HeadRow>(
-        `SELECT name, version FROM ${this.#t.scopes} WHERE name = $1`,
-        [failed.scope],
-      );
-      throw appendConflict(failed, Number(head.rows[0]?.version ?? 0));
-    }
-    for (let start = first; start < records.length; start += INSERT_CHUNK) {
-      const end = Math.min(records.length, start + INSERT_CHUNK);
-      const more: unknown[] = [];
-      await client.query(
-        `INSERT INTO ${this.#t.changes} (scope, version, fragments) VALUES ${values(records, encoded, start, end, more)}`,
-        more,
-      );
-    }
+  /**
+   * The append connection, connected. Callers that ask while it connects get it in the order they
+   * asked (they all wait for the same promise), so their appends are written in that order.
+   */
+  #appendConnection(): Promise<Appender> {
+    const current = this.#appender;
+    if (current !== null && !current.broken) return current.ready;
+    const client = new pg.Client({
+      connectionString: this.#options.connectionString,
+      application_name: this.#options.applicationName ?? 'jetstream',
+      connectionTimeoutMillis: this.#options.connectionTimeoutMillis ?? 10_000,
+      pipeline: true,
+    });
+    const appender: Appender = {
+      client,
+      ready: null as unknown as Promise<Appender>,
+      pending: 0,
+      broken: false,
+    };
+    // A failed connection fails the appends written on it (each rejects with the error); the next
+    // append opens a new one. When none was pending, nobody else hears of it: report it as the
+    // pool's idle connections are.
+    client.on('error', (err) => {
+      appender.broken = true;
+      if (appender.pending === 0) {
+        this.#options.onError?.(wrapStoreError('PostgreSQL store: idle connection failed', err));
+      }
+    });
+    appender.ready = client.connect().then(
+      () => appender,
+      (err: unknown) => {
+        appender.broken = true;
+        throw err;
+      },
+    );
+    // Not observed by anyone when the store closes before using it.
+    appender.ready.catch(() => undefined);
+    if (current !== null) void current.client.end().catch(() => undefined);
+    this.#appender = appender;
+    return appender.ready;
+  }
+
+  /** The conflict of a rejected append: the first of its scopes whose head was not as expected. */
+  async #conflict(pool: pg.Pool, batches: ScopeBatch[]): Promise<StoreConflictError> {
+    const { rows } = await pool.query<HeadRow>(
+      `SELECT name, version FROM ${this.#t.scopes} WHERE name = ANY($1::text[])`,
+      [batches.map((b) => b.scope)],
+    );
+    const heads = new Map(rows.map((r) => [r.name, Number(r.version)]));
+    const failed = batches.find((b) => (heads.get(b.scope) ?? 0) !== b.expectedVersion) ?? batches[0]!;
+    return appendConflict(failed, heads.get(failed.scope) ?? 0);
   }
 
   async writeSnapshot(snapshot: Snapshot): Promise<void> {
@@ -376,37 +448,72 @@ export class PostgresStore implements Store {
   /**
    * Runs `fn` once every earlier call touching any of `scopes` has settled, so calls on one scope
    * reach the database in call order even though the pool runs them on different connections.
+   * A `pipelined` call (an append) waits only until the earlier appends of those scopes are
+   * written on the append connection (their `sent`): that connection keeps their order. Its `fn`
+   * calls `sent` once its own statement is written, or once it knows it will not be.
    */
-  #serialize<T>(scopes: string[], fn: () => Promise<T>): Promise<T> {
-    const before = scopes.map((s) => this.#tails.get(s)).filter((p) => p !== undefined);
-    const run = before.length === 0 ? fn() : Promise.all(before).then(fn);
+  #serialize<T>(scopes: string[], fn: (sent: () => void) => Promise<T>, pipelined = false): Promise<T> {
+    const before: Promise<void>[] = [];
+    for (const scope of scopes) {
+      const tail = this.#tails.get(scope);
+      if (tail !== undefined) before.push(pipelined ? tail.sent : tail.settled);
+    }
+    let markSent!: () => void;
+    const sent = pipelined ? new Promise<void>((resolve) => (markSent = resolve)) : null;
+    const call = () => fn(markSent ?? (() => undefined));
+    const run = before.length === 0 ? call() : Promise.all(before).then(call);
     const settled = run.then(
       () => undefined,
       () => undefined,
     );
-    for (const scope of scopes) this.#tails.set(scope, settled);
+    const tail: Tail = { settled, sent: sent ?? settled };
+    for (const scope of scopes) this.#tails.set(scope, tail);
     void settled.then(() => {
-      for (const scope of scopes) if (this.#tails.get(scope) === settled) this.#tails.delete(scope);
+      for (const scope of scopes) if (this.#tails.get(scope) === tail) this.#tails.delete(scope);
     });
     return run;
   }
 }
 
-/** `($1, $2, $3), …` for records[start..end), pushing their values onto `params`. */
-function values(
-  records: ChangeRecord[],
-  encoded: string[],
-  start: number,
-  end: number,
-  params: unknown[],
-): string {
-  const parts: string[] = [];
-  for (let i = start; i < end; i++) {
-    const n = params.length;
-    params.push(records[i]!.scope, records[i]!.version, encoded[i]);
-    parts.push(`($${n + 1}, $${n + 2}::int8, $${n + 3})`);
-  }
-  return parts.join(', ');
+/** The last call touching a scope (see #serialize). */
+interface Tail {
+  /** When it has settled. */
+  settled: Promise<void>;
+  /** An append: when its statement is written on the append connection; otherwise `settled`. */
+  sent: Promise<void>;
+}
+
+/** The connection appends are written on (see the header), in pipeline mode. */
+interface Appender {
+  client: pg.Client;
+  /** Resolves once connected; rejects when the connection could not be made. */
+  ready: Promise<Appender>;
+  /** Appends written on it and not answered yet. */
+  pending: number;
+  /** It failed: the next append opens another one. */
+  broken: boolean;
+}
+
+/**
+ * The parameters of the append statement: per scope its name, expected and next version; per
+ * record its scope and version, and the fragment texts as one JSON array of them (`[t1,t2,…]`),
+ * which needs no escaping (a text[] parameter would escape every quote of every text).
+ */
+function appendParams(batches: ScopeBatch[], records: ChangeRecord[]): unknown[] {
+  const texts = records.map((r) => encodeFragments(r));
+  return [
+    batches.map((b) => b.scope),
+    batches.map((b) => b.expectedVersion),
+    batches.map((b) => b.lastVersion),
+    records.map((r) => r.scope),
+    records.map((r) => r.version),
+    `[${texts.join(',')}]`,
+  ];
+}
+
+function isAppendConflict(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && CONFLICT_CODES.has(code);
 }
 
 /**

@@ -122,6 +122,13 @@ export interface Store {
    * is missing.
    */
   compact?(scope: string, version: number, schema: FoldSchema): Promise<void>;
+  /**
+   * Optional: true when appends issued before the previous one settled travel together (the
+   * PostgreSQL store pipelines them on one connection), so that group commit may keep a second
+   * group in flight (src/persistence/group-commit.ts). Such a store still applies one scope's
+   * appends in call order.
+   */
+  readonly pipelinesAppends?: boolean;
   /** Names of every scope that has something stored, sorted (by code unit). */
   listScopes(): Promise<string[]>;
   /** Removes everything stored for `scope` (admin, tests). No error when there is nothing. */
