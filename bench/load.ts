@@ -6,7 +6,14 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Child } from './lib/child.js';
 import { BenchClient, type WireFragment } from './lib/client.js';
 import { Histogram } from './lib/histogram.js';
-import { cpuSeconds, vmBytes } from './lib/proc.js';
+import {
+  cpuSeconds,
+  cpuSecondsByName,
+  cpuSecondsSince,
+  idleBetween,
+  machineTotals,
+  vmBytes,
+} from './lib/proc.js';
 import type {
   AbuseResult,
   AbuseSpec,
@@ -20,6 +27,7 @@ import type {
   LoadResult,
   Quantiles,
 } from './lib/spec.js';
+import { scopeName } from './targets/common.js';
 
 const CONNECT_CONCURRENCY = 50;
 const MAX_ERROR_SAMPLES = 10;
@@ -69,11 +77,11 @@ interface Session {
   shapeUUIDs: string[];
 }
 
-async function openSession(url: string, ackEveryMs = 250): Promise<Session> {
+async function openSession(url: string, ackEveryMs = 250, scope = 'Canvas'): Promise<Session> {
   const client = await BenchClient.connect(url);
   client.handlers.onError = (m) => fail(m);
   await client.createSession(ackEveryMs);
-  const state = await client.fetch('Canvas');
+  const state = await client.fetch(scope);
   const shapeUUIDs = state.fragments
     .filter((f) => f.type === 'add' && f.clsName === 'Shape')
     .map((f) => f.uuid);
@@ -84,6 +92,8 @@ async function openSession(url: string, ackEveryMs = 250): Promise<Session> {
 
 interface Writer {
   id: number;
+  /** Index of its scope (FlowSpec.scopes). */
+  scope: number;
   session: Session;
   uuid: string;
   seq: number;
@@ -93,6 +103,7 @@ interface Writer {
 
 interface Receiver {
   session: Session;
+  scope: number;
   /** Writer id this session writes as, or -1. */
   self: number;
   lastSeq: Int32Array;
@@ -117,20 +128,41 @@ class Flow {
     this.spec = spec;
   }
 
-  async setup(url: string): Promise<void> {
+  /**
+   * Session k (writers first, then readers) uses scope k % scopes; which server process it
+   * connects to follows FlowSpec.placement, scope i being owned by process i % urls.length.
+   */
+  async setup(urls: string[]): Promise<void> {
     const { writers, readers } = this.spec;
-    const sessions = await pool(writers + readers, CONNECT_CONCURRENCY, () =>
-      openSession(url, this.spec.ackEveryMs),
-    );
-    const shapes = sessions[0]?.shapeUUIDs ?? [];
-    if (shapes.length < writers) throw new Error(`the scope has ${shapes.length} shapes, need ${writers}`);
+    const scopes = this.spec.scopes ?? 1;
+    const placement = this.spec.placement ?? { writers: 'owner', readers: 'owner' };
+    const n = urls.length;
+    const where = (k: number): { scope: number; url: string } => {
+      const writer = k < writers;
+      const scope = (writer ? k : k - writers) % scopes;
+      const owner = scope % n;
+      const writerProc = placement.writers === 'owner' ? owner : (scope >> 1) % n;
+      const proc = writer ? writerProc : placement.readers === 'owner' ? owner : (writerProc + 1) % n;
+      return { scope, url: urls[proc]! };
+    };
+    const sessions = await pool(writers + readers, CONNECT_CONCURRENCY, (k) => {
+      const { scope, url } = where(k);
+      return openSession(url, this.spec.ackEveryMs, scopeName(scope, scopes));
+    });
+    const perScope = Math.ceil(writers / scopes);
     sessions.forEach((session, i) => {
       const self = i < writers ? i : -1;
-      const r: Receiver = { session, self, lastSeq: new Int32Array(writers), received: 0 };
+      const scope = where(i).scope;
+      const r: Receiver = { session, scope, self, lastSeq: new Int32Array(writers), received: 0 };
       this.receivers.push(r);
       session.client.handlers.onSync = (fragments, at) => this.onSync(r, fragments, at);
       if (self >= 0) {
-        const w: Writer = { id: i, session, uuid: shapes[i]!, seq: 0, inflight: new Map(), accepted: 0 };
+        // The j-th writer of a scope changes its j-th shape.
+        const shapes = session.shapeUUIDs;
+        if (shapes.length < perScope)
+          throw new Error(`the scope has ${shapes.length} shapes, need ${perScope}`);
+        const uuid = shapes[Math.floor(i / scopes)]!;
+        const w: Writer = { id: i, scope, session, uuid, seq: 0, inflight: new Map(), accepted: 0 };
         this.writers.push(w);
         this.writerByUUID.set(w.uuid, i);
         session.client.handlers.onSyncReply = (replyTo, replies, at) => this.onReply(w, replyTo, replies, at);
@@ -184,6 +216,7 @@ class Flow {
         continue;
       }
       if (w === r.self) fail('a writer received its own fragment back');
+      if (this.writers[w]!.scope !== r.scope) fail(`fragment of writer ${w} in another scope`);
       if (props.y <= r.lastSeq[w]!) fail(`fragment ${props.y} of writer ${w} out of order or repeated`);
       r.lastSeq[w] = props.y;
       r.received++;
@@ -194,7 +227,7 @@ class Flow {
     }
   }
 
-  async run(serverPid: number): Promise<LoadResult> {
+  async run(serverPids: number[]): Promise<LoadResult> {
     const { rate, window, warmupMs, windowMs, drainMs } = this.spec;
     this.running = true;
     const t0 = performance.now();
@@ -214,15 +247,22 @@ class Flow {
     }
     await sleep(warmupMs);
 
-    const cpu0 = cpuSeconds(serverPid);
+    const SERVICES = ['postgres', 'redis-server'];
+    const services = this.spec.placement !== undefined;
+    const cpu0 = serverPids.map(cpuSeconds);
+    const services0 = services ? cpuSecondsByName(SERVICES) : null;
+    const machine0 = machineTotals();
     const load0 = process.cpuUsage();
     const w0 = performance.now();
     this.inWindow = true;
     await sleep(windowMs);
     this.inWindow = false;
     const windowSec = (performance.now() - w0) / 1000;
-    const serverCpuSec = cpuSeconds(serverPid) - cpu0;
+    const serverCpuSecByProcess = serverPids.map((p, i) => cpuSeconds(p) - cpu0[i]!);
+    const serverCpuSec = serverCpuSecByProcess.reduce((a, b) => a + b, 0);
     const load = process.cpuUsage(load0);
+    const servicesCpuSec = services0 ? cpuSecondsSince(services0, cpuSecondsByName(SERVICES), SERVICES) : {};
+    const machineIdleShare = idleBetween(machine0, machineTotals());
 
     this.running = false;
     if (this.pacer) clearInterval(this.pacer);
@@ -231,11 +271,13 @@ class Flow {
     let received = 0;
     for (;;) {
       const pending = this.writers.some((w) => w.inflight.size > 0);
-      const total = this.writers.reduce((a, w) => a + w.accepted, 0);
+      // Every session receives what the other writers of its scope had accepted.
+      const total = new Map<number, number>();
+      for (const w of this.writers) total.set(w.scope, (total.get(w.scope) ?? 0) + w.accepted);
       expected = 0;
       received = 0;
       for (const r of this.receivers) {
-        expected += total - (r.self >= 0 ? this.writers[r.self]!.accepted : 0);
+        expected += (total.get(r.scope) ?? 0) - (r.self >= 0 ? this.writers[r.self]!.accepted : 0);
         received += r.received;
       }
       if ((!pending && received === expected) || performance.now() - d0 > drainMs) break;
@@ -263,6 +305,8 @@ class Flow {
       complete,
       drainMs: performance.now() - d0,
       serverCpuSec,
+      serverCpuSecByProcess,
+      ...(services ? { servicesCpuSec, machineIdleShare } : {}),
       cpuPerFragmentUs: this.deliveredInWindow ? (serverCpuSec * 1e6) / this.deliveredInWindow : Number.NaN,
       loadCpuShare: (load.user + load.system) / 1e6 / windowSec,
       ackEveryMs: this.spec.ackEveryMs,
@@ -494,18 +538,22 @@ class Abuse {
 let flow: Flow | null = null;
 let abuse: Abuse | null = null;
 let idle: Session[] = [];
-let current: { spec: FetchSpec | IdleSpec | FlowSpec | AbuseSpec; url: string; serverPid: number } | null =
-  null;
+let current: {
+  spec: FetchSpec | IdleSpec | FlowSpec | AbuseSpec;
+  url: string;
+  serverPid: number;
+  serverPids: number[];
+} | null = null;
 
 async function handle(msg: LoadCommand): Promise<void> {
   if (msg.cmd === 'setup') {
     errors = 0;
     errorSamples.length = 0;
-    current = { spec: msg.spec, url: msg.url, serverPid: msg.serverPid };
+    current = { spec: msg.spec, url: msg.url, serverPid: msg.serverPid, serverPids: msg.serverPids };
     const t0 = performance.now();
     if (msg.spec.kind === 'flow') {
       flow = new Flow(msg.spec);
-      await flow.setup(msg.url);
+      await flow.setup(msg.urls);
     } else if (msg.spec.kind === 'abuse') {
       abuse = new Abuse(msg.spec);
       await abuse.setup(msg.url);
@@ -515,9 +563,9 @@ async function handle(msg: LoadCommand): Promise<void> {
     emit({ ev: 'ready', setupMs: performance.now() - t0 });
   } else if (msg.cmd === 'start') {
     if (!current) throw new Error('start before setup');
-    const { spec, url, serverPid } = current;
+    const { spec, url, serverPid, serverPids } = current;
     let result: LoadResult;
-    if (spec.kind === 'flow') result = await flow!.run(serverPid);
+    if (spec.kind === 'flow') result = await flow!.run(serverPids);
     else if (spec.kind === 'abuse') result = await abuse!.run(serverPid);
     else if (spec.kind === 'fetch') result = await runFetch(spec, url, serverPid);
     else result = { kind: 'idle', sessions: idle.length };

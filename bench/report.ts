@@ -143,6 +143,68 @@ const GOALS: Goal[] = [
 const goalsOf = (res: SuiteResult): Goal[] =>
   GOALS.filter((g) => res.scenarios.some((s) => s.name === g.scenario));
 
+/**
+ * The cluster's goals (docs/cluster.md): the cluster of 2 processes against one process with the
+ * same PostgreSQL store, in the same run, so that the ratio measures the cluster alone; the
+ * in-memory single process is shown for context. A goal without `limit` is shown, not judged.
+ */
+interface ClusterGoal {
+  label: string;
+  scenario: string;
+  unit: string;
+  metric: Pick;
+  digits?: number;
+  /** cluster ÷ postgres must be ≤ (or ≥ when `higherIsBetter`) this. */
+  limit?: number;
+  higherIsBetter?: boolean;
+}
+
+const acked: Pick = (r) => flow(r)?.ackedPerSec;
+const CLUSTER_GOALS: ClusterGoal[] = [
+  {
+    label: 'Cluster fan-out 2,000/s, readers on the other process: p50 fan-out latency',
+    scenario: 'cluster-fanout-2000',
+    unit: 'ms',
+    metric: (r) => flow(r)?.fanoutLatencyMs.p50,
+  },
+  {
+    label: 'Cluster fan-out 2,000/s, readers on the other process: p99 fan-out latency',
+    scenario: 'cluster-fanout-2000',
+    unit: 'ms',
+    metric: (r) => flow(r)?.fanoutLatencyMs.p99,
+    limit: 2,
+  },
+  {
+    label: 'Cluster fan-out 2,000/s: server CPU per delivered fragment, all server processes',
+    scenario: 'cluster-fanout-2000',
+    unit: 'µs',
+    metric: cpuPerFragment,
+    digits: 2,
+    limit: 1.5,
+  },
+  {
+    label: 'Cluster throughput, many scopes, writers on the owner: acknowledged changesets/s',
+    scenario: 'cluster-throughput-owner',
+    unit: '/s',
+    metric: acked,
+    digits: 0,
+    limit: 1.6,
+    higherIsBetter: true,
+  },
+  {
+    label: 'Cluster throughput, many scopes, writers on either process: acknowledged changesets/s',
+    scenario: 'cluster-throughput-mixed',
+    unit: '/s',
+    metric: acked,
+    digits: 0,
+    limit: 1.6,
+    higherIsBetter: true,
+  },
+];
+
+const clusterGoalsOf = (res: SuiteResult): ClusterGoal[] =>
+  CLUSTER_GOALS.filter((g) => res.scenarios.some((s) => s.name === g.scenario));
+
 function check(v: number | undefined, limit: number | undefined, higher: boolean | undefined): string {
   if (limit === undefined) return '';
   if (v === undefined) return '?';
@@ -162,10 +224,36 @@ export interface GoalOutcome {
   raw?: number;
   oursVsRaw?: number;
   oursVsOriginal?: number;
+  /** Cluster goals: `ours` is the cluster; the single process with PostgreSQL, and in memory. */
+  postgres?: number;
+  memory?: number;
+  oursVsPostgres?: number;
+  oursVsMemory?: number;
+  /** null when a figure is missing; absent for a cluster figure shown without a goal. */
   met: boolean | null;
 }
 
 export function goals(res: SuiteResult): GoalOutcome[] {
+  const cluster = clusterGoalsOf(res).map((g): GoalOutcome => {
+    const ours = value(res, g.scenario, 'cluster', g.metric);
+    const postgres = value(res, g.scenario, 'postgres', g.metric);
+    const memory = value(res, g.scenario, 'jetstream', g.metric);
+    const oursVsPostgres = ratio(ours, postgres);
+    const mark = check(oursVsPostgres, g.limit, g.higherIsBetter);
+    return {
+      label: g.label,
+      ours,
+      postgres,
+      memory,
+      oursVsPostgres,
+      oursVsMemory: ratio(ours, memory),
+      met: mark === '' ? null : mark === '?' ? null : mark === '✅',
+    };
+  });
+  return [...classicGoals(res), ...cluster];
+}
+
+function classicGoals(res: SuiteResult): GoalOutcome[] {
   return goalsOf(res).map((g) => {
     const ours = value(res, g.scenario, 'jetstream', g.metric);
     const original = value(res, g.scenario, 'original', g.metric);
@@ -180,6 +268,28 @@ export function goals(res: SuiteResult): GoalOutcome[] {
     const met = marks.includes('?') ? null : !marks.includes('❌');
     return { label: g.label, ours, original, raw, oursVsRaw, oursVsOriginal, met };
   });
+}
+
+function clusterGoalTable(res: SuiteResult): string[] {
+  const lines = [
+    '| Measure | Cluster, 2 processes | 1 process, PostgreSQL | 1 process, in memory | Cluster ÷ PostgreSQL (goal) | Cluster ÷ in memory |',
+    '|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const g of clusterGoalsOf(res)) {
+    const ours = value(res, g.scenario, 'cluster', g.metric);
+    const postgres = value(res, g.scenario, 'postgres', g.metric);
+    const memory = value(res, g.scenario, 'jetstream', g.metric);
+    const vp = ratio(ours, postgres);
+    const d = g.digits ?? 1;
+    const goal =
+      g.limit === undefined
+        ? fmt(vp, 2)
+        : `${fmt(vp, 2)} (${limitText(g.limit, g.higherIsBetter)}) ${check(vp, g.limit, g.higherIsBetter)}`;
+    lines.push(
+      `| ${g.label} (${g.unit}) | ${fmt(ours, d)} | ${fmt(postgres, d)} | ${fmt(memory, d)} | ${goal} | ${fmt(ratio(ours, memory), 2)} |`,
+    );
+  }
+  return lines;
 }
 
 function goalTable(res: SuiteResult): string[] {
@@ -213,6 +323,9 @@ const TARGET_LABEL: Record<TargetName, string> = {
   jetstream: 'this server',
   original: 'original',
   raw: 'raw ws',
+  postgres: 'this server, PostgreSQL',
+  cluster: 'cluster, 2 processes',
+  metrics: 'this server, metrics on',
 };
 const mb = (bytes: number | undefined) => (bytes === undefined ? undefined : bytes / 2 ** 20);
 
@@ -221,12 +334,15 @@ function status(r: RunRecord): string {
   return `**${r.errors}**`;
 }
 
+/** The cluster scenarios have their own section (clusterTable). */
+const isCluster = (scenario: string): boolean => scenario.startsWith('cluster-');
+
 function flowTable(res: SuiteResult): string[] {
   const lines = [
     '| Scenario | Target | Acked changesets/s | Ack p50 / p99 ms | Delivered fragments/s | Fan-out p50 / p90 / p99 / max ms | Server CPU s | CPU µs / fragment | Peak RSS MB | Load-gen CPU | Complete | Errors |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
   ];
-  for (const s of res.scenarios) {
+  for (const s of res.scenarios.filter((x) => !isCluster(x.name))) {
     for (const r of res.runs.filter((x) => x.scenario === s.name && x.result?.kind === 'flow')) {
       const f = flow(r)!;
       const a = f.ackLatencyMs;
@@ -237,6 +353,80 @@ function flowTable(res: SuiteResult): string[] {
     }
   }
   return lines;
+}
+
+/** The machine's idle share before the window (the suite's wait) and during it (load generator). */
+function idleText(r: RunRecord): string {
+  const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '—' : `${fmt(v * 100, 0)}%`);
+  return `${pct(r.quiet?.idle)} / ${pct(flow(r)?.machineIdleShare)}`;
+}
+
+/** `a + b` (a figure per process), or the figure alone for one process. */
+const perProcess = (values: number[], digits: number, scale = 1): string =>
+  values.length > 1
+    ? values.map((v) => fmt(v * scale, digits)).join(' + ')
+    : fmt((values[0] ?? Number.NaN) * scale, digits);
+
+function clusterTable(res: SuiteResult): string[] {
+  const names = res.scenarios.filter((s) => isCluster(s.name));
+  if (names.length === 0) return [];
+  const lines = [
+    '| Scenario | Target | Acked changesets/s | Ack p50 / p99 ms | Delivered fragments/s | Fan-out p50 / p90 / p99 / max ms | Server CPU s (per process) | CPU µs / delivered fragment | CPU µs / acked changeset | PostgreSQL · Redis CPU s | Load-gen CPU | Peak RSS MB (per process) | Machine idle before / during the window | Complete | Errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
+  ];
+  for (const s of names) {
+    for (const r of res.runs.filter((x) => x.scenario === s.name && flow(x))) {
+      const f = flow(r)!;
+      const a = f.ackLatencyMs;
+      const l = f.fanoutLatencyMs;
+      const cpu = f.serverCpuSecByProcess ?? [f.serverCpuSec];
+      const svc = f.servicesCpuSec;
+      const rss = r.processes ? r.processes.map((p) => p.peakRss) : [r.peakRss ?? Number.NaN];
+      lines.push(
+        `| ${s.name} | ${TARGET_LABEL[r.target]} | ${fmt(f.ackedPerSec, 0)} | ${fmt(a.p50)} / ${fmt(a.p99)} | ${fmt(f.deliveredPerSec, 0)} | ${fmt(l.p50)} / ${fmt(l.p90)} / ${fmt(l.p99)} / ${fmt(l.max)} | ${fmt(f.serverCpuSec, 2)}${cpu.length > 1 ? ` (${perProcess(cpu, 2)})` : ''} | ${fmt(f.cpuPerFragmentUs, 2)} | ${fmt((f.serverCpuSec * 1e6) / f.changesetsAckedInWindow, 1)} | ${svc ? `${fmt(svc.postgres, 2)} · ${fmt(svc['redis-server'], 2)}` : '—'} | ${fmt(f.loadCpuShare * 100, 0)}% | ${perProcess(rss, 0, 1 / 2 ** 20)} | ${idleText(r)} | ${f.complete ? `yes (${f.receivedDeliveries.toLocaleString('en-US')})` : `**no** (${f.receivedDeliveries}/${f.expectedDeliveries})`} | ${status(r)} |`,
+      );
+    }
+  }
+  const ratios = [
+    '| Scenario | Acked/s cluster ÷ PostgreSQL | Fan-out p50 / p99 cluster ÷ PostgreSQL | CPU per fragment cluster ÷ PostgreSQL | Acked/s PostgreSQL ÷ in memory | Fan-out p99 cluster ÷ in memory | CPU per fragment cluster ÷ in memory |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  const p50: Pick = (r) => flow(r)?.fanoutLatencyMs.p50;
+  const p99: Pick = (r) => flow(r)?.fanoutLatencyMs.p99;
+  for (const s of names) {
+    const vs = (m: Pick, a: TargetName, b: TargetName) =>
+      fmt(ratio(value(res, s.name, a, m), value(res, s.name, b, m)), 2);
+    ratios.push(
+      `| ${s.name} | ${vs(acked, 'cluster', 'postgres')} | ${vs(p50, 'cluster', 'postgres')} / ${vs(p99, 'cluster', 'postgres')} | ${vs(cpuPerFragment, 'cluster', 'postgres')} | ${vs(acked, 'postgres', 'jetstream')} | ${vs(p99, 'cluster', 'jetstream')} | ${vs(cpuPerFragment, 'cluster', 'jetstream')} |`,
+    );
+  }
+  // Round by round: the runs of one round follow each other, so they saw about the same machine;
+  // on a shared machine these pairs say more than the medians, which may come from different rounds.
+  const rounds = [
+    '| Scenario | Round | Acked/s cluster ÷ PostgreSQL | Fan-out p99 cluster ÷ PostgreSQL | CPU per fragment cluster ÷ PostgreSQL | Machine idle before / during the window: cluster; PostgreSQL |',
+    '|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const s of names) {
+    const runs = res.runs.filter((r) => r.scenario === s.name && r.ok);
+    for (const c of runs.filter((r) => r.target === 'cluster')) {
+      const p = runs.find((r) => r.target === 'postgres' && r.round === c.round);
+      if (!p) continue;
+      const vs = (m: Pick) => fmt(ratio(m(c), m(p)), 2);
+      rounds.push(
+        `| ${s.name} | ${c.round + 1} | ${vs(acked)} | ${vs(p99)} | ${vs(cpuPerFragment)} | ${idleText(c)}; ${idleText(p)} |`,
+      );
+    }
+  }
+  return [
+    ...lines,
+    '',
+    'Ratios of the medians over the rounds (each figure the median of its own runs):',
+    '',
+    ...ratios,
+    ...(rounds.length > 2
+      ? ['', 'Cluster ÷ PostgreSQL round by round (the runs of a round follow each other):', '', ...rounds]
+      : []),
+  ];
 }
 
 function fetchTable(res: SuiteResult): string[] {
@@ -407,10 +597,24 @@ export function markdown(res: SuiteResult): string {
     // A filtered run leaves some tables empty (header only): leave those out.
     if (table.length >= minLines) out.push(title, '', ...table, '');
   };
-  section('### Goals', goalTable(res));
+  const classic = goalTable(res);
+  const clusterGoals = clusterGoalTable(res);
+  if (classic.length >= 3 || clusterGoals.length >= 3) {
+    out.push('### Goals', '');
+    if (classic.length >= 3) out.push(...classic, '');
+    if (clusterGoals.length >= 3)
+      out.push(
+        'Cluster (docs/cluster.md): 2 processes against 1 process with the same PostgreSQL store, in ' +
+          'the same run (the in-memory process for context):',
+        '',
+        ...clusterGoals,
+        '',
+      );
+  }
   section('### Changeset flow (fan-out, contention, scale)', flowTable(res));
   section('### Acknowledgement interval (250 ms vs 10 s, as the original clients)', ackTable(res));
   section('### Scale curve (fan-out throughput)', scaleTable(res));
+  section('### Cluster (2 processes, PostgreSQL and Redis) against one process', clusterTable(res));
   section('### Large state', fetchTable(res));
   section('### Idle sessions', idleTable(res));
   const fair = fairnessTable(res);

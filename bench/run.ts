@@ -7,6 +7,7 @@
 //   npm run bench -- --rounds 3         each scenario 3 times per target, median reported
 //   npm run bench -- --cpu-prof .tmp/prof   write a CPU profile of our server per scenario
 //   npm run bench -- --no-quiet         do not wait for an idle machine before each window
+//   npm run bench -- --quiet-cap 60000  wait up to 60 s (default 10 s) for an idle machine
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '1' },
       'cpu-prof': { type: 'string' },
       'no-quiet': { type: 'boolean', default: false },
+      'quiet-cap': { type: 'string' },
       out: { type: 'string', default: join(root, 'bench', 'results') },
       write: { type: 'boolean' },
     },
@@ -80,6 +82,7 @@ async function main(): Promise<void> {
     ...(targets ? { targets } : {}),
     rounds: Number(values.rounds),
     ...(values['no-quiet'] ? { quietThreshold: 0 } : {}),
+    ...(values['quiet-cap'] ? { quietCapMs: Number(values['quiet-cap']) } : {}),
     ...(values['cpu-prof'] ? { cpuProfDir: resolve(values['cpu-prof']) } : {}),
     log: (line) => console.error(line),
   });

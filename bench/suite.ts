@@ -6,7 +6,15 @@ import { join } from 'node:path';
 import { Child } from './lib/child.js';
 import { cpuSeconds, vmBytes, waitForQuiet } from './lib/proc.js';
 import type { LoadCommand, LoadEvent, LoadResult } from './lib/spec.js';
-import { runsOn, type Scenario, scenarios, TARGETS, type TargetName } from './scenarios.js';
+import {
+  isDurable,
+  runsOn,
+  type Scenario,
+  scenarios,
+  TARGET_PROCESS,
+  TARGETS,
+  type TargetName,
+} from './scenarios.js';
 import type { ServerStats, TargetEvent } from './targets/common.js';
 
 export interface SuiteOptions {
@@ -47,7 +55,10 @@ export interface RunRecord {
   setupMs?: number;
   serverStartMs?: number;
   serverCpuTotalSec?: number;
+  /** Peak RSS (`VmHWM`); for a target of several processes, the sum of theirs. */
   peakRss?: number;
+  /** Targets of several server processes (the cluster): each one's pid, CPU and peak RSS. */
+  processes?: { pid: number; cpuTotalSec: number; peakRss: number }[];
   result?: LoadResult;
   idle?: IdleMemory;
   /** Our server's own view (abuse scenarios): sessions, pending bytes, limits hit. */
@@ -74,11 +85,14 @@ const execArgv = ['--import', 'tsx', '--expose-gc'];
 type Target = Child<{ type: 'gc' } | { type: 'stats' } | { type: 'stop' }, TargetEvent>;
 type Load = Child<LoadCommand, LoadEvent>;
 
-async function gcAndRead(target: Target): Promise<{ rss: number; heap: number }> {
+const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
+
+/** Collects garbage in the target's server processes; their RSS and JS heap, summed. */
+async function gcAndRead(target: Target, pids: number[]): Promise<{ rss: number; heap: number }> {
   target.send({ type: 'gc' });
-  const m = await target.next(30_000, 'gc');
+  const m = await target.next(60_000, 'gc');
   if (m.type !== 'gc') throw new Error(`unexpected ${m.type} from target`);
-  return { rss: vmBytes(target.pid, 'VmRSS'), heap: m.heapUsed };
+  return { rss: sum(pids.map((p) => vmBytes(p, 'VmRSS'))), heap: m.heapUsed };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -126,18 +140,24 @@ async function runOne(
     errorSamples: [],
   };
   const prof = opts.cpuProfDir && targetName === 'jetstream';
-  const target: Target = new Child(join(here, 'targets', `${targetName}.ts`), {
+  const durable = isDurable(targetName);
+  // One directory per run: tsx's loader thread writes a profile of its own beside the main one.
+  const profDir = opts.cpuProfDir ? join(opts.cpuProfDir, `${s.name}-${round}`) : undefined;
+  const how = TARGET_PROCESS[targetName];
+  const target: Target = new Child(join(here, 'targets', how.file), {
     // The original registers many listeners per scope; its MaxListeners warnings are noise here.
     env: {
+      ...how.env,
       BENCH_SHAPES: String(s.shapes),
+      BENCH_SCOPES: String(s.spec.kind === 'flow' ? (s.spec.scopes ?? 1) : 1),
       ...(targetName === 'original' ? { NODE_NO_WARNINGS: '1' } : {}),
       ...(s.spec.kind === 'abuse' ? { BENCH_SERVER_STATS: '1' } : {}),
+      // The durable targets profile each of their server processes (targets/cluster.ts).
+      ...(durable && profDir ? { BENCH_CPU_PROF_DIR: join(profDir, targetName) } : {}),
     },
-    // One directory per run: tsx's loader thread writes a profile of its own beside the main one.
-    execArgv: prof
-      ? [...execArgv, '--cpu-prof', `--cpu-prof-dir=${join(opts.cpuProfDir!, `${s.name}-${round}`)}`]
-      : execArgv,
+    execArgv: prof && profDir ? [...execArgv, '--cpu-prof', `--cpu-prof-dir=${profDir}`] : execArgv,
   });
+  let pids = [target.pid];
   let loadBusy = false;
   try {
     const t0 = performance.now();
@@ -148,18 +168,20 @@ async function runOne(
       return record;
     }
     if (hello.type !== 'ready') throw new Error(`target sent ${hello.type}`);
-    const url = `ws://127.0.0.1:${hello.port}`;
+    const processes = hello.processes ?? [{ port: hello.port, pid: target.pid }];
+    pids = processes.map((p) => p.pid);
+    const urls = processes.map((p) => `ws://127.0.0.1:${p.port}`);
 
-    const before = s.spec.kind === 'idle' ? await gcAndRead(target) : null;
+    const before = s.spec.kind === 'idle' ? await gcAndRead(target, pids) : null;
     loadBusy = true;
-    load.send({ cmd: 'setup', spec: s.spec, url, serverPid: target.pid });
+    load.send({ cmd: 'setup', spec: s.spec, url: urls[0]!, serverPid: pids[0]!, urls, serverPids: pids });
     const ready = await expectEvent(load, 'ready', 300_000, record);
     if (!ready) return record;
     record.setupMs = ready.setupMs;
 
     if (before && s.spec.kind === 'idle') {
       await sleep(opts.smoke ? 100 : 1000);
-      const after = await gcAndRead(target);
+      const after = await gcAndRead(target, pids);
       const n = s.spec.sessions;
       record.idle = {
         sessions: n,
@@ -181,9 +203,11 @@ async function runOne(
       record.errors += done.errors;
       record.errorSamples.push(...done.errorSamples);
     }
-    record.peakRss = vmBytes(target.pid, 'VmHWM');
-    record.serverCpuTotalSec = cpuSeconds(target.pid);
-    if (s.spec.kind === 'flow' || s.spec.kind === 'abuse') record.afterGc = await gcAndRead(target);
+    const each = pids.map((pid) => ({ pid, cpuTotalSec: cpuSeconds(pid), peakRss: vmBytes(pid, 'VmHWM') }));
+    record.peakRss = sum(each.map((p) => p.peakRss));
+    record.serverCpuTotalSec = sum(each.map((p) => p.cpuTotalSec));
+    if (pids.length > 1 || durable) record.processes = each;
+    if (s.spec.kind === 'flow' || s.spec.kind === 'abuse') record.afterGc = await gcAndRead(target, pids);
     if (s.spec.kind === 'abuse') {
       target.send({ type: 'stats' });
       const m = await target.next(30_000, 'stats');
@@ -202,7 +226,8 @@ async function runOne(
       load.send({ cmd: 'teardown' });
       await load.next(60_000, 'teardown').catch(() => undefined);
     }
-    await target.stop({ type: 'stop' });
+    // The durable targets stop their server processes, then drop their schema and Redis keys.
+    await target.stop({ type: 'stop' }, durable ? 20_000 : 3000);
   }
   return record;
 }

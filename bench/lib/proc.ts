@@ -1,6 +1,6 @@
 // Readings from /proc: a process's CPU time and memory, and the machine's idle share. Linux only;
 // elsewhere every reading is NaN so the suite still runs (without those columns).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const TICKS_PER_SEC = 100; // USER_HZ: 100 on every Linux build Node supports
 
@@ -30,12 +30,13 @@ export function vmBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return m ? Number(m[1]) * 1024 : Number.NaN;
 }
 
-interface CpuTotals {
+export interface CpuTotals {
   idle: number;
   total: number;
 }
 
-function machineTotals(): CpuTotals | null {
+/** The machine's idle and total CPU ticks since boot (/proc/stat), null off Linux. */
+export function machineTotals(): CpuTotals | null {
   const stat = read('/proc/stat');
   const line = stat?.split('\n', 1)[0];
   if (!line?.startsWith('cpu ')) return null;
@@ -44,15 +45,19 @@ function machineTotals(): CpuTotals | null {
   return { idle: (v[3] ?? 0) + (v[4] ?? 0), total };
 }
 
+/** Share of all cores idle between two readings of `machineTotals` (NaN when unknown). */
+export function idleBetween(a: CpuTotals | null, b: CpuTotals | null): number {
+  if (!a || !b || b.total === a.total) return Number.NaN;
+  return (b.idle - a.idle) / (b.total - a.total);
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Share of all cores idle during the next `ms` (1 = fully idle); NaN off Linux. */
 export async function idleShare(ms: number): Promise<number> {
   const a = machineTotals();
   await sleep(ms);
-  const b = machineTotals();
-  if (!a || !b || b.total === a.total) return Number.NaN;
-  return (b.idle - a.idle) / (b.total - a.total);
+  return idleBetween(a, machineTotals());
 }
 
 /**
@@ -70,4 +75,41 @@ export async function waitForQuiet(
     if (!(idle < threshold)) return { idle, waitedMs: Date.now() - t0, quiet: true };
   } while (Date.now() - t0 < capMs);
   return { idle, waitedMs: Date.now() - t0, quiet: false };
+}
+
+/**
+ * CPU seconds (utime + stime) of every process whose command name (`/proc/<pid>/comm`) is one of
+ * `names`, by pid: the PostgreSQL and Redis servers, which share the cores with the targets in
+ * the cluster scenarios. Compare two readings with `cpuSecondsSince`.
+ */
+export function cpuSecondsByName(names: readonly string[]): Map<number, { name: string; sec: number }> {
+  const out = new Map<number, { name: string; sec: number }>();
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return out;
+  }
+  for (const pid of pids) {
+    const name = read(`/proc/${pid}/comm`)?.trim();
+    if (name === undefined || !names.includes(name)) continue;
+    const sec = cpuSeconds(Number(pid));
+    if (!Number.isNaN(sec)) out.set(Number(pid), { name, sec });
+  }
+  return out;
+}
+
+/**
+ * CPU seconds used between two readings of `cpuSecondsByName`, by name. A process that ended in
+ * between is left out (its last share with it), one that started counts from zero: so the sum
+ * is never negative, and is a lower bound when processes come and go.
+ */
+export function cpuSecondsSince(
+  before: Map<number, { name: string; sec: number }>,
+  after: Map<number, { name: string; sec: number }>,
+  names: readonly string[],
+): Record<string, number> {
+  const out: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
+  for (const [pid, { name, sec }] of after) out[name] = (out[name] ?? 0) + sec - (before.get(pid)?.sec ?? 0);
+  return out;
 }

@@ -19,6 +19,22 @@ export interface FlowSpec {
    * The load generator's default is 250; the original iOS and browser clients ack about every 10 s.
    */
   ackEveryMs: number;
+  /**
+   * Scopes the sessions are spread over: writer and reader k use scope k % scopes. Default 1,
+   * the scope `Canvas`; with more, `Canvas-0` … `Canvas-<n-1>` (see targets/common.ts).
+   */
+  scopes?: number;
+  /**
+   * Which server process each session connects to when the target has several (the cluster).
+   * Scope i is owned by process i % n (targets/cluster.ts makes it so). Writers: `owner`, the
+   * process that owns their scope; `mixed`, process (i >> 1) % n, so that with 2 processes half
+   * the scopes' writers are on the owner and half on the other (as a load balancer would spread
+   * them). Readers: `owner`, or `other`, the next process after their scope's writer's: so
+   * every scope has sessions on two processes, its owner among them, and no owner hands an
+   * unused scope's lease back during the run (docs/cluster.md, "Unloading and idle leases").
+   * With one process every session connects to it.
+   */
+  placement?: { writers: 'owner' | 'mixed'; readers: 'owner' | 'other' };
 }
 
 /** Fresh sessions fetch the scope one after another. */
@@ -68,7 +84,16 @@ export interface AbuseSpec {
 export type LoadSpec = FlowSpec | FetchSpec | IdleSpec | AbuseSpec;
 
 export type LoadCommand =
-  | { cmd: 'setup'; spec: LoadSpec; url: string; serverPid: number }
+  | {
+      cmd: 'setup';
+      spec: LoadSpec;
+      /** The first server process's URL and pid (the only one, but for the cluster). */
+      url: string;
+      serverPid: number;
+      /** Every server process's URL and pid, in process order (the cluster has several). */
+      urls: string[];
+      serverPids: number[];
+    }
   | { cmd: 'start' }
   | { cmd: 'teardown' };
 
@@ -97,6 +122,17 @@ export interface FlowResult {
   complete: boolean;
   drainMs: number;
   serverCpuSec: number;
+  /** The same per server process (one entry but for the cluster; serverCpuSec is their sum). */
+  serverCpuSecByProcess: number[];
+  /**
+   * Scenarios with a `placement` (the cluster ones): CPU seconds over the window of the
+   * machine's PostgreSQL (`postgres`, every backend) and Redis (`redis-server`) processes, which
+   * share the cores. Other users of those servers count too, and backends that ended during the
+   * window do not: a rough figure.
+   */
+  servicesCpuSec?: Record<string, number>;
+  /** The same scenarios: share of all cores idle during the window (the machine is shared). */
+  machineIdleShare?: number;
   /** Server CPU microseconds per delivered fragment, over the window. */
   cpuPerFragmentUs: number;
   loadCpuShare: number;

@@ -5,7 +5,14 @@ import { randomUUID } from 'node:crypto';
 
 export interface TargetHandle {
   port: number;
+  /**
+   * A target of several server processes (the cluster): every process's port and pid, in
+   * process order. The suite and the load generator read CPU and memory per process and sum them.
+   */
+  processes?: { port: number; pid: number }[];
   close(): Promise<void>;
+  /** Collects garbage in every server process and sums their memory (default: this process). */
+  gc?(): Promise<{ heapUsed: number; rss: number }>;
   /** What the server saw, where the target can tell (our server, with BENCH_SERVER_STATS=1). */
   stats?(): ServerStats;
 }
@@ -26,7 +33,7 @@ export interface ServerStats {
 
 /** The messages a target sends to the suite. */
 export type TargetEvent =
-  | { type: 'ready'; port: number }
+  | { type: 'ready'; port: number; processes?: { port: number; pid: number }[] }
   | { type: 'unavailable'; reason: string }
   | { type: 'gc'; heapUsed: number; rss: number }
   | { type: 'stats'; stats: ServerStats | null };
@@ -44,13 +51,30 @@ export function shapeValues(i: number): {
 
 export const CANVAS_NAME = 'Canvas';
 export const shapeCount = (): number => Number(process.env.BENCH_SHAPES ?? 32);
+
+/** The name of scope i of `count` (FlowSpec.scopes): `Canvas` alone, else `Canvas-<i>`. */
+export const scopeName = (i: number, count: number): string =>
+  count <= 1 ? CANVAS_NAME : `${CANVAS_NAME}-${i}`;
+
+/** The scopes a target serves (BENCH_SCOPES, default 1). */
+export const scopeNames = (): string[] => {
+  const n = Number(process.env.BENCH_SCOPES ?? 1);
+  return Array.from({ length: n }, (_, i) => scopeName(i, n));
+};
 export { randomUUID };
 
 function send(event: TargetEvent): void {
   process.send?.(event);
 }
 
-export async function runTarget(start: (shapes: number) => Promise<TargetHandle | string>): Promise<void> {
+/**
+ * Runs a target: `start` builds it, then the target answers the suite until `stop`, when
+ * `handle.close()` has `closeGraceMs` to finish (the cluster drops its schema and Redis keys).
+ */
+export async function runTarget(
+  start: (shapes: number) => Promise<TargetHandle | string>,
+  { closeGraceMs = 2000 }: { closeGraceMs?: number } = {},
+): Promise<void> {
   const handle = await start(shapeCount());
   if (typeof handle === 'string') {
     send({ type: 'unavailable', reason: handle });
@@ -58,7 +82,9 @@ export async function runTarget(start: (shapes: number) => Promise<TargetHandle 
     return;
   }
   process.on('message', (msg: { type?: string }) => {
-    if (msg?.type === 'gc') {
+    if (msg?.type === 'gc' && handle.gc) {
+      void handle.gc().then((m) => send({ type: 'gc', ...m }));
+    } else if (msg?.type === 'gc') {
       const gc = (globalThis as { gc?: () => void }).gc;
       gc?.();
       gc?.();
@@ -68,9 +94,9 @@ export async function runTarget(start: (shapes: number) => Promise<TargetHandle 
       send({ type: 'stats', stats: handle.stats?.() ?? null });
     } else if (msg?.type === 'stop') {
       void handle.close().finally(() => process.exit(0));
-      setTimeout(() => process.exit(0), 2000).unref();
+      setTimeout(() => process.exit(0), closeGraceMs).unref();
     }
   });
   process.on('disconnect', () => process.exit(0));
-  send({ type: 'ready', port: handle.port });
+  send({ type: 'ready', port: handle.port, ...(handle.processes ? { processes: handle.processes } : {}) });
 }

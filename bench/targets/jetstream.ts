@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
-import { runTarget, type ServerStats, shapeValues } from './common.js';
+import { runTarget, type ServerStats, scopeNames, shapeValues } from './common.js';
 
 interface OurSession {
   connection: unknown;
@@ -14,6 +14,7 @@ interface OurSession {
 interface OurServer {
   port?: number;
   sessions?: OurSession[];
+  metrics?: { text(): Promise<unknown> } | null;
   close(): Promise<void>;
 }
 type Log = (details: unknown, message?: string) => void;
@@ -22,6 +23,7 @@ type CreateServer = (options: {
   scopes: unknown[];
   logger?: { debug: Log; info: Log; warn: Log; error: Log };
   sessionLimits?: Record<string, { perSecond: number; burst: number }>;
+  metrics?: boolean;
 }) => Promise<OurServer>;
 
 void runTarget(async (shapes) => {
@@ -42,12 +44,16 @@ void runTarget(async (shapes) => {
 
   const { Canvas, Shape } = await import('../../demo/models.js');
   const { scope: createScope } = await import('../../src/scope/index.js');
-  const canvas = new Canvas({ name: 'bench' });
-  const list = [];
-  for (let i = 0; i < shapes; i++) list.push(new Shape(shapeValues(i)));
-  (canvas as unknown as { shapes: { setAsArray(v: unknown[]): void } }).shapes.setAsArray(list);
-  const scope = createScope({ name: 'Canvas' });
-  scope.setRoot(canvas);
+  // One Canvas per scope name (BENCH_SCOPES; one, `Canvas`, but for the multi-scope scenarios).
+  const scopes = scopeNames().map((name) => {
+    const canvas = new Canvas({ name: 'bench' });
+    const list = [];
+    for (let i = 0; i < shapes; i++) list.push(new Shape(shapeValues(i)));
+    (canvas as unknown as { shapes: { setAsArray(v: unknown[]): void } }).shapes.setAsArray(list);
+    const scope = createScope({ name });
+    scope.setRoot(canvas);
+    return scope;
+  });
 
   heapDiagnostics();
 
@@ -61,7 +67,16 @@ void runTarget(async (shapes) => {
       messages: { perSecond: 1e6, burst: 1e6 },
       fragments: { perSecond: 1e7, burst: 1e7 },
     };
-    const server = await createServer({ port: 0, scopes: [scope], sessionLimits });
+    const metrics = process.env.BENCH_METRICS === '1';
+    const server = await createServer({
+      port: 0,
+      scopes,
+      sessionLimits,
+      ...(metrics ? { metrics: true } : {}),
+    });
+    // Scraped every second, as Prometheus would do at most, so that collection costs count too.
+    const scrape = metrics ? setInterval(() => void server.metrics?.text(), 1000) : null;
+    scrape?.unref();
     if (typeof server.port !== 'number') return 'the server reports no port';
     return { port: server.port, close: () => server.close() };
   }
@@ -81,7 +96,7 @@ void runTarget(async (shapes) => {
   };
   const server = await createServer({
     port: 0,
-    scopes: [scope],
+    scopes,
     logger: { debug: () => {}, info: count, warn: count, error: count },
   });
   if (typeof server.port !== 'number') return 'the server reports no port';

@@ -1,5 +1,7 @@
 // The benchmark suite at smoke size (tiny loads, sub-second windows) against every target of each
-// scenario (the abuse scenarios run against our server only), so that the harness cannot rot.
+// scenario (the abuse scenarios run against our server only; the cluster scenarios against the
+// cluster of two processes and its single-process baselines, which need the machine's PostgreSQL
+// and Redis, as the cluster tests do), so that the harness cannot rot.
 // Asserts only completion: no errors, every fragment delivered to every session, every fetch
 // complete, the abuse probe never closed. No timing assertions (benchmarks are never timed tests).
 import assert from 'node:assert/strict';
@@ -29,6 +31,11 @@ test('bench smoke: every scenario completes against every target without errors'
         assert.ok(r.complete, `${where}: incomplete delivery`);
         assert.ok(r.receivedDeliveries > 0, `${where}: nothing delivered`);
         assert.equal(r.receivedDeliveries, r.expectedDeliveries, `${where}: deliveries`);
+        // The cluster is two server processes, each read on its own (targets/cluster.ts).
+        const processes = target === 'cluster' ? 2 : 1;
+        assert.equal(r.serverCpuSecByProcess.length, processes, `${where}: CPU per server process`);
+        if (target === 'cluster' || target === 'postgres')
+          assert.equal(run.processes?.length, processes, `${where}: server processes`);
       } else if (s.spec.kind === 'abuse') {
         assert.equal(r.kind, 'abuse');
         if (r.kind !== 'abuse') continue;
