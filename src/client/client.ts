@@ -98,6 +98,8 @@ interface FetchEntry {
   scope: ClientScope;
   fetched: boolean;
   failed: boolean;
+  /** Fetches asked again because the server was rebuilding the scope (backoff). */
+  refetches: number;
   /** Resolves the fetch() promise with `scope`. */
   resolve: () => void;
   reject: (err: Error) => void;
@@ -149,6 +151,7 @@ export class Client extends Emitter<ClientEvents> implements ScopeHost {
   #attempt = 0;
   #reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   #pingTimer: ReturnType<typeof setTimeout> | null = null;
+  #refetchTimers = new Set<ReturnType<typeof setTimeout>>();
   #status: SyncStatus = {
     state: 'connecting',
     connected: false,
@@ -220,6 +223,7 @@ export class Client extends Emitter<ClientEvents> implements ScopeHost {
         scope,
         fetched: false,
         failed: false,
+        refetches: 0,
         resolve: () => resolve(scope),
         reject,
       };
@@ -291,6 +295,15 @@ export class Client extends Emitter<ClientEvents> implements ScopeHost {
       (i) => encodeScopeFetch(i, entry.name, entry.params),
       (msg) => {
         if (msg.type !== 'ScopeFetchReply') return;
+        if (msg.scopeIndex === undefined && entry.fetched && msg.error?.type === ErrorType.storeFailed) {
+          // A scope fetched again after a new session while the server rebuilds it from its
+          // store (docs/protocol.md §13, `store-failed`: nothing was acknowledged, the rebuild
+          // ends; a cluster process does it after losing a lease): ask again rather than fail
+          // the scope and drop the edits waiting for it (they are re-applied once it arrives).
+          this.emit('error', new JetstreamClientError(msg.error, ErrorCode.CLIENT_FETCH_DENIED));
+          this.#refetchLater(entry);
+          return;
+        }
         if (msg.scopeIndex === undefined) {
           entry.failed = true;
           const error = new JetstreamClientError(
@@ -302,9 +315,21 @@ export class Client extends Emitter<ClientEvents> implements ScopeHost {
           else this.emit('error', error);
           return;
         }
+        entry.refetches = 0;
         this.#byIndex.set(msg.scopeIndex, entry);
       },
     );
+  }
+
+  /** Fetches `entry` again after a backoff delay, unless the session ended meanwhile (its restart fetches every scope). */
+  #refetchLater(entry: FetchEntry): void {
+    const token = this.#token;
+    const delay = Math.min(this.#maxDelay, this.#minDelay * 2 ** entry.refetches++);
+    const timer = setTimeout(() => {
+      this.#refetchTimers.delete(timer);
+      if (!this.#closed && this.#token === token) this.#sendFetch(entry);
+    }, delay);
+    this.#refetchTimers.add(timer);
   }
 
   // ---- connection -----------------------------------------------------------------------------
@@ -508,6 +533,8 @@ export class Client extends Emitter<ClientEvents> implements ScopeHost {
     this.#stopPing();
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = null;
+    for (const t of this.#refetchTimers) clearTimeout(t);
+    this.#refetchTimers.clear();
   }
 
   #setStatus(patch: Partial<SyncStatus>): void {

@@ -495,13 +495,13 @@ export class ClientScope<T extends ModelObject = ModelObject>
         const rec = sent.records[k]!;
         const reply = list[k]!;
         if (reply.error) {
-          for (const [prop, t] of rec.props) this.#resetBase(rec.obj, prop, t.prev, 'rollback');
+          for (const [prop, t] of rec.props) this.#resetBase(rec.obj, prop, t.prev, 'rollback', i);
         } else if (reply.modifications) {
           for (const name of Object.keys(reply.modifications)) {
             const prop = rec.obj.getProperty(name);
             if (!prop) continue;
             const value = this.#decode(prop, reply.modifications[name], (u) => this.#lookup(u));
-            if (value !== INVALID) this.#resetBase(rec.obj, prop, value, 'modification');
+            if (value !== INVALID) this.#resetBase(rec.obj, prop, value, 'modification', i);
           }
         }
       }
@@ -540,10 +540,16 @@ export class ClientScope<T extends ModelObject = ModelObject>
   /**
    * The confirmed value of (obj, prop) is now `value`: if a newer unanswered change touches the
    * property, it becomes that change's previous value; otherwise the object takes the value.
+   * `from` is the position in `#sealed` where the newer changes start: 0 for a remote value (the
+   * server applied it before every change of ours it has not answered), the answered
+   * changeset's former position for its own rollback or modification. Older changesets may
+   * still be unanswered then (replies are matched by replyTo, docs/protocol.md §3, and need not
+   * come in request order): the answered change's previous value is no base of theirs, and
+   * giving it to them would make `_recover` after a new session take their edits for applied.
    */
-  #resetBase(obj: ModelObject, prop: Property, value: Raw, source: ChangeSource): void {
-    for (const s of this.#sealed) {
-      for (const rec of s.records) {
+  #resetBase(obj: ModelObject, prop: Property, value: Raw, source: ChangeSource, from = 0): void {
+    for (let k = from; k < this.#sealed.length; k++) {
+      for (const rec of this.#sealed[k]!.records) {
         if (rec.obj !== obj) continue;
         const t = rec.props.get(prop);
         if (t) {

@@ -1,13 +1,14 @@
-// End to end over real sockets: fetch, sync, fan-out, atomic, server-side edits, indices and
-// batching, dedupe, acknowledgement and resend after a reconnect (docs/protocol.md §2, §3, §5, §7).
+// End to end over real sockets, one process: the sync suite (sync-suite.ts: fetch, sync, fan-out,
+// atomic, server-side edits, indices and batching, dedupe, acknowledgement and resend after a
+// reconnect; docs/protocol.md §2, §3, §5, §7) against one server, and the fetch hook's answers.
+// The same suite runs against a cluster in test/cluster/conformance.test.ts.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { test } from 'node:test';
 import { Scope } from '../../src/scope/scope.js';
 import { createServer } from '../../src/server/server.js';
-import { withTwoClients } from '../helpers/two-clients.js';
-import { waitFor } from '../helpers/wait.js';
-import { type Msg, TestClient, UUID_RE, uuid } from '../helpers/ws-client.js';
-import { canvasScope, type Fixture, type Shape, startServer } from './fixture.js';
+import { TestClient } from '../helpers/ws-client.js';
+import { canvasScope, startServer } from './fixture.js';
+import { syncSuite } from './sync-suite.js';
 
 /** Checks that the server's indexed messages count 1, 2, 3… without a gap, in arrival order. */
 function assertContiguous(c: TestClient, from = 1): void {
@@ -19,495 +20,55 @@ function assertContiguous(c: TestClient, from = 1): void {
   );
 }
 
-/** The fragments to add a shape to the canvas (root `rootUUID`, current shapes `shapes`). */
-function addShape(state: Msg, shapes: string[], x = 5): { fragments: Msg[]; id: string } {
-  const id = uuid();
-  return {
-    id,
-    fragments: [
-      { type: 'change', uuid: state.rootUUID, clsName: 'Canvas', properties: { shapes: [...shapes, id] } },
-      { type: 'add', uuid: id, clsName: 'Shape', properties: { x, y: 1, width: 2, height: 3, type: 0 } },
-    ],
-  };
-}
-
-describe('fetch', () => {
-  let f: Fixture;
-  before(async () => {
-    f = await startServer();
-  });
-  after(() => f.server.close());
-
-  test('ScopeFetchReply and ScopeState arrive in one frame, the state pre-order from the root', async () => {
-    const c = await TestClient.session(f.port);
-    try {
-      assert.match(c.token!, /^[A-Za-z0-9]{43,}$/, 'token: ≥ 256 bits, alphanumeric');
-      assert.deepEqual(c.frames[0], [{ type: 'SessionCreateReply', index: 0, sessionToken: c.token }]);
-      const { reply, state } = await c.fetch('Canvas');
-      assert.deepEqual(reply, { type: 'ScopeFetchReply', index: 1, replyTo: 1, scopeIndex: 0 });
-      assert.equal(c.frames.length, 2);
-      assert.deepEqual(
-        (c.frames[1] as Msg[]).map((m) => m.type),
-        ['ScopeFetchReply', 'ScopeState'],
-      );
-      assert.equal(state!.index, 2);
-      assert.equal(state!.scopeIndex, 0);
-      assert.equal(state!.rootUUID, f.canvas.uuid);
-      assert.match(state!.rootUUID, UUID_RE);
-      const [root, ...rest] = state!.fragments as Msg[];
-      assert.deepEqual(root!.type, 'change');
-      assert.equal(root!.clsName, 'Canvas');
-      assert.equal(root!.properties.name, 'Shapes Demo');
-      assert.deepEqual(
-        rest.map((r) => r.uuid),
-        root!.properties.shapes,
-      );
-      for (const r of rest) {
-        assert.equal(r.type, 'add');
-        assert.equal(r.clsName, 'Shape');
-        assert.match(r.uuid, UUID_RE);
-      }
-      assert.deepEqual(Object.keys(state!).sort(), ['fragments', 'index', 'rootUUID', 'scopeIndex', 'type']);
-    } finally {
-      await c.close();
-    }
-  });
-
-  test('a repeat fetch returns the same scopeIndex and a fresh state', async () => {
-    const c = await TestClient.session(f.port);
-    try {
-      const first = await c.fetch('Canvas');
-      const second = await c.fetch('Canvas');
-      assert.equal(first.reply.scopeIndex, 0);
-      assert.equal(second.reply.scopeIndex, 0);
-      assert.equal(second.reply.replyTo, 2);
-      assert.deepEqual(second.state!.fragments, first.state!.fragments);
-      assertContiguous(c);
-    } finally {
-      await c.close();
-    }
-  });
-
-  test('an unknown scope name is an error reply, without scopeIndex and without ScopeState', async () => {
-    const c = await TestClient.session(f.port);
-    try {
-      const { reply, state } = await c.fetch('Nope');
-      assert.equal(state, undefined);
-      assert.equal(reply.scopeIndex, undefined);
-      assert.equal(typeof reply.error.message, 'string');
-      assert.equal(reply.error.type, 'rejected');
-      await c.barrier(); // scopeIndex 0 does not exist: the barrier's reply is an error, fine
-      assert.ok(!c.messages.some((m) => m.type === 'ScopeState'));
-    } finally {
-      await c.close();
-    }
-  });
-
-  test('rootless scope, non-scope answer, denial, throw and rejection: error replies, the session lives on', async () => {
-    const rootless = new Scope({ name: 'Rootless' });
-    const { scope } = canvasScope();
-    const server = await createServer({ port: 0 });
-    server.on('session', (session, _params, cb) => {
-      session.on('fetch', (name: string, _p: unknown, callback: (e?: unknown, s?: unknown) => void) => {
-        if (name === 'Rootless') return callback(null, rootless);
-        if (name === 'NotAScope') return callback(null, { name: 'x' });
-        if (name === 'Denied') return callback(new Error('You may not'));
-        if (name === 'Throws') throw new Error('boom');
-        if (name === 'Rejects') return Promise.reject(new Error('async boom'));
-        if (name === 'Promise') return Promise.resolve(scope);
-        callback(null, scope);
-      });
-      cb();
-    });
-    const c = await TestClient.session(server.port!);
-    try {
-      const rootlessReply = (await c.fetch('Rootless')).reply;
-      assert.match(rootlessReply.error.message, /no root/);
-      assert.equal((await c.fetch('NotAScope')).reply.error.message, 'Server tried to accept with non-scope');
-      assert.equal((await c.fetch('Denied')).reply.error.message, 'You may not');
-      assert.equal((await c.fetch('Throws')).reply.error.message, 'boom');
-      assert.equal((await c.fetch('Rejects')).reply.error.message, 'async boom');
-      const ok = await c.fetch('Promise');
-      assert.equal(ok.reply.scopeIndex, 0);
-      assert.equal(ok.state!.rootUUID, scope.root!.uuid);
-      assertContiguous(c);
-    } finally {
-      await c.close();
-      await server.close();
-    }
-  });
-});
-
-describe('sync between sessions', () => {
-  let f: Fixture;
-  before(async () => {
-    f = await startServer();
-  });
-  after(() => f.server.close());
-
-  test("two clients see each other's changes; the sender gets a reply and no echo", () =>
-    withTwoClients(f.port, async ({ a, b, stateA: sa }) => {
-      const shapes = sa.fragments[0].properties.shapes as string[];
-      const { fragments, id } = addShape(sa, shapes);
-      const bMark = b.messages.length;
-      const reply = await a.sync(0, fragments);
-      assert.deepEqual(reply.fragmentReplies, [{}, {}]);
-      assert.deepEqual(Object.keys(reply).sort(), ['fragmentReplies', 'index', 'replyTo', 'type']);
-
-      const forwarded = await b.waitFor((m) => m.type === 'ScopeSync', bMark);
-      assert.deepEqual(Object.keys(forwarded).sort(), ['fragments', 'index', 'scopeIndex', 'type']);
-      assert.equal(forwarded.scopeIndex, 0);
-      const added = (forwarded.fragments as Msg[]).find((x) => x.type === 'add');
-      assert.equal(added!.uuid, id);
-      assert.equal(added!.properties.x, 5);
-      assert.ok((forwarded.fragments as Msg[]).some((x) => x.type === 'change' && x.uuid === sa.rootUUID));
-
-      // B answers with a change of its own; A sees it.
-      const aMark = a.messages.length;
-      const r2 = await b.sync(0, [{ type: 'change', uuid: id, clsName: 'Shape', properties: { x: 42 } }]);
-      assert.deepEqual(r2.fragmentReplies, [{}]);
-      const back = await a.waitFor((m) => m.type === 'ScopeSync', aMark);
-      assert.deepEqual(back.fragments, [
-        { type: 'change', uuid: id, clsName: 'Shape', properties: { x: 42 } },
-      ]);
-
-      // No echo: after a round trip, A has exactly one ScopeSync (B's) and B exactly one (A's).
-      await a.barrier();
-      await b.barrier();
-      assert.equal(a.messages.filter((m) => m.type === 'ScopeSync').length, 1);
-      assert.equal(b.messages.filter((m) => m.type === 'ScopeSync').length, 1);
-      assertContiguous(a);
-      assertContiguous(b);
-      assert.equal((f.scope.get(id) as InstanceType<typeof Shape>).x, 42);
-    }));
-
-  test('one entry per fragment; rejected fragments are not forwarded; nothing sent when nothing accepted', () =>
-    withTwoClients(f.port, async ({ a, b, stateA: sa }) => {
-      const shapeId = sa.fragments[1].uuid as string;
-      const bMark = b.messages.length;
-      const reply = await a.sync(0, [
-        { type: 'change', uuid: shapeId, clsName: 'Shape', properties: { y: 7 } },
-        { type: 'change', uuid: shapeId, clsName: 'Shape', properties: { nope: 1 } },
-        { type: 'change', uuid: shapeId, clsName: 'Shape', properties: { width: 'wide' } },
-      ]);
-      assert.equal(reply.fragmentReplies.length, 3);
-      assert.deepEqual(reply.fragmentReplies[0], {});
-      assert.equal(typeof reply.fragmentReplies[1].error.message, 'string');
-      assert.match(reply.fragmentReplies[1].error.message, /nope/);
-      assert.match(reply.fragmentReplies[2].error.message, /width/);
-      const forwarded = await b.waitFor((m) => m.type === 'ScopeSync', bMark);
-      assert.deepEqual(forwarded.fragments, [
-        { type: 'change', uuid: shapeId, clsName: 'Shape', properties: { y: 7 } },
-      ]);
-
-      // Nothing accepted: a reply to the sender, nothing to the others.
-      const bMark2 = b.messages.length;
-      const rejected = await a.sync(0, [
-        { type: 'change', uuid: shapeId, clsName: 'Shape', properties: { nope: 2 } },
-      ]);
-      assert.ok(rejected.fragmentReplies[0].error);
-      // A's reply was queued after any broadcast in the same turn; B's barrier is processed after A's sync.
-      await b.barrier();
-      assert.deepEqual(
-        b.messages.slice(bMark2).map((m) => m.type),
-        ['ScopeSyncReply'],
-      );
-    }));
-
-  test('atomic: all or nothing, nothing broadcast on failure; every entry carries an error', () =>
-    withTwoClients(f.port, async ({ a, b, stateA: sa }) => {
-      const shapeId = sa.fragments[1].uuid as string;
-      const before = (f.scope.get(shapeId) as InstanceType<typeof Shape>).height;
-      const bMark = b.messages.length;
-      const reply = await a.sync(
-        0,
-        [
-          { type: 'change', uuid: shapeId, clsName: 'Shape', properties: { height: 99 } },
-          { type: 'change', uuid: shapeId, clsName: 'Shape', properties: { height: 'tall' } },
-        ],
-        { atomic: true },
-      );
-      assert.equal(reply.fragmentReplies.length, 2);
-      assert.equal(reply.fragmentReplies[0].error.type, 'atomic-changeset-rejected');
-      assert.match(reply.fragmentReplies[1].error.message, /height/);
-      assert.equal((f.scope.get(shapeId) as InstanceType<typeof Shape>).height, before);
-      await b.barrier();
-      assert.ok(!b.messages.slice(bMark).some((m) => m.type === 'ScopeSync'));
-
-      const ok = await a.sync(
-        0,
-        [{ type: 'change', uuid: shapeId, clsName: 'Shape', properties: { height: 99 } }],
-        {
-          atomic: true,
-        },
-      );
-      assert.deepEqual(ok.fragmentReplies, [{}]);
-      const fwd = await b.waitFor((m) => m.type === 'ScopeSync', bMark);
-      assert.equal(fwd.fragments[0].properties.height, 99);
-    }));
-
-  test('server-side edits and scope.update results reach every session, batched per turn', () =>
-    withTwoClients(f.port, async ({ a, b }) => {
-      const aMark = a.messages.length;
-      const bMark = b.messages.length;
-      // Two assignments in one turn: one ScopeSync.
-      f.canvas.name = 'Renamed';
-      const shape = f.canvas.shapes.at(0)!;
-      shape.x = 1234;
-      for (const c of [a, b]) {
-        const m = await c.waitFor((x) => x.type === 'ScopeSync', c === a ? aMark : bMark);
-        const byUuid = new Map((m.fragments as Msg[]).map((x) => [x.uuid, x]));
-        assert.equal(byUuid.get(f.canvas.uuid)!.properties.name, 'Renamed');
-        assert.equal(byUuid.get(shape.uuid)!.properties.x, 1234);
-      }
-      const aMark2 = a.messages.length;
-      const result = f.scope.update(null, { $set: { name: 'Updated' } });
-      assert.equal(result.modified.length, 1);
-      for (const c of [a, b]) {
-        const m = await c.waitFor((x) => x.type === 'ScopeSync', c === a ? aMark2 : bMark + 1);
-        assert.ok((m.fragments as Msg[]).some((x) => x.properties.name === 'Updated'));
-      }
-      assertContiguous(a);
-      assertContiguous(b);
-    }));
-});
-
-describe('indices, batching, dedupe', () => {
-  let f: Fixture;
-  before(async () => {
-    f = await startServer();
-  });
-  after(() => f.server.close());
-
-  test('everything queued in one turn goes out as one JSON-array frame, indices without gaps', async () => {
-    const c = await TestClient.session(f.port);
-    try {
-      const st = (await c.fetch('Canvas')).state!;
-      const shapeId = st.fragments[1].uuid as string;
-      // Three requests in one client frame (an array): one server frame with three replies.
-      const framesBefore = c.frames.length;
-      c.send([
-        {
-          type: 'ScopeSync',
-          index: 2,
-          scopeIndex: 0,
-          fragments: [{ type: 'change', uuid: shapeId, clsName: 'Shape', properties: { x: 1 } }],
-        },
-        { type: 'ScopeFetch', index: 3, name: 'Canvas', params: {} },
-        { type: 'ScopeSync', index: 4, scopeIndex: 0, fragments: [] },
-      ]);
-      await c.waitFor((m) => m.type === 'ScopeSyncReply' && m.replyTo === 4);
-      assert.equal(c.frames.length, framesBefore + 1);
-      const frame = c.frames.at(-1) as Msg[];
-      assert.deepEqual(
-        frame.map((m) => [m.type, m.index, m.replyTo]),
-        [
-          ['ScopeSyncReply', 3, 2],
-          ['ScopeFetchReply', 4, 3],
-          ['ScopeState', 5, undefined],
-          ['ScopeSyncReply', 6, 4],
-        ],
-      );
-      for (const raw of c.rawFrames) assert.ok(raw.startsWith('['), 'every frame is a JSON array');
-      assertContiguous(c);
-    } finally {
-      await c.close();
-    }
-  });
-
-  test('a duplicate client index is ignored; index 0 always passes; gaps are tolerated', () =>
-    withTwoClients(f.port, async ({ a, b, stateA: st }) => {
-      const shapeId = st.fragments[1].uuid as string;
-      const msg = {
-        type: 'ScopeSync',
-        index: 2,
-        scopeIndex: 0,
-        atomic: false,
-        fragments: [{ type: 'change', uuid: shapeId, clsName: 'Shape', properties: { type: 7 } }],
-      };
-      const bMark = b.messages.length;
-      a.send(msg);
-      await a.waitFor((m) => m.type === 'ScopeSyncReply' && m.replyTo === 2);
-      a.send(msg); // resent: dropped
-      a.send({ ...msg, index: 1 }); // below: dropped
-      a.nextIndex = 10; // a gap is fine
-      await a.barrier();
-      assert.equal(a.messages.filter((m) => m.type === 'ScopeSyncReply' && m.replyTo === 2).length, 1);
-      await b.barrier();
-      assert.equal(b.messages.slice(bMark).filter((m) => m.type === 'ScopeSync').length, 1);
-      assertContiguous(a);
-    }));
-
-  test('Ping.ack trims the un-acked buffer; resendMissing answers with the Ping and every un-acked message', async () => {
-    const c = await TestClient.session(f.port);
-    try {
-      await c.fetch('Canvas'); // indices 1, 2
-      await c.barrier(); // 3
-      const session = f.server.sessions.find((s) => s.token === c.token)!;
-      assert.equal(session.unacknowledged, 3);
-      c.ping(false, 2);
-      c.ping(true, 2);
-      const resent = (await c.waitForFrames(4)) as Msg[];
-      assert.deepEqual(resent[0], { type: 'Ping', index: 0, ack: 2, resendMissing: true });
-      assert.deepEqual(
-        resent.slice(1).map((m) => [m.type, m.index]),
-        [['ScopeSyncReply', 3]],
-      );
-      assert.equal(session.unacknowledged, 1);
-      c.ping(true); // acks 3: only the Ping comes back (ack = the client's highest index, 2)
-      const alone = (await c.waitForFrames(5)) as Msg[];
-      assert.deepEqual(alone, [{ type: 'Ping', index: 0, ack: 2, resendMissing: true }]);
-      assert.equal(session.unacknowledged, 0);
-    } finally {
-      await c.close();
-    }
-  });
-});
-
-describe('reconnect and resend', () => {
-  let f: Fixture;
-  before(async () => {
-    f = await startServer();
-  });
-  after(() => f.server.close());
-
-  for (const via of ['header', 'query'] as const) {
-    test(`a session resumed by ${via} receives exactly what it missed, nothing twice`, () =>
-      withTwoClients(f.port, async ({ a, b, stateA: sa }) => {
-        let a2: TestClient | null = null;
+syncSuite(
+  async () => {
+    const f = await startServer();
+    return {
+      ports: [f.port],
+      server: () => f.server,
+      serverScope: async () => f.scope,
+      cluster: false,
+      close: () => f.server.close(),
+    };
+  },
+  {
+    // The fetch hook's answers: about one process's hooks, not about syncing.
+    fetch: () =>
+      test('rootless scope, non-scope answer, denial, throw and rejection: error replies, the session lives on', async () => {
+        const rootless = new Scope({ name: 'Rootless' });
+        const { scope } = canvasScope();
+        const server = await createServer({ port: 0 });
+        server.on('session', (session, _params, cb) => {
+          session.on('fetch', (name: string, _p: unknown, callback: (e?: unknown, s?: unknown) => void) => {
+            if (name === 'Rootless') return callback(null, rootless);
+            if (name === 'NotAScope') return callback(null, { name: 'x' });
+            if (name === 'Denied') return callback(new Error('You may not'));
+            if (name === 'Throws') throw new Error('boom');
+            if (name === 'Rejects') return Promise.reject(new Error('async boom'));
+            if (name === 'Promise') return Promise.resolve(scope);
+            callback(null, scope);
+          });
+          cb();
+        });
+        const c = await TestClient.session(server.port!);
         try {
-          const shapes = [...(sa.fragments[0].properties.shapes as string[])];
-          const seen = a.highestIndex(); // 2
-          await a.close();
-          // While A is away: two changes from B (A's indices 3, 4), one server edit (5).
-          const one = addShape(sa, shapes, 11);
-          assert.deepEqual((await b.sync(0, one.fragments)).fragmentReplies, [{}, {}]);
-          shapes.push(one.id);
-          const two = addShape(sa, shapes, 12);
-          assert.deepEqual((await b.sync(0, two.fragments)).fragmentReplies, [{}, {}]);
-          f.canvas.name = `while away ${via}`;
-          await b.waitFor((m) => m.type === 'ScopeSync');
-
-          a2 = await TestClient.resume(f.port, a.token!, via);
-          a2.send({ type: 'Ping', index: 0, ack: seen, resendMissing: true });
-          const frame = (await a2.waitForFrames(1)) as Msg[];
-          assert.deepEqual(frame[0], { type: 'Ping', index: 0, ack: 1, resendMissing: true });
-          assert.deepEqual(
-            frame.slice(1).map((m) => [m.type, m.index]),
-            [
-              ['ScopeSync', 3],
-              ['ScopeSync', 4],
-              ['ScopeSync', 5],
-            ],
+          const rootlessReply = (await c.fetch('Rootless')).reply;
+          assert.match(rootlessReply.error.message, /no root/);
+          assert.equal(
+            (await c.fetch('NotAScope')).reply.error.message,
+            'Server tried to accept with non-scope',
           );
-          assert.ok((frame[1]!.fragments as Msg[]).some((x) => x.uuid === one.id));
-          assert.ok((frame[2]!.fragments as Msg[]).some((x) => x.uuid === two.id));
-          // The client then resends its own un-acked message (index 1, already processed): dropped.
-          a2.send({ type: 'ScopeFetch', index: 1, name: 'Canvas', params: {} });
-          a2.nextIndex = 2;
-          // New traffic continues the same counter on the new socket; nothing arrives twice.
-          const r = await a2.sync(0, [
-            { type: 'change', uuid: one.id, clsName: 'Shape', properties: { y: 5 } },
-          ]);
-          assert.equal(r.index, 6);
-          assert.deepEqual(r.fragmentReplies, [{}]);
-          const indices = a2.indexed().map((m) => m.index);
-          assert.deepEqual(indices, [3, 4, 5, 6]);
-          assert.ok(!a2.messages.some((m) => m.type === 'ScopeFetchReply'));
+          assert.equal((await c.fetch('Denied')).reply.error.message, 'You may not');
+          assert.equal((await c.fetch('Throws')).reply.error.message, 'boom');
+          assert.equal((await c.fetch('Rejects')).reply.error.message, 'async boom');
+          const ok = await c.fetch('Promise');
+          assert.equal(ok.reply.scopeIndex, 0);
+          assert.equal(ok.state!.rootUUID, scope.root!.uuid);
+          assertContiguous(c);
         } finally {
-          await a2?.close();
+          await c.close();
+          await server.close();
         }
-      }));
-  }
-
-  test("after a resume nothing is sent before the client's first message; the stale socket is closed", () =>
-    withTwoClients(f.port, async ({ a, b, stateA: sa }) => {
-      let a2: TestClient | null = null;
-      try {
-        a2 = await TestClient.resume(f.port, a.token!);
-        // The old socket, still open, is closed by the server and forgotten.
-        const old = await a.waitForClose();
-        assert.equal(old.code, 1000);
-        // A change while the resumed socket is silent: held until A's first message.
-        const shapeId = sa.fragments[1].uuid as string;
-        await b.sync(0, [{ type: 'change', uuid: shapeId, clsName: 'Shape', properties: { x: -1 } }]);
-        a2.ping(true, 2);
-        const first = (await a2.waitForFrames(1)) as Msg[];
-        assert.equal(first[0]!.type, 'Ping', 'the first frame on the resumed socket answers the client');
-        assert.deepEqual(
-          first.slice(1).map((m) => [m.type, m.index]),
-          [['ScopeSync', 3]],
-        );
-        // The stale socket can do nothing to the session any more: still attached, still answering.
-        a2.nextIndex = 2;
-        const r = await a2.sync(0, []);
-        assert.equal(r.index, 4);
-      } finally {
-        await a2?.close();
-      }
-    }));
-
-  test('messages queued while no socket is attached wait in the un-acked buffer', async () => {
-    const a = await TestClient.session(f.port);
-    try {
-      const sa = (await a.fetch('Canvas')).state!;
-      a.terminate();
-      await a.waitForClose();
-      const session = f.server.sessions.find((s) => s.token === a.token)!;
-      await waitFor(() => session.connection === null, { message: 'the server to notice the drop' });
-      assert.equal(session.connection, null);
-      f.canvas.name = 'offline edit';
-      f.scope.flush();
-      assert.equal(session.unacknowledged, 3);
-      const a2 = await TestClient.resume(f.port, a.token!);
-      try {
-        a2.ping(true, 2);
-        const frame = (await a2.waitForFrames(1)) as Msg[];
-        assert.deepEqual(
-          frame.map((m) => m.type),
-          ['Ping', 'ScopeSync'],
-        );
-        assert.equal(frame[1]!.fragments[0].uuid, sa.rootUUID);
-      } finally {
-        await a2.close();
-      }
-    } finally {
-      await a.close();
-    }
-  });
-
-  test('a resumed client whose first message is not a resend request still gets what was queued while away', async () => {
-    const a = await TestClient.session(f.port);
-    try {
-      const sa = (await a.fetch('Canvas')).state!;
-      a.ping(false, 2); // everything so far acknowledged
-      a.terminate();
-      await a.waitForClose();
-      const session = f.server.sessions.find((s) => s.token === a.token)!;
-      await waitFor(() => session.connection === null, { message: 'the server to notice the drop' });
-      assert.equal(session.connection, null);
-      f.canvas.name = 'queued while away';
-      f.scope.flush();
-      const a2 = await TestClient.resume(f.port, a.token!);
-      try {
-        a2.nextIndex = 2;
-        const reply = await a2.sync(0, []); // the first message: not a Ping
-        const got = a2.indexed().map((m) => [m.type, m.index]);
-        assert.deepEqual(
-          got,
-          [
-            ['ScopeSync', 3],
-            ['ScopeSyncReply', 4],
-          ],
-          'the queued broadcast first, then the reply: in order, no gap, nothing twice',
-        );
-        assert.equal(a2.indexed()[0]!.fragments[0].uuid, sa.rootUUID);
-        assert.equal(reply.replyTo, 2);
-      } finally {
-        await a2.close();
-      }
-    } finally {
-      await a.close();
-    }
-  });
-});
+      }),
+  },
+);
