@@ -88,7 +88,7 @@ export async function startDemo(options: DemoOptions = {}) {
   let listening: Server | null = null; // the probes answer 503 until the server exists
   let inspector: Inspector | null = null;
   const http = createHttpServer((req, res) => {
-    if (handleProbe(req, res, listening)) return; // /healthz, /readyz (docs/operations.md)
+    if (handleProbe(req, res, listening)) return; // /healthz, /readyz, /metrics (docs/operations.md)
     if (inspector?.handle(req, res)) return; // /inspect (docs/operations.md)
     if (servePage(req, res)) return; // the demo page (demo/public/)
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
@@ -96,7 +96,13 @@ export async function startDemo(options: DemoOptions = {}) {
   });
   const redisUrl = process.env.REDIS_URL;
   const cluster = options.cluster ?? (redisUrl ? { redis: redisUrl } : undefined);
-  const server = await createServer({ server: http, store, logger, ...(cluster ? { cluster } : {}) });
+  const server = await createServer({
+    server: http,
+    store,
+    logger,
+    metrics: true,
+    ...(cluster ? { cluster } : {}),
+  });
   listening = server;
   inspector = new Inspector(server, options.adminToken === undefined ? {} : { token: options.adminToken });
   const canvas = await server.openScope({ name: 'Canvas', root: canvasRoot });

@@ -112,6 +112,7 @@ export async function serve(
     server: http,
     store: options.store,
     logger,
+    metrics: true,
     ...(redisUrl ? { cluster: { redis: redisUrl } } : {}),
   });
   try {

@@ -49,6 +49,8 @@ export interface ClusterPersistenceOptions {
    */
   releaseIdleAfterMs?: number;
   snapshotEvery?: number;
+  /** Called with the time a changeset forwarded to another process took, and how it ended. */
+  observeForward?: (seconds: number, outcome: 'answered' | 'unknown') => void;
 }
 
 /** What the cluster needs from the server, besides what every persistence gets. */
@@ -67,6 +69,12 @@ interface ForwardRequest {
   procedure?: string;
   /** Names the change in the log: `<processId>:<n>`. */
   origin: string;
+}
+
+/** A process about to send a scope's state asks its owner how far the scope is stored. */
+interface VersionRequest {
+  kind: 'version';
+  scope: string;
 }
 
 /** The owner's answer: one result per fragment, and the version the change led to (0: none). */
@@ -97,9 +105,31 @@ interface Served {
   claiming: Promise<void> | null;
   /** Changesets forwarded and not answered yet: to whom, and how to give up on them. */
   forwards: Set<{ owner: string; abandon: (err: Error) => void }>;
+  /** The owner as last read from Redis, and when (performance.now()): see #ownerOf. */
+  knownOwner: { id: string | null; at: number } | null;
+  /**
+   * This process's changesets for the scope that are not answered yet, in arrival order, with
+   * where each went (a process id; null between attempts). See #inTurn.
+   */
+  outgoing: { target: string | null }[];
+  /** Changesets waiting for their turn (#inTurn): called when `outgoing` changes. */
+  turnWaiters: (() => void)[];
 }
 
 const NOT_OWNER = 'not the owner';
+
+/**
+ * What writeBlocked answers for a scope this process no longer owns. Never sent to a client:
+ * recognized by identity (lostMeanwhile) and the changeset sent to the owner instead.
+ */
+const LOST_SCOPE: WireError = Object.freeze({
+  message: 'This process no longer owns the scope',
+  type: ErrorType.outcomeUnknown,
+});
+
+function lostMeanwhile(result: ChangesetResult): boolean {
+  return result.results.length > 0 && result.results[0] === LOST_SCOPE;
+}
 
 export class ClusterPersistence implements Persistence {
   readonly durable = true;
@@ -166,8 +196,20 @@ export class ClusterPersistence implements Persistence {
   }
 
   #start(): Promise<void> {
-    this.#started ??= this.#inbox.start((from, body) => this.#serve(from, body as ForwardRequest));
+    this.#started ??= this.#inbox.start((from, body) =>
+      (body as VersionRequest).kind === 'version'
+        ? this.#storedVersion(body as VersionRequest)
+        : this.#serve(from, body as ForwardRequest),
+    );
     return this.#started;
+  }
+
+  /** How many scopes this process owns now (the metrics' cluster_scopes_owned). */
+  get ownedScopes(): number {
+    let n = 0;
+    for (const served of this.#served.values())
+      if (served.owned && this.#leases.holds(served.scope.name)) n++;
+    return n;
   }
 
   /** True when this process owns `scope` now. */
@@ -209,6 +251,9 @@ export class ClusterPersistence implements Persistence {
       waiters: [],
       claiming: null,
       forwards: new Set(),
+      knownOwner: null,
+      outgoing: [],
+      turnWaiters: [],
     };
     this.#served.set(name, served);
     scope.on('changes', (fragments, context) => this.#changed(served, fragments, context));
@@ -218,7 +263,41 @@ export class ClusterPersistence implements Persistence {
   }
 
   writeBlocked(scope: Scope): WireError | null {
+    // A changeset that was to run here as the owner, but the scope was lost (or is being given
+    // up) while it waited in the scope's queue: Server.submit sends it on (see rerouted).
+    const served = this.#served.get(scope.name);
+    if (served !== undefined && served.scope === scope && !this.owns(scope)) return LOST_SCOPE;
     return this.#inner.writeBlocked(scope);
+  }
+
+  /**
+   * The result of a changeset that ran in this process's pipeline: when it was refused because
+   * this process no longer owned the scope by the time it ran (writeBlocked), it goes to the new
+   * owner instead, so that the client gets that owner's answer rather than a refusal.
+   */
+  rerouted(
+    scope: Scope,
+    req: ChangesetRequest,
+    result: ChangesetResult | Promise<ChangesetResult>,
+  ): ChangesetResult | Promise<ChangesetResult> {
+    if (!(result instanceof Promise)) return lostMeanwhile(result) ? this.#again(scope, req) : result;
+    return result.then((r) => (lostMeanwhile(r) ? this.#again(scope, req) : r));
+  }
+
+  #again(scope: Scope, req: ChangesetRequest): ChangesetResult | Promise<ChangesetResult> {
+    const served = this.#served.get(scope.name);
+    if (served === undefined || served.scope !== scope) {
+      return rejectAll(req.fragments.length, {
+        message: `Scope '${scope.name}' is no longer served here: fetch it again`,
+        type: ErrorType.storeFailed,
+      });
+    }
+    const mine: { target: string | null } = { target: null };
+    served.outgoing.push(mine);
+    return this.#forward(served, req, mine).finally(() => {
+      served.outgoing.splice(served.outgoing.indexOf(mine), 1);
+      this.#turnChanged(served);
+    });
   }
 
   afterCommit(fn: CommitCallback): void {
@@ -303,11 +382,22 @@ export class ClusterPersistence implements Persistence {
    */
   forward(scope: Scope, req: ChangesetRequest): Promise<ChangesetResult> | null {
     const served = this.#served.get(scope.name);
-    if (served === undefined || served.scope !== scope || this.owns(scope)) return null;
-    return this.#forward(served, req);
+    if (served === undefined || served.scope !== scope) return null;
+    // An owner runs changesets at once, unless earlier ones are still on their way (#inTurn).
+    if (this.owns(scope) && served.outgoing.length === 0) return null;
+    const mine: { target: string | null } = { target: null };
+    served.outgoing.push(mine); // in arrival order, before anything is awaited
+    return this.#forward(served, req, mine).finally(() => {
+      served.outgoing.splice(served.outgoing.indexOf(mine), 1);
+      this.#turnChanged(served);
+    });
   }
 
-  async #forward(served: Served, req: ChangesetRequest): Promise<ChangesetResult> {
+  async #forward(
+    served: Served,
+    req: ChangesetRequest,
+    mine: { target: string | null },
+  ): Promise<ChangesetResult> {
     const n = req.fragments.length;
     if (req.authorize) {
       const denied = await req.authorize(served.scope);
@@ -323,22 +413,34 @@ export class ClusterPersistence implements Persistence {
     };
     this.#forwarded.set(origin, req.origin);
     const deadline = Date.now() + this.#forwardTimeoutMs;
+    const started = performance.now();
     try {
       for (let attempt = 0; ; attempt++) {
+        mine.target = null;
+        this.#turnChanged(served);
         // The scope is being given up here: once settled, it goes to whoever owns it next.
         if (served.leaving) await served.leaving;
-        if (this.owns(served.scope)) return await this.#host.submit(served.scope, req);
+        if (this.owns(served.scope)) {
+          await this.#inTurn(served, mine, this.processId);
+          if (!this.owns(served.scope)) continue;
+          const running = this.#host.submit(served.scope, req);
+          this.#turnChanged(served);
+          const result = await running;
+          if (lostMeanwhile(result)) continue; // lost while it waited in the queue: ask again
+          return result;
+        }
         if (attempt > 0) {
           // Ownership is moving (an owner leaving, a claim lost to another process): ask again
           // shortly, until the time a forward may take is up.
           if (Date.now() >= deadline) throw new Error('the scope has no reachable owner');
           await new Promise((r) => setTimeout(r, Math.min(200, 10 * 2 ** attempt)));
         }
-        const owner = await this.#leases.owner(served.scope.name);
+        const owner = await this.#ownerOf(served, attempt > 0);
         if (owner === null || owner === this.processId) {
           await this.#claim(served);
           continue;
         }
+        await this.#inTurn(served, mine, owner);
         let answer: ForwardAnswer;
         // Given up early when the watcher sees that `owner` lost the scope (it died): waiting
         // for the request's timeout would keep the client waiting longer than the take-over.
@@ -349,6 +451,7 @@ export class ClusterPersistence implements Persistence {
         served.forwards.add(waiting);
         try {
           const asked = this.#inbox.request(owner, request, Math.max(1, deadline - Date.now()));
+          this.#turnChanged(served); // sent: the next changesets for `owner` may follow it
           answer = (await Promise.race([asked, abandoned])) as ForwardAnswer;
         } catch (err) {
           if ((err as Error).message === NOT_OWNER) continue; // ownership moved: ask again
@@ -357,9 +460,11 @@ export class ClusterPersistence implements Persistence {
           served.forwards.delete(waiting);
         }
         if (answer.version > 0) await this.#shown(served, answer.version);
+        this.#options.observeForward?.((performance.now() - started) / 1000, 'answered');
         return { results: answer.results, applied: [] };
       }
     } catch (err) {
+      this.#options.observeForward?.((performance.now() - started) / 1000, 'unknown');
       // The owner may have applied it before it died: neither an ack nor an error is true.
       throw new OutcomeUnknownError(
         `The scope's owner did not answer (${(err as Error).message}): start a new session`,
@@ -367,6 +472,48 @@ export class ClusterPersistence implements Persistence {
     } finally {
       this.#forwarded.delete(origin);
     }
+  }
+
+  /**
+   * Resolves once `mine` may go to `target`: every changeset that arrived here before it is
+   * answered, or went to `target` already (one inbox stream per process, read in order). So a
+   * session's changesets reach the scope in the order it sent them (docs/protocol.md §1: a changeset is applied in order) also
+   * while ownership moves: none overtakes an earlier one still waiting on a dead owner or on
+   * its way to another process. The caller sends at once, then calls #turnChanged.
+   */
+  async #inTurn(served: Served, mine: { target: string | null }, target: string): Promise<void> {
+    for (;;) {
+      const i = served.outgoing.indexOf(mine);
+      let free = true;
+      for (let k = 0; k < i && free; k++) free = served.outgoing[k]!.target === target;
+      if (free) {
+        mine.target = target;
+        return;
+      }
+      await new Promise<void>((resolve) => served.turnWaiters.push(resolve));
+    }
+  }
+
+  /** Lets changesets waiting in #inTurn look again. */
+  #turnChanged(served: Served): void {
+    const waiters = served.turnWaiters;
+    if (waiters.length === 0) return;
+    served.turnWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /**
+   * The scope's owner: as read from Redis less than half a lease ago (the watcher reads it that
+   * often), else, or when `fresh`, read now. A stale answer costs a retry ("not the owner", or a
+   * forward given up once the watcher sees the lease gone), never a wrong write: the owner
+   * checks its own lease. It saves a Redis round trip per forwarded changeset and per fetch.
+   */
+  async #ownerOf(served: Served, fresh: boolean): Promise<string | null> {
+    const known = served.knownOwner;
+    if (!fresh && known !== null && performance.now() - known.at < this.#leases.ttlMs / 2) return known.id;
+    const id = await this.#leases.owner(served.scope.name);
+    served.knownOwner = { id, at: performance.now() };
+    return id;
   }
 
   /**
@@ -392,6 +539,105 @@ export class ClusterPersistence implements Persistence {
     });
   }
 
+  /**
+   * Resolves once this process's copy of `scope` holds every change acknowledged anywhere
+   * before the call (docs/cluster.md, "Reading your acknowledged writes"): the server awaits it
+   * before it sends a scope's state. A client that reconnects to another process after its own
+   * died must find there every change it was acknowledged; a replica may lag behind by what the
+   * dead owner stored and acknowledged but had not put in the log yet. The owner says how far
+   * the scope is stored; without an owner, this process takes the scope (which loads what the
+   * store has). False when that could not be made sure of within forwardTimeoutMs plus a lease
+   * time (the owner died and no process took over yet): the fetch then fails, and the client
+   * asks again, rather than get a state that may lack its own acknowledged edits.
+   */
+  async caughtUp(scope: Scope): Promise<boolean> {
+    const served = this.#served.get(scope.name);
+    if (served === undefined || served.scope !== scope) return true;
+    const deadline = Date.now() + this.#forwardTimeoutMs + this.#leases.ttlMs;
+    try {
+      for (let attempt = 0; Date.now() < deadline; attempt++) {
+        if (served.leaving) await served.leaving;
+        if (served.claiming) await served.claiming;
+        if (this.owns(scope)) return true; // the owner's copy is the authority
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(200, 10 * 2 ** attempt)));
+        if (this.#redis.status !== 'ready') return await this.#caughtUpWithStore(served);
+        let owner: string | null;
+        try {
+          owner = await this.#ownerOf(served, attempt > 0);
+        } catch {
+          // Redis is away: nobody can say who owns the scope, but the store has every
+          // acknowledged change. Reads go on (docs/cluster.md, "Faults"), from the store if
+          // the replica is behind it.
+          return await this.#caughtUpWithStore(served);
+        }
+        if (owner === null || owner === this.processId) {
+          await this.#claim(served);
+          continue;
+        }
+        let answer: { version: number };
+        try {
+          const waiting = { owner, abandon: (_err: Error) => {} };
+          const abandoned = new Promise<never>((_, reject) => {
+            waiting.abandon = reject;
+          });
+          served.forwards.add(waiting);
+          try {
+            const asked = this.#inbox.request(
+              owner,
+              { kind: 'version', scope: scope.name } satisfies VersionRequest,
+              Math.max(1, Math.min(deadline - Date.now(), this.#leases.ttlMs)),
+            );
+            answer = (await Promise.race([asked, abandoned])) as { version: number };
+          } finally {
+            served.forwards.delete(waiting);
+          }
+        } catch {
+          continue; // the owner is gone or moving: ask again
+        }
+        await Promise.race([
+          this.#shown(served, answer.version),
+          new Promise((r) => setTimeout(r, Math.max(1, deadline - Date.now()))),
+        ]);
+        if (scope.version >= answer.version) return true;
+      }
+      this.#logger.warn({ scope: scope.name }, 'fetch refused: could not catch up with the owner in time');
+    } catch (err) {
+      this.#logger.warn(
+        { err, scope: scope.name },
+        'fetch refused: could not check how far the scope is stored',
+      );
+    }
+    return false;
+  }
+
+  /** caughtUp without Redis: the replica is rebuilt from the store when the store is ahead. */
+  async #caughtUpWithStore(served: Served): Promise<boolean> {
+    const scope = served.scope;
+    try {
+      const loaded = await this.store.load(scope.name);
+      if (loaded !== null && loaded.version > scope.version && !served.owned)
+        await this.#reload(served, scope);
+    } catch (err) {
+      // Both away: what this process has is all there is to show.
+      this.#logger.warn(
+        { err, scope: scope.name },
+        'neither Redis nor the store answered: sending the state as it is',
+      );
+    }
+    return true;
+  }
+
+  /** The owner's side of caughtUp: the version every change accepted so far is stored at. */
+  async #storedVersion(req: VersionRequest): Promise<{ version: number }> {
+    const served = this.#served.get(req.scope);
+    if (served === undefined || !this.owns(served.scope)) throw new Error(NOT_OWNER);
+    const version = served.scope.version;
+    // What is accepted is acknowledged once stored: answer once it is (or failed, and then the
+    // scope is rebuilt from the store, whose version the asker gets from the log or a reload).
+    await new Promise<void>((resolve) => this.#inner.afterCommit(() => resolve()));
+    return { version: Math.min(version, served.scope.version) };
+  }
+
   /** The owner's side of a forward. */
   async #serve(_from: string, req: ForwardRequest): Promise<ForwardAnswer> {
     const served = this.#served.get(req.scope);
@@ -403,6 +649,7 @@ export class ClusterPersistence implements Persistence {
       procedure: req.procedure,
       origin: req.origin,
     });
+    if (lostMeanwhile(result)) throw new Error(NOT_OWNER); // lost while it waited: ask the next owner
     const version = this.#originVersions.get(req.origin) ?? 0;
     this.#originVersions.delete(req.origin);
     if (version > 0) {
@@ -554,7 +801,7 @@ export class ClusterPersistence implements Persistence {
       if (served.claiming || served.leaving) continue;
       let owner: string | null;
       try {
-        owner = await this.#leases.owner(served.scope.name);
+        owner = await this.#ownerOf(served, true);
       } catch {
         continue; // Redis away: the next round asks again
       }
@@ -635,6 +882,12 @@ export class ClusterPersistence implements Persistence {
       served.unpublished = unpublished;
       served.owned = true;
       this.#logger.info({ scope: name, epoch }, 'took over the scope');
+      // Whatever still waits on the previous owner will not be answered: it gives up now (a
+      // changeset's outcome is unknown; a fetch's check asks again, here).
+      for (const waiting of served.forwards) {
+        if (waiting.owner !== this.processId)
+          waiting.abandon(new Error(`process ${waiting.owner} lost the scope`));
+      }
       await this.#publish(served);
     } catch (err) {
       this.#logger.warn({ err, scope: name }, 'could not take over the scope');

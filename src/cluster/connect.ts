@@ -34,7 +34,12 @@ export function clusterConnections(option: ClusterOption, logger: Logger): Clust
   // a forward) would go that long without an answer (docs/cluster.md, "Faults"). Not on the
   // blocking connections (connect()): their reads wait by design.
   const commandTimeout = option.forwardTimeoutMs ?? 5000;
-  const redis = typeof source === 'string' ? track(new Redis(source, { commandTimeout })) : source;
+  // Auto-pipelining: the commands of one event-loop turn (log appends and lease renewals of many
+  // scopes, forwarded changesets) leave in one write instead of one each.
+  const redis =
+    typeof source === 'string'
+      ? track(new Redis(source, { commandTimeout, enableAutoPipelining: true }))
+      : source;
   const connect = () => track(typeof source === 'string' ? new Redis(source) : source.duplicate());
   const processId = option.processId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   return {

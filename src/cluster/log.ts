@@ -47,6 +47,8 @@ export class LogWriter {
   readonly #keys: ClusterKeys;
   readonly #maxEntries: number;
   readonly #idleExpiryMs: number;
+  /** When each log's expiry was last pushed back (ms): once a minute is plenty for a day. */
+  readonly #expirySetAt = new Map<string, number>();
 
   constructor(redis: Redis, options: LogOptions = {}) {
     this.#redis = redis;
@@ -68,9 +70,15 @@ export class LogWriter {
       if (e.origin !== undefined) fields.push('o', e.origin);
       pipeline.xadd(key, 'MAXLEN', '~', this.#maxEntries, `${e.version}-0`, ...fields);
     }
-    pipeline.pexpire(key, this.#idleExpiryMs);
+    const now = Date.now();
+    const expiryDue = now - (this.#expirySetAt.get(key) ?? 0) > Math.min(60_000, this.#idleExpiryMs / 10);
+    if (expiryDue) pipeline.pexpire(key, this.#idleExpiryMs);
     const results = (await pipeline.exec()) ?? [];
     for (const [err] of results) if (err) throw err;
+    if (expiryDue) {
+      if (this.#expirySetAt.size >= 10_000) this.#expirySetAt.clear(); // bounded: at worst refreshed early
+      this.#expirySetAt.set(key, now);
+    }
   }
 }
 
@@ -172,7 +180,8 @@ export class LogReader {
       const ids = scopes.map((s) => `${this.#follows.get(s)!.after}-0`);
       let reply: [string, [string, string[]][]][] | null;
       try {
-        this.#clientId = Number(await this.#blocking.client('ID'));
+        // Asked once per connection (the 'close' listener forgets it), not before every read.
+        this.#clientId ??= Number(await this.#blocking.client('ID'));
         this.#reading = true;
         reply = (await this.#blocking.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', ...keys, ...ids)) as
           | [string, [string, string[]][]][]

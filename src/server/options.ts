@@ -6,7 +6,8 @@ import type { Scope } from '../scope/scope.js';
 import type { Store } from '../store/types.js';
 import type { Transport } from '../transport/types.js';
 import { type Logger, silentLogger } from '../util/logger.js';
-import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
+import type { MetricsOption } from './metrics.js';
+import { RateLimiter, type RateLimitOptions, StateBudget } from './rate-limit.js';
 
 export type { Logger };
 export { silentLogger };
@@ -50,6 +51,14 @@ export interface ServerOptions {
    * `rate-limited`.
    */
   sessionRateLimit?: RateLimitOptions;
+  /**
+   * ScopeState bytes the whole server sends per second in answer to fetches, all sessions
+   * together: a token bucket of `burst` bytes refilled at `perSecond`. Defaults 64 MiB/s and
+   * 4 MiB. Beyond it, fetches wait their turn (in order, one state per event-loop turn) and each
+   * waiting session's later messages wait behind its fetch, so that a storm of fetches leaves the
+   * other sessions their round trip (docs/server.md, "Limits"). `perSecond: Infinity` turns it off.
+   */
+  stateBytes?: RateLimitOptions;
   /** Frame, changeset, string and array limits (see protocol/codec.ts `defaultLimits`). */
   limits?: Partial<ProtocolLimits>;
   /**
@@ -79,6 +88,12 @@ export interface ServerOptions {
    * change log live in Redis, the scopes in `store`, which must then be the PostgreSQL store.
    */
   cluster?: ClusterOption;
+  /**
+   * Prometheus metrics (docs/operations.md, "Metrics"): `true` for a registry of the server's
+   * own (with Node's default metrics), or `{registry, prefix, defaultMetrics}` to register
+   * elsewhere. Read them at `server.metrics.registry`. Default off.
+   */
+  metrics?: MetricsOption;
 }
 
 /** `createServer({cluster})`: how this process joins the others. */
@@ -191,6 +206,8 @@ export interface ResolvedOptions {
   pingVariance: number;
   maxInvalidMessages: number;
   sessionRateLimit: RateLimiter;
+  /** The process-wide budget of `stateBytes`; one per server. */
+  stateBudget: StateBudget;
   flushInterval: number;
   limits: ProtocolLimits;
   logger: Logger;
@@ -220,6 +237,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     options.pingVariance === 0
       ? 0
       : positive('pingVariance', options.pingVariance, Math.min(2_000, pingInterval));
+  const clock = options.clock ?? systemClock;
   const maxInvalid = options.maxInvalidMessages ?? 20;
   if (!Number.isInteger(maxInvalid) || maxInvalid < 1) {
     throw new TypeError(
@@ -238,10 +256,12 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     pingVariance,
     maxInvalidMessages: maxInvalid,
     sessionRateLimit: new RateLimiter(options.sessionRateLimit),
+    // On the server's clock, like every other budget: tests move it by hand.
+    stateBudget: new StateBudget(options.stateBytes, () => clock.now()),
     flushInterval: nonNegative('flushInterval', options.flushInterval, 0),
     limits: resolveLimits(options.limits),
     logger: options.logger ?? silentLogger,
-    clock: options.clock ?? systemClock,
+    clock,
     sessionLimits: resolveSessionLimits(options.sessionLimits),
   };
 }

@@ -18,7 +18,13 @@ import type { SessionCreate } from '../protocol/messages.js';
 import type { Scope } from '../scope/scope.js';
 import type { ChangesetResult } from '../scope/types.js';
 import type { Store } from '../store/types.js';
-import type { Connection, ConnectionHandler, InboundData, Transport } from '../transport/types.js';
+import type {
+  Connection,
+  ConnectionHandler,
+  InboundData,
+  Transport,
+  TransportStats,
+} from '../transport/types.js';
 import { WebsocketTransport } from '../transport/websocket.js';
 import { Emitter } from '../util/emitter.js';
 import { closeReason } from './close-reason.js';
@@ -30,6 +36,7 @@ import {
 } from './events.js';
 import { callHook, reasonMessage } from './hooks.js';
 import { type ChangeSink, ScopeHub } from './hub.js';
+import { ServerMetrics } from './metrics.js';
 import { type Logger, type ResolvedOptions, resolveOptions, type ServerOptions } from './options.js';
 import { Session, type SessionHost } from './session.js';
 import { createToken } from './token.js';
@@ -66,6 +73,10 @@ export class IncomingConnection {
 export class Server extends Emitter<ServerEvents> implements SessionHost {
   readonly options: ResolvedOptions;
   readonly logger: Logger;
+  /** The Prometheus metrics (docs/operations.md), when `createServer({metrics})` asked for them. */
+  readonly metrics: ServerMetrics | null;
+  /** The store as the application passed it (the persistence may use it through a wrapper). */
+  readonly #store: Store | null;
   readonly hub: ScopeHub;
   readonly transports: Transport[];
   #sessions = new Map<string, Session>();
@@ -76,6 +87,8 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
   #listening: Promise<this> | null = null;
   #ticker: ReturnType<typeof setInterval> | null = null;
   #closed = false;
+  /** Frames and bytes of the transports, when metrics are on. */
+  readonly #transportStats: TransportStats[] = [];
   #opened = new Map<string, Promise<Scope>>();
   /** Client addresses that may not connect until the time given (see `limitCooldown`). */
   #cooldowns = new Map<string, number>();
@@ -96,6 +109,22 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     super();
     this.options = resolveOptions(options);
     this.logger = this.options.logger;
+    this.#store = options.store ?? null;
+    this.metrics = options.metrics
+      ? new ServerMetrics(options.metrics, {
+          sessions: () =>
+            [...this.#sessions.values()].map((s) => ({
+              connected: s.connection !== null,
+              unacknowledged: s.unacknowledged,
+              pendingBytes: s.pendingBytes,
+            })),
+          scopes: () => [...this.#scopes.values()],
+          transports: () => this.#transportStats,
+          ownedScopes: () => this.#cluster?.ownedScopes ?? null,
+        })
+      : null;
+    // The store the persistence uses: timed by the metrics when they are on.
+    const store = options.store && this.metrics ? this.metrics.store(options.store) : options.store;
     let persistence: Persistence;
     if (options.cluster) {
       if (!options.store) {
@@ -106,7 +135,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
       const connections = clusterConnections(options.cluster, this.logger);
       try {
         const cluster = new ClusterPersistence(
-          options.store,
+          store!,
           {
             logger: this.logger,
             restored: (scope) => this.#restored(scope),
@@ -119,6 +148,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
             leaseTtlMs: options.cluster.leaseTtlMs,
             forwardTimeoutMs: options.cluster.forwardTimeoutMs,
             releaseIdleAfterMs: options.cluster.releaseIdleAfterMs,
+            observeForward: (seconds, outcome) => this.metrics?.forwardDuration.observe({ outcome }, seconds),
             snapshotEvery: options.snapshotEvery,
           },
         );
@@ -129,9 +159,9 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
         void connections.close();
         throw err;
       }
-    } else if (options.store) {
+    } else if (store) {
       persistence = new StorePersistence(
-        options.store,
+        store,
         { logger: this.logger, restored: (scope) => this.#restored(scope) },
         { snapshotEvery: options.snapshotEvery },
       );
@@ -139,18 +169,29 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
       persistence = new EphemeralPersistence();
     }
     this.#persistence = persistence;
+    const procedures = new ProcedureRunner(this.logger);
     this.#pipeline = new ChangesetPipeline({
-      procedures: new ProcedureRunner(this.logger),
+      procedures: this.metrics ? this.metrics.procedures(procedures) : procedures,
       gate: persistence,
       logger: this.logger,
     });
     // With a store, broadcasts wait for the group commit of the changes they carry.
+    const metrics = this.metrics;
     const sink: ChangeSink | null = persistence.durable
       ? {
-          changes: (_scope, _fragments, _context, broadcast) =>
-            persistence.afterCommit((err) => !err && broadcast()),
+          changes: (_scope, _fragments, _context, broadcast) => {
+            metrics?.accepted();
+            persistence.afterCommit((err) => !err && broadcast());
+          },
         }
-      : null;
+      : metrics
+        ? {
+            changes: (_scope, _fragments, _context, broadcast) => {
+              metrics.accepted();
+              broadcast();
+            },
+          }
+        : null;
     this.hub = new ScopeHub(sink, (scope) => this.#scopeIdle(scope));
     for (const s of options.scopes ?? []) this.#scopes.set(s.name, s);
     if (options.transports && options.transports.length > 0) {
@@ -165,6 +206,12 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
           ? new WebsocketTransport({ server: options.server, maxPayload })
           : new WebsocketTransport({ port: options.port ?? 3000, maxPayload }),
       ];
+    }
+    if (this.metrics) {
+      for (const t of this.transports) {
+        const stats = t.enableStats?.();
+        if (stats) this.#transportStats.push(stats);
+      }
     }
   }
 
@@ -289,7 +336,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
 
   /** The durable store, when one is configured. */
   get store(): Store | null {
-    return this.#persistence.store;
+    return this.#store ?? this.#persistence.store;
   }
 
   // ---- SessionHost -----------------------------------------------------------------------------
@@ -298,11 +345,20 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     return this.#scopes.get(name);
   }
 
+  stateReady(scope: Scope): Promise<boolean> | null {
+    const cluster = this.#cluster;
+    return cluster === null || cluster.owns(scope) ? null : cluster.caughtUp(scope);
+  }
+
   submit(scope: Scope, req: ChangesetRequest): ChangesetResult | Promise<ChangesetResult> {
     // In a cluster, a scope another process owns gets the changeset from that process.
-    const result = this.#cluster?.forward(scope, req) ?? this.#pipeline.submit(scope, req);
-    // Observers of 'changeset' cost nothing when there are none.
-    if (this.listenerCount('changeset') === 0 || !(req.origin instanceof Session)) return result;
+    const cluster = this.#cluster;
+    const result = cluster
+      ? (cluster.forward(scope, req) ?? cluster.rerouted(scope, req, this.#pipeline.submit(scope, req)))
+      : this.#pipeline.submit(scope, req);
+    // Observers of 'changeset' and the metrics cost nothing when there are none.
+    if (!(req.origin instanceof Session) || (this.metrics === null && this.listenerCount('changeset') === 0))
+      return result;
     const session = req.origin;
     if (!(result instanceof Promise)) {
       this.#reportChangeset(scope, session, req, result);
@@ -315,6 +371,8 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
   }
 
   #reportChangeset(scope: Scope, session: Session, req: ChangesetRequest, result: ChangesetResult): void {
+    this.metrics?.changeset(req.fragments.length, result.results);
+    if (this.listenerCount('changeset') === 0) return;
     try {
       this.emit('changeset', {
         scope,
@@ -441,7 +499,13 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     const dirty = this.#dirty;
     this.#dirty = [];
     for (let i = 0; i < dirty.length; i++) dirty[i]!._flush();
+    this.metrics?.flushed();
   };
+
+  #deny(conn: Connection, error: WireError): void {
+    this.metrics?.connectionsDenied.inc({ reason: error.type ?? 'unknown' });
+    conn.close(CLOSE_DENIED, closeReason(error));
+  }
 
   overLimit(address: string | undefined): void {
     const cooldown = this.options.sessionLimits.limitCooldown;
@@ -465,8 +529,9 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     for (const [address, until] of this.#cooldowns) if (until <= now) this.#cooldowns.delete(address);
   }
 
-  sessionEnded(session: Session): void {
+  sessionEnded(session: Session, code: number): void {
     if (this.#sessions.get(session.token) === session) this.#sessions.delete(session.token);
+    this.metrics?.sessionsClosed.inc({ code: String(code) });
   }
 
   /**
@@ -517,7 +582,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
       return;
     }
     if (!this.options.sessionRateLimit.take(conn.remoteAddress) || this.#coolingDown(conn.remoteAddress)) {
-      deny(conn, { message: 'Too many connection attempts', type: ErrorType.rateLimited });
+      this.#deny(conn, { message: 'Too many connection attempts', type: ErrorType.rateLimited });
       return;
     }
     const token = conn.params.sessiontoken;
@@ -531,11 +596,12 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
   #resume(conn: Connection, token: string): void {
     const session = this.#sessions.get(token);
     if (!session || session.expired) {
-      deny(conn, { message: 'Session token unrecognized', type: ErrorType.sessionTokenUnrecognized });
+      this.#deny(conn, { message: 'Session token unrecognized', type: ErrorType.sessionTokenUnrecognized });
       return;
     }
     session._attach(conn, true);
     conn.releaseHandshake();
+    this.metrics?.sessionsResumed.inc();
   }
 
   async #establish(conn: Connection): Promise<void> {
@@ -568,22 +634,22 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     try {
       const incoming = new IncomingConnection(conn);
       const hookError = await this.#runConnectionHooks(incoming);
-      if (hookError) return deny(conn, hookError);
+      if (hookError) return this.#deny(conn, hookError);
 
       while (frames.length === 0 && !closed && !timedOut) await new Promise<void>((r) => (wake = r));
       clearTimeout(timer);
       if (closed) return;
       if (frames.length === 0) {
-        return deny(conn, {
+        return this.#deny(conn, {
           message: 'Session establish timed out',
           type: ErrorType.sessionEstablishTimedOut,
         });
       }
       const first = decodeFrame(frames.shift()!, this.options.limits, { handshake: true });
-      if (!first.ok) return deny(conn, first.error);
+      if (!first.ok) return this.#deny(conn, first.error);
       const item = first.items[0];
       if (item?.kind !== 'message' || item.message.type !== 'SessionCreate') {
-        return deny(conn, { message: 'Unrecognized handshake', type: ErrorType.unrecognizedHandshake });
+        return this.#deny(conn, { message: 'Unrecognized handshake', type: ErrorType.unrecognizedHandshake });
       }
       const create = item.message as SessionCreate;
       const session = new Session(this, createToken(), create.params, create.version);
@@ -591,9 +657,10 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
       if (closed || this.#closed) return;
       if (denial) {
         conn.send(`[${encodeSessionCreateReply(0, denial)}]`);
-        return deny(conn, denial);
+        return this.#deny(conn, denial);
       }
       this.#sessions.set(session.token, session);
+      this.metrics?.sessionsCreated.inc();
       cleanup();
       session._attach(conn, false);
       conn.releaseHandshake();
@@ -601,7 +668,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
       for (const f of frames) session._receive(f);
     } catch (err) {
       this.logger.error({ err }, 'handshake failed');
-      deny(conn, { message: 'Internal error', type: ErrorType.rejected });
+      this.#deny(conn, { message: 'Internal error', type: ErrorType.rejected });
     } finally {
       clearTimeout(timer);
       cleanup();
@@ -646,9 +713,6 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
 }
 
 /** Closes a socket with 4096 and the reason as JSON, shortened to fit the close frame. */
-function deny(conn: Connection, error: WireError): void {
-  conn.close(CLOSE_DENIED, closeReason(error));
-}
 
 /** Creates a server and waits until it listens. */
 /** `server.readiness()`: what a readiness probe answers. */

@@ -11,6 +11,8 @@
 // its socket (above the high-water mark the session stops writing and lets messages wait),
 // inbound messages, fragments, fetches and resends per second, and changesets queued. Over a
 // limit the session is closed with 4097 and a reason naming the limit; nothing else is touched.
+// Fetches also share the server's state budget (`stateBytes`): beyond it, a fetch, and everything
+// its session sent after it, wait their turn.
 import { ErrorType, OutcomeUnknownError, type WireError } from '../errors.js';
 import type { ChangesetRequest } from '../pipeline/pipeline.js';
 // Direct module imports on the hot path: a re-exporting index compiles to property getters.
@@ -31,6 +33,7 @@ import { closeReason } from './close-reason.js';
 import type { SessionEvents } from './events.js';
 import { callHook, reasonMessage } from './hooks.js';
 import type { ScopeHub, Subscriber } from './hub.js';
+import type { ServerMetrics } from './metrics.js';
 import type { Logger, ResolvedOptions, SessionLimitOptions } from './options.js';
 import { type LogChunk, Outbox } from './outbox.js';
 
@@ -44,12 +47,21 @@ export interface SessionHost {
   /** Hands a client changeset to the changeset pipeline (pipeline/). */
   submit(scope: Scope, req: ChangesetRequest): ChangesetResult | Promise<ChangesetResult>;
   /**
+   * Null when a fetched scope's state may be sent now; else a promise that resolves when it may
+   * (a cluster process catching up with the scope's owner): true, or false when it may not be
+   * sent at all (the fetch then fails and the client asks again). Never rejects.
+   */
+  stateReady(scope: Scope): Promise<boolean> | null;
+  /**
    * Runs `fn` once every change accepted so far is durable (at once without a store), with the
    * store's error if they could not be stored.
    */
   afterCommit(fn: (err: Error | null) => void): void;
   scheduleFlush(session: Session): void;
-  sessionEnded(session: Session): void;
+  /** The session ended, its socket (if any) closed with `code`. */
+  sessionEnded(session: Session, code: number): void;
+  /** The server's metrics, when on (docs/operations.md). */
+  readonly metrics: ServerMetrics | null;
   /** A session from `address` was closed for going over a limit (see `limitCooldown`). */
   overLimit(address: string | undefined): void;
 }
@@ -99,8 +111,15 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   #turnScheduled = false;
   /** Frames read beyond the turn's share, processed in the next turns, in order. */
   #backlog: InboundData[] = [];
-  /** The socket is paused (by the backlog or a throttle). */
+  /** The socket is paused (by the backlog, a throttle or a fetch waiting for the state budget). */
   #paused = false;
+  /**
+   * Fetches of this session waiting for the server's state budget (`stateBytes`): while there is
+   * one, the session's later messages wait behind it (the rest of its frame in #rest, later
+   * frames in the backlog, the socket paused), so that they are answered after it, in order.
+   */
+  #statesWaiting = 0;
+  #rest: DecodedItem[] | null = null;
 
   constructor(host: SessionHost, token: string, params: Record<string, unknown>, version: string) {
     super();
@@ -172,7 +191,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     this.#outbox.clear();
     this.#ping = null;
     if (conn) conn.close(code, closeReason(reason));
-    this.#host.sessionEnded(this);
+    this.#host.sessionEnded(this, code);
     try {
       this.emit('expire');
     } catch (err) {
@@ -190,7 +209,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
    */
   _receive(data: InboundData): void {
     if (this.expired) return;
-    if (this.#backlog.length > 0 || this.#turnUsed >= TURN_SHARE) {
+    if (this.#statesWaiting > 0 || this.#backlog.length > 0 || this.#turnUsed >= TURN_SHARE) {
       const conn = this.connection;
       // A transport that cannot pause would grow the backlog without bound: process at once.
       if (conn?.pauseReading && conn.resumeReading) {
@@ -226,7 +245,18 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     }
     // A frame holding several messages is processed in index order (docs/protocol.md §2).
     if (items.length > 1) items.sort(byIndex);
-    for (let i = 0; i < items.length && !this.expired; i++) this.#dispatch(items[i]!, now);
+    this.#dispatchFrom(items, 0, now);
+  }
+
+  /** Dispatches `items` from `from` on; what follows a fetch that has to wait is kept in #rest. */
+  #dispatchFrom(items: DecodedItem[], from: number, now: number): void {
+    for (let i = from; i < items.length && !this.expired; i++) {
+      this.#dispatch(items[i]!, now);
+      if (this.#statesWaiting > 0) {
+        if (i + 1 < items.length) this.#rest = items.slice(i + 1);
+        return;
+      }
+    }
   }
 
   #dispatch(item: DecodedItem, now: number): void {
@@ -246,6 +276,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       return;
     }
     const msg: ClientMessage = item.message;
+    this.#host.metrics?.messageIn(msg.type);
     if (msg.type === 'Ping') {
       this.#outbox.acknowledge(msg.ack);
       if (msg.resendMissing) {
@@ -313,17 +344,25 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   #nextTurn(): void {
     this.#turnScheduled = false;
     this.#turnUsed = 0;
-    while (this.#backlog.length > 0 && this.#turnUsed < TURN_SHARE && !this.expired) {
+    while (
+      this.#backlog.length > 0 &&
+      this.#turnUsed < TURN_SHARE &&
+      !this.expired &&
+      this.#statesWaiting === 0
+    ) {
       this.#process(this.#backlog.shift()!);
     }
     if (this.expired) this.#backlog.length = 0;
+    else if (this.#statesWaiting > 0)
+      return; // #stateSent takes over
     else if (this.#backlog.length > 0) this.#scheduleTurn();
     else this.#resumeReading();
   }
 
-  /** Reads the socket again, unless a backlog or a throttle still holds it paused. */
+  /** Reads the socket again, unless a backlog, a throttle or a waiting fetch still holds it paused. */
   #resumeReading(): void {
-    if (!this.#paused || this.#backlog.length > 0 || this.#throttled !== null) return;
+    if (!this.#paused || this.#backlog.length > 0 || this.#throttled !== null || this.#statesWaiting > 0)
+      return;
     this.#paused = false;
     this.connection?.resumeReading?.();
   }
@@ -398,7 +437,81 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       return;
     }
     const scope = found.scope;
-    if (found.readOnly) (this.#readOnly ??= new Set()).add(scope);
+    const readOnly = found.readOnly === true;
+    const conn = this.connection;
+    // In a cluster, a process that does not own the scope first makes sure its copy holds every
+    // change acknowledged anywhere (docs/cluster.md, "Reading your acknowledged writes"); the
+    // session's later messages wait behind the fetch meanwhile, as they do for the state budget.
+    const ready = this.#host.stateReady(scope);
+    if (ready !== null && conn?.pauseReading && conn.resumeReading) {
+      this.#statesWaiting++;
+      conn.pauseReading();
+      this.#paused = true;
+      void ready.then((ok) => {
+        this.#statesWaiting--;
+        if (ok && !this.expired) this.#answerFetch(msg, scope, readOnly);
+        else if (!this.expired) {
+          const e: WireError = {
+            message: `Scope '${scope.name}' is moving to another process: fetch it again`,
+            type: ErrorType.storeFailed,
+          };
+          this.#enqueue((i) => encodeScopeFetchReply(i, msg.index, e));
+        }
+        if (this.#statesWaiting === 0) this.#stateSent();
+      });
+      return;
+    }
+    this.#answerFetch(msg, scope, readOnly);
+  }
+
+  /** Sends the state of a fetched scope now, or once the state budget allows. */
+  #answerFetch(msg: ScopeFetch, scope: Scope, readOnly: boolean): void {
+    const conn = this.connection;
+    // Only a socket that can be paused lets its later messages wait behind the fetch: for any
+    // other, the state goes out at once, as without a budget.
+    if (!conn?.pauseReading || !conn.resumeReading) {
+      this.#sendState(msg, scope, readOnly);
+      return;
+    }
+    let queued = false;
+    const send = (): number => {
+      try {
+        return this.#sendState(msg, scope, readOnly);
+      } finally {
+        if (queued) {
+          queued = false;
+          if (--this.#statesWaiting === 0) this.#stateSent();
+        }
+      }
+    };
+    if (!this.#host.options.stateBudget.request(send)) {
+      queued = true;
+      this.#statesWaiting++;
+      conn.pauseReading();
+      this.#paused = true;
+    }
+  }
+
+  /** The fetches that waited were answered: the messages that waited behind them go on, in order. */
+  #stateSent(): void {
+    if (this.expired) {
+      this.#rest = null;
+      this.#backlog.length = 0;
+      return;
+    }
+    const rest = this.#rest;
+    this.#rest = null;
+    if (rest !== null) this.#dispatchFrom(rest, 0, this.#host.options.clock.now());
+    if (this.#statesWaiting === 0) this.#scheduleTurn(); // the backlog, then reading again
+  }
+
+  /**
+   * Subscribes the session to a fetched scope and queues the reply and the state; the bytes of
+   * the state (0 when nothing was sent).
+   */
+  #sendState(msg: ScopeFetch, scope: Scope, readOnly: boolean): number {
+    if (this.expired) return 0;
+    if (readOnly) (this.#readOnly ??= new Set()).add(scope);
     else this.#readOnly?.delete(scope);
     let scopeIndex = this.scopes.indexOf(scope);
     if (scopeIndex < 0) {
@@ -412,7 +525,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       this.#host.logger.error({ err, scope: scope.name }, 'could not encode scope state');
       const e: WireError = { message: `Scope '${scope.name}' could not be read`, type: ErrorType.rejected };
       this.#enqueue((i) => encodeScopeFetchReply(i, msg.index, e));
-      return;
+      return 0;
     }
     // Reply and state in one frame: both are queued in this turn. The state reflects every
     // change already broadcast, and later changes follow it in index order.
@@ -428,6 +541,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       this.#enqueue((i) => encodeScopeFetchReply(i, msg.index, scopeIndex));
       this.#enqueue((i) => encodeScopeState(i, scopeIndex, state.rootUUID, state.json));
     });
+    return state.json.length;
   }
 
   /**
@@ -601,6 +715,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   /** @internal The hub's fan-out path: no allocation beyond the outbox's array slots. */
   enqueueScopeSync(scopeIndex: number, chunk: LogChunk, pos: number): void {
     if (this.expired) return;
+    this.#host.metrics?.messageOut('ScopeSync');
     this.#outbox.addScopeSync(this.#outbox.take(), scopeIndex, chunk, pos);
     if (this.#outbox.bytes > this.#host.options.sessionLimits.maxPendingBytes) {
       this.#slowConsumer();
@@ -612,7 +727,11 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   #enqueue(build: (index: number) => string): void {
     if (this.expired) return;
     const index = this.#outbox.take();
-    this.#outbox.addText(index, build(index));
+    const text = build(index);
+    this.#outbox.addText(index, text);
+    // Every encoder starts with {"type":"<Type>": the type is read from there.
+    const metrics = this.#host.metrics;
+    if (metrics !== null) metrics.messageOut(text.slice(9, text.indexOf('"', 9)));
     if (this.#outbox.bytes > this.#host.options.sessionLimits.maxPendingBytes) {
       this.#slowConsumer();
       return;
@@ -626,6 +745,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
    */
   #enqueueAccepted(replyTo: number, n: number): void {
     if (this.expired) return;
+    this.#host.metrics?.messageOut('ScopeSyncReply');
     this.#outbox.addAcceptedReply(this.#outbox.take(), replyTo, n);
     if (this.#outbox.bytes > this.#host.options.sessionLimits.maxPendingBytes) {
       this.#slowConsumer();

@@ -57,4 +57,21 @@ export interface Transport {
   listen(onConnection: (connection: Connection) => void): Promise<void>;
   /** Stops accepting and closes every socket. */
   close(): Promise<void>;
+  /**
+   * Optional: starts counting the frames and bytes of every connection made from now on, into
+   * the object returned (the server's metrics read it when scraped).
+   */
+  enableStats?(): TransportStats;
+}
+
+/** Frames and bytes a transport moved, all its connections together. */
+export interface TransportStats {
+  framesIn: number;
+  bytesIn: number;
+  framesOut: number;
+  bytesOut: number;
+}
+
+export function transportStats(): TransportStats {
+  return { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0 };
 }

@@ -4,7 +4,13 @@ import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { connectionParams } from './params.js';
-import type { Connection, ConnectionHandler, Transport } from './types.js';
+import {
+  type Connection,
+  type ConnectionHandler,
+  type Transport,
+  type TransportStats,
+  transportStats,
+} from './types.js';
 
 export interface WebsocketTransportOptions {
   /** Listen on this port (0 = any free port). Exactly one of `port` and `server`. */
@@ -27,6 +33,11 @@ type TaggedSocket = WebSocket & { [CONNECTION]: WebsocketConnection };
 // Shared listeners (`this` is the ws socket): no closures per connection.
 function onWsMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
   const conn = (this as TaggedSocket)[CONNECTION];
+  const stats = conn._stats;
+  if (stats !== null) {
+    stats.framesIn++;
+    stats.bytesIn += Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
+  }
   // ws hands text frames as Buffers too; the codec decodes UTF-8 either way.
   conn._handler?.onMessage(conn, isBinary || !Buffer.isBuffer(data) ? toBytes(data) : data.toString('utf8'));
 }
@@ -42,11 +53,14 @@ class WebsocketConnection implements Connection {
   headers: Record<string, string | string[] | undefined>;
   readonly remoteAddress: string | undefined;
   /** @internal */ _handler: ConnectionHandler | null = null;
+  /** @internal The transport's counts, when its server keeps metrics. */
+  readonly _stats: TransportStats | null;
 
   readonly #ws: WebSocket;
 
-  constructor(ws: WebSocket, req: IncomingMessage) {
+  constructor(ws: WebSocket, req: IncomingMessage, stats: TransportStats | null) {
     this.#ws = ws;
+    this._stats = stats;
     this.headers = req.headers;
     this.params = connectionParams(req.headers, req.url);
     this.remoteAddress = req.socket.remoteAddress;
@@ -81,7 +95,13 @@ class WebsocketConnection implements Connection {
   }
 
   send(frame: string): void {
-    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.send(frame);
+    if (this.#ws.readyState !== this.#ws.OPEN) return;
+    const stats = this._stats;
+    if (stats !== null) {
+      stats.framesOut++;
+      stats.bytesOut += Buffer.byteLength(frame);
+    }
+    this.#ws.send(frame);
   }
 
   close(code: number, reason?: string): void {
@@ -105,6 +125,8 @@ function toBytes(data: RawData): Uint8Array {
 
 export class WebsocketTransport implements Transport {
   #wss: WebSocketServer | null = null;
+  /** Frames and bytes in and out, once enableStats() was called (the server's metrics do). */
+  stats: TransportStats | null = null;
 
   constructor(readonly options: WebsocketTransportOptions) {
     const hasPort = options.port !== undefined;
@@ -129,10 +151,16 @@ export class WebsocketTransport implements Transport {
         ? new WebSocketServer({ server, path, maxPayload })
         : new WebSocketServer({ port, host, path, maxPayload }, () => resolve());
       this.#wss = wss;
-      wss.on('connection', (ws, req) => onConnection(new WebsocketConnection(ws, req)));
+      wss.on('connection', (ws, req) => onConnection(new WebsocketConnection(ws, req, this.stats)));
       wss.on('error', reject);
       if (server) resolve();
     });
+  }
+
+  /** Starts counting frames and bytes (before listen: connections made earlier are not counted). */
+  enableStats(): TransportStats {
+    this.stats ??= transportStats();
+    return this.stats;
   }
 
   /** The bound port (after listen). */
