@@ -205,5 +205,18 @@ export function scenarios(smoke: boolean): Scenario[] {
         placement: { writers, readers: 'other' as const },
       },
     })),
+    // The same with every session of a scope on its owner (a balancer that routes by scope):
+    // no replicas, no forwards; what two processes add when nothing is shared between them.
+    {
+      name: 'cluster-throughput-local',
+      title: `Cluster throughput, ${n(32, 4)} scopes × (1 writer + 1 reader, both on the scope's owner), unlimited (window 8)`,
+      shapes: 32,
+      targets: CLUSTER_TARGETS,
+      spec: {
+        ...flow(n(32, 4), n(32, 4), null, 8),
+        scopes: n(32, 4),
+        placement: { writers: 'owner' as const, readers: 'owner' as const },
+      },
+    },
   ];
 }

@@ -24,7 +24,7 @@ export interface InspectorOptions {
 interface RecentChangeset {
   at: number;
   scope: string;
-  session: number;
+  session: string;
   procedure?: string;
   atomic: boolean;
   fragments: { type: string; clsName: string; uuid: string; error?: WireError }[];
@@ -39,9 +39,6 @@ export class Inspector {
   readonly #recent: RecentChangeset[] = [];
   readonly #keep: number;
   readonly #maxObjects: number;
-  /** Short ids for sessions (their tokens are secrets and never leave the server). */
-  readonly #ids = new WeakMap<Session, { id: number; since: number }>();
-  #nextId = 1;
   readonly #onChangeset = (report: ChangesetReport) => this.#record(report);
 
   constructor(server: Server, options: InspectorOptions = {}) {
@@ -121,20 +118,11 @@ export class Inspector {
     return a.length === b.length && timingSafeEqual(a, b);
   }
 
-  #idOf(session: Session): number {
-    let entry = this.#ids.get(session);
-    if (entry === undefined) {
-      entry = { id: this.#nextId++, since: Date.now() };
-      this.#ids.set(session, entry);
-    }
-    return entry.id;
-  }
-
   #record(report: ChangesetReport): void {
     this.#recent.push({
       at: report.at,
       scope: report.scope.name,
-      session: this.#idOf(report.session),
+      session: report.session.id, // never the token: a secret
       ...(report.procedure === undefined ? {} : { procedure: report.procedure }),
       atomic: report.atomic,
       fragments: report.fragments.map((f, i) => {
@@ -148,17 +136,16 @@ export class Inspector {
   /** Scopes, sessions and the latest changesets (newest first). */
   overview() {
     const now = Date.now();
-    const sessions = this.#server.sessions.map((s) => {
-      const id = this.#idOf(s);
+    const sessions = this.#server.sessions.map((s: Session) => {
       return {
-        id,
+        id: s.id,
         address: s.connection?.remoteAddress ?? null,
         connected: s.connection !== null,
         version: s.version,
         scopes: s.scopes.map((scope) => scope.name),
         unacknowledged: s.unacknowledged,
         pendingBytes: s.pendingBytes,
-        ageSeconds: Math.round((now - this.#ids.get(s)!.since) / 1000),
+        ageSeconds: Math.round((now - s.createdAt) / 1000),
       };
     });
     const holders = new Map<string, number>();

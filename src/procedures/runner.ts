@@ -9,6 +9,9 @@ import { DownstreamError } from './http.js';
 import { resolveProcedure } from './procedure.js';
 import type { ProcedureUpdate } from './types.js';
 
+/** A procedure call (downstream calls included) this long or longer is logged as slow. */
+const SLOW_PROCEDURE_MS = 1000;
+
 export class ProcedureRunner implements ProcedureStep {
   readonly #logger: Logger;
 
@@ -18,8 +21,14 @@ export class ProcedureRunner implements ProcedureStep {
 
   async run(scope: Scope, name: string, fragments: readonly Fragment[]): Promise<ProcedureUpdate[]> {
     const procedure = resolveProcedure(scope, name);
+    const started = performance.now();
     try {
-      return (await procedure.verifyAndExecute(scope, fragments)).updates;
+      const { updates } = await procedure.verifyAndExecute(scope, fragments);
+      // The scope's later changesets wait behind this one: a slow downstream service is worth knowing.
+      const durationMs = Math.round(performance.now() - started);
+      if (durationMs >= SLOW_PROCEDURE_MS)
+        this.#logger.warn({ procedure: name, scope: scope.name, durationMs }, 'slow procedure call');
+      return updates;
     } catch (e) {
       // The wire message stays short and free of internal addresses; the log gets the details.
       if (e instanceof DownstreamError) this.#logger.warn(e.details, `Procedure '${name}': ${e.message}`);

@@ -35,6 +35,9 @@ export class ServerMetrics {
   /** Hot-path counts, by message type (see messageIn/messageOut). */
   readonly messagesIn = new Map<string, number>();
   readonly messagesOut = new Map<string, number>();
+  /** The two hot ones, as plain fields: one per broadcast per session, one per changeset. */
+  scopeSyncsOut = 0;
+  acceptedRepliesOut = 0;
   /** Accept times (performance.now()) of changes not yet written to sockets. */
   #accepted: number[] = [];
 
@@ -127,7 +130,12 @@ export class ServerMetrics {
     const messagesIn = counter('messages_in_total', 'Messages received from clients, by type', ['type']);
     const messagesOut = counter('messages_out_total', 'Messages queued for clients, by type', ['type']);
     follow(messagesIn, 'type', () => this.messagesIn);
-    follow(messagesOut, 'type', () => this.messagesOut);
+    follow(messagesOut, 'type', () => {
+      const out = new Map(this.messagesOut);
+      out.set('ScopeSync', (out.get('ScopeSync') ?? 0) + this.scopeSyncsOut);
+      out.set('ScopeSyncReply', (out.get('ScopeSyncReply') ?? 0) + this.acceptedRepliesOut);
+      return out;
+    });
     const total = (key: keyof TransportStats) => (): [string, number][] => [
       ['', source.transports().reduce((n, t) => n + t[key], 0)],
     ];

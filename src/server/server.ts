@@ -27,6 +27,7 @@ import type {
 } from '../transport/types.js';
 import { WebsocketTransport } from '../transport/websocket.js';
 import { Emitter } from '../util/emitter.js';
+import { silentLogger } from '../util/logger.js';
 import { closeReason } from './close-reason.js';
 import {
   invokeSessionHook,
@@ -87,6 +88,11 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
   #listening: Promise<this> | null = null;
   #ticker: ReturnType<typeof setInterval> | null = null;
   #closed = false;
+  /** Whether the logger takes debug lines (pino's isLevelEnabled; any other logger: assumed yes). */
+  get #debug(): boolean {
+    const l = this.logger as { isLevelEnabled?: (level: string) => boolean };
+    return l.isLevelEnabled ? l.isLevelEnabled('debug') : this.logger !== silentLogger;
+  }
   /** Frames and bytes of the transports, when metrics are on. */
   readonly #transportStats: TransportStats[] = [];
   #opened = new Map<string, Promise<Scope>>();
@@ -273,6 +279,8 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     if (this.#ticker) clearInterval(this.#ticker);
     this.#ticker = null;
     const sessions = [...this.#sessions.values()];
+    const started = performance.now();
+    this.logger.info({ sessions: sessions.length }, 'shutting down');
     // What a client sends from now on is not read: unacknowledged, it is sent again elsewhere.
     for (const s of sessions) s.connection?.pauseReading?.();
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -300,6 +308,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     await Promise.all(this.transports.map((t) => t.close()));
     await this.#persistence.close();
     await this.#clusterConnections?.close();
+    this.logger.info({ durationMs: Math.round(performance.now() - started) }, 'shut down');
   }
 
   /**
@@ -357,7 +366,10 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
       ? (cluster.forward(scope, req) ?? cluster.rerouted(scope, req, this.#pipeline.submit(scope, req)))
       : this.#pipeline.submit(scope, req);
     // Observers of 'changeset' and the metrics cost nothing when there are none.
-    if (!(req.origin instanceof Session) || (this.metrics === null && this.listenerCount('changeset') === 0))
+    if (
+      !(req.origin instanceof Session) ||
+      (this.metrics === null && !this.#debug && this.listenerCount('changeset') === 0)
+    )
       return result;
     const session = req.origin;
     if (!(result instanceof Promise)) {
@@ -372,6 +384,20 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
 
   #reportChangeset(scope: Scope, session: Session, req: ChangesetRequest, result: ChangesetResult): void {
     this.metrics?.changeset(req.fragments.length, result.results);
+    if (this.#debug) {
+      let rejected = 0;
+      for (const r of result.results) if (r) rejected++;
+      this.logger.debug(
+        {
+          session: session.id,
+          scope: scope.name,
+          fragments: req.fragments.length,
+          rejected,
+          procedure: req.procedure,
+        },
+        rejected === 0 ? 'changeset accepted' : 'changeset rejected',
+      );
+    }
     if (this.listenerCount('changeset') === 0) return;
     try {
       this.emit('changeset', {
@@ -504,6 +530,10 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
 
   #deny(conn: Connection, error: WireError): void {
     this.metrics?.connectionsDenied.inc({ reason: error.type ?? 'unknown' });
+    this.logger.info(
+      { address: conn.remoteAddress, reason: error.type, message: error.message },
+      'connection denied',
+    );
     conn.close(CLOSE_DENIED, closeReason(error));
   }
 
@@ -531,6 +561,10 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
 
   sessionEnded(session: Session, code: number): void {
     if (this.#sessions.get(session.token) === session) this.#sessions.delete(session.token);
+    this.logger.info(
+      { session: session.id, code, durationMs: this.options.clock.now() - session.createdAt },
+      'session ended',
+    );
     this.metrics?.sessionsClosed.inc({ code: String(code) });
   }
 
@@ -566,7 +600,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     for (const s of detached) {
       if (total <= budget) break;
       total -= s.pendingBytes;
-      this.logger.info({ session: s.token.slice(0, 6), bytes: s.pendingBytes }, 'detached session evicted');
+      this.logger.info({ session: s.id, bytes: s.pendingBytes }, 'detached session evicted');
       s.close(4097, {
         message: 'Session evicted: too much waiting for a resume',
         type: ErrorType.sessionEvicted,
@@ -600,6 +634,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
       return;
     }
     session._attach(conn, true);
+    this.logger.info({ session: session.id, address: conn.remoteAddress }, 'session resumed');
     conn.releaseHandshake();
     this.metrics?.sessionsResumed.inc();
   }
@@ -661,6 +696,10 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
       }
       this.#sessions.set(session.token, session);
       this.metrics?.sessionsCreated.inc();
+      this.logger.info(
+        { session: session.id, address: conn.remoteAddress, version: create.version },
+        'session created',
+      );
       cleanup();
       session._attach(conn, false);
       conn.releaseHandshake();

@@ -69,9 +69,19 @@ export interface SessionHost {
 const CLOSE_DENIED = 4096;
 const CLOSE_SESSION_CLOSED = 4097;
 
+/** Sessions created by this process, for their ids. */
+let sessionCount = 0;
+
 export class Session extends Emitter<SessionEvents> implements Subscriber, ConnectionHandler {
   /** The secret the client presents to resume. Never sent again after SessionCreateReply. */
   readonly token: string;
+  /**
+   * A short name of the session for logs and the inspector (docs/operations.md, "Logs"): unique
+   * in this process, and unlike the token, no secret.
+   */
+  readonly id: string;
+  /** When the session was created (ms since the epoch, the server's clock). */
+  readonly createdAt: number;
   /** The SessionCreate `params`, for authentication. */
   readonly params: Record<string, unknown>;
   /** The SessionCreate `version`. */
@@ -127,6 +137,8 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     this.#lastActivity = host.options.clock.now();
     this.#rates = new SessionRates(host.options, this.#lastActivity);
     this.token = token;
+    this.id = `s${(++sessionCount).toString(36)}`;
+    this.createdAt = this.#lastActivity;
     this.params = params;
     this.version = version;
   }
@@ -404,7 +416,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
 
   /** Ends the session for going over one of its limits (docs/server.md, "Limits"). */
   #overLimit(message: string, type: string = ErrorType.rateLimited): void {
-    this.#host.logger.info({ session: this.token.slice(0, 6), limit: message }, 'session over a limit');
+    this.#host.logger.info({ session: this.id, limit: message }, 'session over a limit');
     const address = this.connection?.remoteAddress;
     this.close(CLOSE_SESSION_CLOSED, { message, type });
     this.#host.overLimit(address);
@@ -715,7 +727,8 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   /** @internal The hub's fan-out path: no allocation beyond the outbox's array slots. */
   enqueueScopeSync(scopeIndex: number, chunk: LogChunk, pos: number): void {
     if (this.expired) return;
-    this.#host.metrics?.messageOut('ScopeSync');
+    const metrics = this.#host.metrics;
+    if (metrics !== null) metrics.scopeSyncsOut++;
     this.#outbox.addScopeSync(this.#outbox.take(), scopeIndex, chunk, pos);
     if (this.#outbox.bytes > this.#host.options.sessionLimits.maxPendingBytes) {
       this.#slowConsumer();
@@ -745,7 +758,8 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
    */
   #enqueueAccepted(replyTo: number, n: number): void {
     if (this.expired) return;
-    this.#host.metrics?.messageOut('ScopeSyncReply');
+    const metrics = this.#host.metrics;
+    if (metrics !== null) metrics.acceptedRepliesOut++;
     this.#outbox.addAcceptedReply(this.#outbox.take(), replyTo, n);
     if (this.#outbox.bytes > this.#host.options.sessionLimits.maxPendingBytes) {
       this.#slowConsumer();
@@ -810,7 +824,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   _tick(now: number): void {
     if (this.expired) return;
     if (now - this.#lastActivity >= this.#host.options.sessionExpiry) {
-      this.#host.logger.info({ session: this.token.slice(0, 6) }, 'session expired');
+      this.#host.logger.info({ session: this.id }, 'session expired');
       this.close(CLOSE_SESSION_CLOSED, { message: 'Session expired', type: ErrorType.sessionExpired });
       return;
     }

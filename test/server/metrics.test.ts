@@ -104,7 +104,11 @@ describe('metrics', () => {
       assert.equal(delta(after, 'jetstream_messages_out_total{type="ScopeFetchReply"}'), 2);
       assert.equal(delta(after, 'jetstream_messages_out_total{type="ScopeState"}'), 2);
       assert.equal(delta(after, 'jetstream_messages_out_total{type="ScopeSyncReply"}'), 2);
-      assert.equal(delta(after, 'jetstream_messages_out_total{type="ScopeSync"}'), 1, 'the reader got the change');
+      assert.equal(
+        delta(after, 'jetstream_messages_out_total{type="ScopeSync"}'),
+        1,
+        'the reader got the change',
+      );
       const closed = [...after.keys()].filter((k) => k.startsWith('jetstream_sessions_closed_total{code='));
       assert.deepEqual(
         closed.map((k) => delta(after, k)),
