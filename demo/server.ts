@@ -4,7 +4,8 @@
 // With REDIS_URL too, the process joins the other demo processes of that database and Redis as
 // one cluster (docs/cluster.md).
 import { createServer as createHttpServer } from 'node:http';
-import pino from 'pino';
+import type pino from 'pino';
+import { processLogger } from '../src/cli/logger.js';
 import {
   type ClusterOption,
   createServer,
@@ -83,7 +84,7 @@ function chatDownstream(): Promise<ChatService> {
 
 /** Starts the demo; resolves once it listens. */
 export async function startDemo(options: DemoOptions = {}) {
-  const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
+  const logger = options.logger ?? processLogger();
   const store = options.store ?? storeFromEnv({ dataDir: options.dataDir ?? './data' });
   let listening: Server | null = null; // the probes answer 503 until the server exists
   let inspector: Inspector | null = null;

@@ -4,13 +4,13 @@
 import { createServer as createHttpServer } from 'node:http';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import pino from 'pino';
 import { Inspector } from '../inspector/inspector.js';
 import { isModelClass, type ModelClass } from '../model/model-object.js';
 import type { OpenScopeOptions } from '../persistence/types.js';
 import { handleProbe } from '../server/probes.js';
 import { createServer, type Server } from '../server/server.js';
 import type { Store } from '../store/types.js';
+import { processLogger } from './logger.js';
 import { CliError } from './transfer.js';
 
 export interface ServeOptions {
@@ -98,7 +98,7 @@ export async function serve(
 ): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const mod = await loadModule(options.models);
   const scopes = scopesToOpen(mod, options.scopes, options.models);
-  const logger = pino({ level: options.env.LOG_LEVEL ?? 'info' });
+  const logger = processLogger(options.env.LOG_LEVEL);
   let listening: Server | null = null;
   let inspector: Inspector | null = null;
   const http = createHttpServer((req, res) => {

@@ -49,6 +49,8 @@ export interface ClusterPersistenceOptions {
    */
   releaseIdleAfterMs?: number;
   snapshotEvery?: number;
+  /** Called with how long after its append each log entry was applied here (a replica's lag). */
+  observeLag?: (seconds: number) => void;
   /** Called with the time a changeset forwarded to another process took, and how it ended. */
   observeForward?: (seconds: number, outcome: 'answered' | 'unknown') => void;
 }
@@ -752,6 +754,9 @@ export class ClusterPersistence implements Persistence {
     const replica: Replica = new Replica(served.scope, this.#reader, {
       logger: this.#logger,
       originOf: (origin) => this.#forwarded.get(origin),
+      applied: (_scope, entry) => {
+        if (entry.at !== undefined) this.#options.observeLag?.(Math.max(0, Date.now() - entry.at) / 1000);
+      },
       reload: (scope): Promise<void> => this.#reload(served, scope, replica),
     });
     served.replica = replica;

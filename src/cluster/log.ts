@@ -27,6 +27,8 @@ export interface LogEntry {
    * recognizes its own request in the log even if the owner's reply never reached it.
    */
   origin?: string;
+  /** When the owner appended it (ms since the epoch, its clock): how far behind a replica is. */
+  at?: number;
 }
 
 export interface LogOptions {
@@ -65,8 +67,9 @@ export class LogWriter {
     if (entries.length === 0) return;
     const key = this.#keys.log(scope);
     const pipeline = this.#redis.pipeline();
+    const at = String(Date.now());
     for (const e of entries) {
-      const fields = ['e', String(e.epoch), 'f', e.fragments];
+      const fields = ['e', String(e.epoch), 'f', e.fragments, 't', at];
       if (e.origin !== undefined) fields.push('o', e.origin);
       pipeline.xadd(key, 'MAXLEN', '~', this.#maxEntries, `${e.version}-0`, ...fields);
     }
@@ -227,6 +230,7 @@ function toEntry(id: string, fields: string[]): LogEntry {
     if (fields[i] === 'e') entry.epoch = Number(v);
     else if (fields[i] === 'f') entry.fragments = v;
     else if (fields[i] === 'o') entry.origin = v;
+    else if (fields[i] === 't') entry.at = Number(v);
   }
   return entry;
 }

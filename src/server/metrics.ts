@@ -56,6 +56,7 @@ export class ServerMetrics {
   readonly snapshotDuration: Histogram<string>;
   readonly fanoutLag: Histogram<string>;
   readonly forwardDuration: Histogram<'outcome'>;
+  readonly streamLag: Histogram<string>;
 
   constructor(option: MetricsOption, source: MetricsSource) {
     const o = typeof option === 'object' ? option : {};
@@ -203,6 +204,11 @@ export class ServerMetrics {
       'Changesets forwarded to the owner of their scope, until answered',
       LATENCY_BUCKETS,
       ['outcome'],
+    );
+    this.streamLag = histogram(
+      'cluster_stream_lag_seconds',
+      "From a change's append to its scope's log to its replica here applying it (the clocks of two machines may differ)",
+      LATENCY_BUCKETS,
     );
   }
 

@@ -155,6 +155,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
             forwardTimeoutMs: options.cluster.forwardTimeoutMs,
             releaseIdleAfterMs: options.cluster.releaseIdleAfterMs,
             observeForward: (seconds, outcome) => this.metrics?.forwardDuration.observe({ outcome }, seconds),
+            observeLag: (seconds) => this.metrics?.streamLag.observe(seconds),
             snapshotEvery: options.snapshotEvery,
           },
         );
