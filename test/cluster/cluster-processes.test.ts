@@ -3,7 +3,6 @@
 // survives on the surviving processes, they serve one identical state, writes are acknowledged
 // again after the owner died (the outage is printed), and a restarted process converges.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import {
   checkLedger,
@@ -14,6 +13,7 @@ import {
   WAIT_MS,
   type WriterLog,
 } from '../fixtures/crash-harness.js';
+import { clusterArgs, sameState } from '../helpers/cluster-processes.js';
 import { useServices } from '../helpers/services.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -26,46 +26,9 @@ function writerLogs(): WriterLog[] {
   return Array.from({ length: WRITERS }, (_, w) => ({ writer: w, history: [], acked: 0, errors: [] }));
 }
 
-function clusterArgs(): { prefix: string; args: (id: string) => string[] } {
-  const schema = services.schema();
-  const prefix = `${services.redis.prefix}${randomBytes(3).toString('hex')}:`;
-  const args = (id: string) => [
-    '--store',
-    'postgres',
-    '--url',
-    services.postgres.connectionString,
-    '--schema',
-    schema,
-    '--lanes',
-    String(WRITERS),
-    '--redis',
-    services.redis.url,
-    '--prefix',
-    prefix,
-    '--process-id',
-    id,
-  ];
-  return { prefix, args };
-}
-
-/** The same state on every process (their versions may differ for a moment). */
-async function sameState(ports: number[]): Promise<string> {
-  let last = '';
-  await waitFor(
-    async () => {
-      const states = await Promise.all(ports.map((p) => fetchLedger(p)));
-      const texts = states.map((s) => JSON.stringify(s.fragments));
-      last = texts.join('\n---\n');
-      return texts.every((t) => t === texts[0]) ? texts[0] : undefined;
-    },
-    { timeout: WAIT_MS, interval: 200, message: () => `one state on every process:\n${last.slice(0, 2000)}` },
-  );
-  return last;
-}
-
 describe('cluster processes', () => {
   test('kill -9 of the owner, then of a non-owner, under load: nothing acknowledged is lost, one state everywhere', async () => {
-    const { prefix, args } = clusterArgs();
+    const { prefix, args } = clusterArgs(services, { lanes: WRITERS });
     const procs: ServerProcess[] = [];
     const logs = writerLogs();
     try {
@@ -144,7 +107,7 @@ describe('cluster processes', () => {
   });
 
   test('an owner paused past its lease (SIGSTOP) and resumed acknowledges nothing it may not: one state, nothing lost', async () => {
-    const { prefix, args } = clusterArgs();
+    const { prefix, args } = clusterArgs(services, { lanes: WRITERS });
     const procs: ServerProcess[] = [];
     const logs = writerLogs();
     try {

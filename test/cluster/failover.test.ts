@@ -9,13 +9,13 @@
 // hand. At the end every edit is in the state exactly once, on every process, and each SDK
 // client's state is the server's.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { type Client, type ClientScope, connect } from '../../src/client/index.js';
 import { type ModelObject, model, walkTree } from '../../src/model/index.js';
-import { fetchLedger, type ServerProcess, spawnServer, WAIT_MS } from '../fixtures/crash-harness.js';
+import { type ServerProcess, spawnServer, WAIT_MS } from '../fixtures/crash-harness.js';
 import { type Balancer, startBalancer } from '../helpers/balancer.js';
+import { clusterArgs, sameState } from '../helpers/cluster-processes.js';
 import { useServices } from '../helpers/services.js';
 import { waitFor } from '../helpers/wait.js';
 import { type Msg, TestClient, uuid } from '../helpers/ws-client.js';
@@ -56,28 +56,6 @@ const EDIT_EVERY_MS = 50;
 const addressOf = (w: number) => `127.0.1.${w + 1}`;
 /** Acknowledged edits each client must make between two faults (it carries on). */
 const PER_ROUND = 10;
-
-function clusterArgs(): { prefix: string; args: (id: string) => string[] } {
-  const schema = services.schema();
-  const prefix = `${services.redis.prefix}${randomBytes(3).toString('hex')}:`;
-  const args = (id: string) => [
-    '--store',
-    'postgres',
-    '--url',
-    services.postgres.connectionString,
-    '--schema',
-    schema,
-    '--lanes',
-    String(SDK + 1),
-    '--redis',
-    services.redis.url,
-    '--prefix',
-    prefix,
-    '--process-id',
-    id,
-  ];
-  return { prefix, args };
-}
 
 /** An SDK client appending entries to lane `w`, and what became of each edit. */
 interface SdkWriter {
@@ -253,25 +231,11 @@ function sdkPicture(root: ModelObject): string[] {
     .sort();
 }
 
-/** One state on every port (their versions may differ for a moment); returns it. */
-async function sameState(ports: number[]): Promise<Msg> {
-  let last = '';
-  return waitFor(
-    async () => {
-      const states = await Promise.all(ports.map((p) => fetchLedger(p)));
-      const texts = states.map((s) => JSON.stringify(s.fragments));
-      last = texts.join('\n---\n');
-      return texts.every((t) => t === texts[0]) ? states[0] : undefined;
-    },
-    { timeout: WAIT_MS, interval: 200, message: () => `one state on every process:\n${last.slice(0, 2000)}` },
-  );
-}
-
 const alive = (p: ServerProcess) => p.child.exitCode === null && p.child.signalCode === null;
 
 describe('cluster failover', () => {
   test('clients of killed processes reconnect elsewhere and carry on: no edit lost or applied twice (SDK and raw protocol)', async () => {
-    const { prefix, args } = clusterArgs();
+    const { prefix, args } = clusterArgs(services, { lanes: SDK + 1 });
     const procs: ServerProcess[] = [];
     let lb: Balancer | undefined;
     const writers: SdkWriter[] = [];

@@ -21,13 +21,13 @@ import { describe, test } from 'node:test';
 import pg from 'pg';
 import {
   checkLedger,
-  fetchLedger,
   runWriter,
   type ServerProcess,
   spawnServer,
   WAIT_MS,
   type WriterLog,
 } from '../fixtures/crash-harness.js';
+import { clusterArgs, sameState } from '../helpers/cluster-processes.js';
 import { startOwnRedis } from '../helpers/redis.js';
 import { useServices } from '../helpers/services.js';
 import { waitFor } from '../helpers/wait.js';
@@ -46,43 +46,6 @@ const REDIS_DOWN_MS = Number(process.env.JETSTREAM_FAULT_REDIS_DOWN_MS) || 2500;
 const CLEAR_ERRORS = ['store-failed'];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function serverArgs(redisUrl: string, applicationName: string): (id: string) => string[] {
-  const schema = services.schema();
-  const prefix = `${services.redis.prefix}${randomBytes(3).toString('hex')}:`;
-  return (id) => [
-    '--store',
-    'postgres',
-    '--url',
-    services.postgres.connectionString,
-    '--schema',
-    schema,
-    '--application-name',
-    applicationName,
-    '--lanes',
-    String(LANES),
-    '--redis',
-    redisUrl,
-    '--prefix',
-    prefix,
-    '--process-id',
-    id,
-  ];
-}
-
-/** The same state on every process; resolves with it. */
-async function sameState(ports: number[]): Promise<Msg> {
-  let last = '';
-  return waitFor(
-    async () => {
-      const states = await Promise.all(ports.map((p) => fetchLedger(p)));
-      const texts = states.map((s) => JSON.stringify(s.fragments));
-      last = texts.join('\n---\n');
-      return texts.every((t) => t === texts[0]) ? states[0] : undefined;
-    },
-    { timeout: WAIT_MS, interval: 200, message: () => `one state on every process:\n${last.slice(0, 2000)}` },
-  );
-}
 
 /** One changeset of a prober and its answer (performance.now() times). */
 interface Answer {
@@ -405,7 +368,11 @@ describe('cluster faults', () => {
   test('Redis killed mid-load and restarted empty: no crash, nothing acknowledged lost, writes resume everywhere, one state', async () => {
     const redis = await startOwnRedis();
     try {
-      const args = serverArgs(redis.url, `jetstream-faults-${randomBytes(4).toString('hex')}`);
+      const { args } = clusterArgs(services, {
+        lanes: LANES,
+        redisUrl: redis.url,
+        applicationName: `jetstream-faults-${randomBytes(4).toString('hex')}`,
+      });
       await faultScenario('Redis killed and restarted', args, async () => {
         const from = performance.now();
         await redis.kill();
@@ -436,7 +403,7 @@ describe('cluster faults', () => {
     try {
       await faultScenario(
         'PostgreSQL connections terminated',
-        serverArgs(services.redis.url, applicationName),
+        clusterArgs(services, { lanes: LANES, applicationName }).args,
         async () => {
           // Every 100 ms for 2 s, every connection of the three processes is terminated.
           const from = performance.now();
