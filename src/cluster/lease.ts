@@ -5,9 +5,11 @@
 //
 // A lease alone cannot stop a process that was paused (a long GC, SIGSTOP, a VM migration) and
 // wakes up believing it still owns the scope. Two things do:
-// - every lease comes with an epoch, a per-scope counter incremented by each new lease (a
-//   fencing token): the store refuses an append whose epoch is older than one it has seen,
-//   so a deposed owner's writes fail at the store, whatever it believes;
+// - the store's version check: a new owner first appends an empty change at the scope's next
+//   version (the fence, cluster-persistence.ts), so a deposed owner's append meets a version
+//   conflict, whatever it believes. Every lease also carries an epoch, a per-scope counter
+//   incremented by each new lease, which the log records; it restarts at 1 if Redis loses its
+//   keys, and nothing relies on it for safety;
 // - the owner also stops itself: its lease counts as valid only until the time it *sent* its
 //   last successful renewal plus the time to live, on the monotonic clock, minus a margin. A
 //   process that slept past that point knows it before it tries to write.
