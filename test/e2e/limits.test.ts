@@ -224,7 +224,10 @@ describe('session limits', () => {
   test('message flood: over the message rate the session is closed', async () => {
     const f = await server({ messages: { burst: 200, perSecond: 1 } });
     try {
-      const c = await TestClient.session(f.port);
+      // Closed once its debt passes 10 s of refill; until the server has read enough of the
+      // flood to see that (TCP may hand it over in pieces), it may pause the socket for up to
+      // 10 s: the wait for the close allows for that.
+      const c = await TestClient.session(f.port, {}, { timeout: 20_000 });
       for (let i = 0; i < 500; i++) c.send({ type: 'Ping', index: 0, ack: 0, resendMissing: false });
       const info = await c.waitForClose();
       assert.equal(info.code, 4097);
