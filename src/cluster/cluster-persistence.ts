@@ -306,6 +306,10 @@ export class ClusterPersistence implements Persistence {
     this.#inner.afterCommit(fn);
   }
 
+  unstored(scope: Scope): number {
+    return this.#inner.unstored(scope);
+  }
+
   drain(): Promise<void> {
     return this.#inner.drain();
   }

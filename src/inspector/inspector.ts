@@ -146,6 +146,7 @@ export class Inspector {
         unacknowledged: s.unacknowledged,
         pendingBytes: s.pendingBytes,
         ageSeconds: Math.round((now - s.createdAt) / 1000),
+        lastAckSecondsAgo: s.lastAckAt === null ? null : Math.round((now - s.lastAckAt) / 1000),
       };
     });
     const holders = new Map<string, number>();
@@ -155,6 +156,7 @@ export class Inspector {
       version: scope.version,
       objects: scope.size,
       sessions: holders.get(scope.name) ?? 0,
+      unstored: this.#server.unstored(scope),
     }));
     return { at: now, scopes, sessions, changesets: [...this.#recent].reverse() };
   }

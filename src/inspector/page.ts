@@ -30,8 +30,8 @@ export const INSPECTOR_PAGE = `<!doctype html>
 <body>
 <header><h1>Jetstream inspector</h1><span id="updated">loading…</span></header>
 <main>
-  <section><h2>Scopes</h2><table id="scopes"><thead><tr><th>Name</th><th class="num">Version</th><th class="num">Objects</th><th class="num">Sessions</th></tr></thead><tbody></tbody></table></section>
-  <section><h2>Sessions</h2><table id="sessions"><thead><tr><th>#</th><th>Address</th><th>Scopes</th><th class="num">Unacked</th><th class="num">Pending KB</th><th class="num">Age s</th></tr></thead><tbody></tbody></table></section>
+  <section><h2>Scopes</h2><table id="scopes"><thead><tr><th>Name</th><th class="num">Version</th><th class="num">Objects</th><th class="num">Sessions</th><th class="num">Unstored</th></tr></thead><tbody></tbody></table></section>
+  <section><h2>Sessions</h2><table id="sessions"><thead><tr><th>#</th><th>Address</th><th>Scopes</th><th class="num">Unacked</th><th class="num">Pending KB</th><th class="num">Last ack s ago</th><th class="num">Age s</th></tr></thead><tbody></tbody></table></section>
   <section class="wide"><h2 id="tree-title">Objects (select a scope)</h2><div id="tree" class="tree"></div></section>
   <section class="wide"><h2>Latest changesets</h2><table id="changesets"><thead><tr><th>Time</th><th>Scope</th><th>Session</th><th>Fragments</th></tr></thead><tbody></tbody></table></section>
 </main>
@@ -89,7 +89,7 @@ export const INSPECTOR_PAGE = `<!doctype html>
     try {
       const o = await get('/inspect/api/overview');
       fill('scopes', o.scopes.map((s) => {
-        const tr = row([[s.name], [s.version, 'num'], [s.objects, 'num'], [s.sessions, 'num']]);
+        const tr = row([[s.name], [s.version, 'num'], [s.objects, 'num'], [s.sessions, 'num'], [s.unstored, 'num']]);
         tr.className = 'scope' + (s.name === selected ? ' selected' : '');
         tr.dataset.scope = s.name;
         tr.addEventListener('click', () => { selected = s.name; refresh(); });
@@ -97,7 +97,8 @@ export const INSPECTOR_PAGE = `<!doctype html>
       }));
       fill('sessions', o.sessions.map((s) => row([
         [s.id], [(s.address || '') + (s.connected ? '' : ' (detached)')], [s.scopes.join(', ')],
-        [s.unacknowledged, 'num'], [(s.pendingBytes / 1024).toFixed(1), 'num'], [s.ageSeconds, 'num'],
+        [s.unacknowledged, 'num'], [(s.pendingBytes / 1024).toFixed(1), 'num'],
+        [s.lastAckSecondsAgo === null ? 'never' : s.lastAckSecondsAgo, 'num'], [s.ageSeconds, 'num'],
       ])));
       fill('changesets', o.changesets.map((c) => {
         const tr = row([[new Date(c.at).toLocaleTimeString()], [c.scope], [c.session]]);

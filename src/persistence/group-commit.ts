@@ -86,6 +86,8 @@ export class GroupCommit {
   #tracked = new Map<Scope, (fragments: AppliedFragment[], context: ChangeContext) => void>();
   /** Scopes whose last append failed: they refuse changesets until restored. */
   readonly failed = new Map<Scope, Error>();
+  /** Changes recorded and not stored yet (nor failed), by scope (see unstored). */
+  readonly #unstored = new Map<Scope, number>();
   readonly snapshotEvery: number;
   readonly #options: GroupCommitOptions;
 
@@ -115,6 +117,7 @@ export class GroupCommit {
       });
       group.scopes.add(scope);
       this.#sinceSnapshot.set(scope, (this.#sinceSnapshot.get(scope) ?? 0) + 1);
+      this.#unstored.set(scope, (this.#unstored.get(scope) ?? 0) + 1);
     };
     this.#tracked.set(scope, recorder);
     scope.prependListener('changes', recorder);
@@ -188,6 +191,7 @@ export class GroupCommit {
           );
     this.#chain = this.#chain.then(async () => {
       const error = await appended;
+      this.#settled(g);
       if (error) {
         for (const s of g.scopes) this.failed.set(s, error);
         this.#options.onFailure?.([...g.scopes], error);
@@ -209,6 +213,24 @@ export class GroupCommit {
       this.#inFlight--;
       this.#commitOpen();
     });
+  }
+
+  /** Changes of `scope` recorded and not stored yet (nor failed). */
+  unstored(scope: Scope): number {
+    return this.#unstored.get(scope) ?? 0;
+  }
+
+  /** A group's append is over: its changes no longer wait. */
+  #settled(g: Group): void {
+    const byName = new Map<string, Scope>();
+    for (const s of g.scopes) byName.set(s.name, s);
+    for (const r of g.records) {
+      const s = byName.get(r.scope);
+      if (s === undefined) continue;
+      const left = (this.#unstored.get(s) ?? 1) - 1;
+      if (left > 0) this.#unstored.set(s, left);
+      else this.#unstored.delete(s);
+    }
   }
 
   /** True when `s` has stored enough changes since its last snapshot for the next one. */

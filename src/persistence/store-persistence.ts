@@ -70,6 +70,10 @@ export class StorePersistence implements Persistence {
     this.#commits.afterCommit(fn);
   }
 
+  unstored(scope: Scope): number {
+    return this.#commits.unstored(scope);
+  }
+
   drain(): Promise<void> {
     return this.#commits.drain();
   }

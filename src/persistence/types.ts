@@ -53,6 +53,8 @@ export interface Persistence extends WriteGate {
   afterCommit(fn: CommitCallback): void;
   /** Resolves once every change accepted so far is stored (or failed). */
   drain(): Promise<void>;
+  /** Optional: changes of `scope` accepted and not stored yet (the inspector's store lag). */
+  unstored?(scope: Scope): number;
   /**
    * Stops recording `scope` (it is being unloaded): resolves once everything it accepted is
    * stored. Only durable persistences unload scopes.

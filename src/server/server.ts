@@ -457,6 +457,11 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     return this.#persistence.drain();
   }
 
+  /** Changes of `scope` accepted and not stored yet: 0 without a store (the inspector's store lag). */
+  unstored(scope: Scope): number {
+    return this.#persistence.unstored?.(scope) ?? 0;
+  }
+
   /** The scopes in memory, served by name (the inspector lists them). */
   get scopes(): Scope[] {
     return [...this.#scopes.values()];

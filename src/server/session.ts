@@ -82,6 +82,8 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   readonly id: string;
   /** When the session was created (ms since the epoch, the server's clock). */
   readonly createdAt: number;
+  /** When its client last acknowledged messages (a Ping with `ack`), or null: never. */
+  lastAckAt: number | null = null;
   /** The SessionCreate `params`, for authentication. */
   readonly params: Record<string, unknown>;
   /** The SessionCreate `version`. */
@@ -291,6 +293,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     this.#host.metrics?.messageIn(msg.type);
     if (msg.type === 'Ping') {
       this.#outbox.acknowledge(msg.ack);
+      this.lastAckAt = now;
       if (msg.resendMissing) {
         if (!this.#rates.resend(now)) {
           this.#overLimit('Too many resend requests');

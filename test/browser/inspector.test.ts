@@ -61,8 +61,13 @@ describe('inspector', { timeout: 90_000 }, () => {
     // With it: data, read-only.
     const ok = await fetch(`${base}/inspect/api/overview`, { headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(ok.status, 200);
-    const overview = (await ok.json()) as { scopes: { name: string }[] };
+    const overview = (await ok.json()) as { scopes: { name: string; unstored: number }[] };
     assert.deepEqual(overview.scopes.map((s) => s.name).sort(), ['Canvas', 'ChatRoom']);
+    assert.deepEqual(
+      overview.scopes.map((s) => s.unstored),
+      [0, 0],
+      'nothing waits to be stored',
+    );
     const post = await fetch(`${base}/inspect/api/overview?token=${TOKEN}`, { method: 'POST' });
     assert.equal(post.status, 405);
     // The demo's own paths are not the inspector's.
@@ -81,7 +86,13 @@ describe('inspector', { timeout: 90_000 }, () => {
     const client = await TestClient.session(demo.port);
     const { state } = await client.fetch('Canvas');
     const rootUUID = state!.rootUUID as string;
-    // The session appears, holding Canvas.
+    client.ping(); // acknowledges what it has: the page shows when
+    // The session appears, holding Canvas, with its last acknowledgement.
+    await page.waitForFunction(() =>
+      Array.from(document.querySelectorAll('#sessions tbody tr')).some(
+        (tr) => tr.textContent?.includes('Canvas') && !tr.textContent.includes('never'),
+      ),
+    );
     await page.waitForFunction(() =>
       Array.from(document.querySelectorAll('#sessions tbody tr')).some((tr) =>
         tr.textContent?.includes('Canvas'),

@@ -90,6 +90,27 @@ describe('group commit', () => {
     assert.equal(order.at(-1), 'now null', 'with nothing pending, at once');
   });
 
+  test('unstored counts the changes of a scope not stored yet (the inspector’s store lag), failed ones included until they fail', async () => {
+    const store = new TestStore();
+    const { scope, root, gc } = await durableCanvas(store);
+    assert.equal(gc.unstored(scope), 0);
+    store.hold = true;
+    addShape(scope, root, 0);
+    addShape(scope, root, 1);
+    assert.equal(gc.unstored(scope), 2);
+    await nextTurn();
+    addShape(scope, root, 2); // collected while the first append is held
+    assert.equal(gc.unstored(scope), 3);
+    store.release();
+    await gc.drain();
+    assert.equal(gc.unstored(scope), 0);
+    store.fail = new Error('disk full');
+    addShape(scope, root, 3);
+    assert.equal(gc.unstored(scope), 1);
+    await gc.drain();
+    assert.equal(gc.unstored(scope), 0, 'a failed change no longer waits to be stored');
+  });
+
   test('changes made while an append is in flight are collected into the next single append', async () => {
     const store = new TestStore();
     const { scope, root, gc } = await durableCanvas(store);
