@@ -137,13 +137,29 @@ export class ServerMetrics {
       out.set('ScopeSyncReply', (out.get('ScopeSyncReply') ?? 0) + this.acceptedRepliesOut);
       return out;
     });
-    const total = (key: keyof TransportStats) => (): [string, number][] => [
-      ['', source.transports().reduce((n, t) => n + t[key], 0)],
+    const total = (key: 'framesIn' | 'framesOut' | 'bytesIn' | 'bytesOut') => (): [string, number][] => [
+      [
+        '',
+        source
+          .transports()
+          .reduce(
+            (n, t) => n + t[key] + (key === 'bytesIn' || key === 'bytesOut' ? (t.live?.()[key] ?? 0) : 0),
+            0,
+          ),
+      ],
     ];
     follow(counter('frames_in_total', 'WebSocket frames received'), null, total('framesIn'));
-    follow(counter('bytes_in_total', 'Bytes of WebSocket frames received'), null, total('bytesIn'));
+    follow(
+      counter('bytes_in_total', 'Bytes read from the sockets (frames with their headers)'),
+      null,
+      total('bytesIn'),
+    );
     follow(counter('frames_out_total', 'WebSocket frames sent'), null, total('framesOut'));
-    follow(counter('bytes_out_total', 'Bytes of WebSocket frames sent'), null, total('bytesOut'));
+    follow(
+      counter('bytes_out_total', 'Bytes written to the sockets (frames with their headers)'),
+      null,
+      total('bytesOut'),
+    );
 
     // Changesets and procedures.
     this.changesets = counter(

@@ -64,12 +64,17 @@ export interface Transport {
   enableStats?(): TransportStats;
 }
 
-/** Frames and bytes a transport moved, all its connections together. */
+/**
+ * Frames and bytes a transport moved, all its connections together. `bytesIn`/`bytesOut` count
+ * the connections already closed; `live()`, when present, adds the open ones (read when asked,
+ * so that counting bytes costs nothing per frame).
+ */
 export interface TransportStats {
   framesIn: number;
   bytesIn: number;
   framesOut: number;
   bytesOut: number;
+  live?: () => { bytesIn: number; bytesOut: number };
 }
 
 export function transportStats(): TransportStats {

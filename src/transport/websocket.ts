@@ -1,7 +1,7 @@
 // The WebSocket transport, on `ws`. One `ws` server, either on its own port or attached to an
 // existing HTTP server (so the demo page and the sync endpoint share a port).
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { connectionParams } from './params.js';
 import {
@@ -34,10 +34,7 @@ type TaggedSocket = WebSocket & { [CONNECTION]: WebsocketConnection };
 function onWsMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
   const conn = (this as TaggedSocket)[CONNECTION];
   const stats = conn._stats;
-  if (stats !== null) {
-    stats.framesIn++;
-    stats.bytesIn += Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
-  }
+  if (stats !== null) stats.framesIn++;
   // ws hands text frames as Buffers too; the codec decodes UTF-8 either way.
   conn._handler?.onMessage(conn, isBinary || !Buffer.isBuffer(data) ? toBytes(data) : data.toString('utf8'));
 }
@@ -58,9 +55,20 @@ class WebsocketConnection implements Connection {
 
   readonly #ws: WebSocket;
 
-  constructor(ws: WebSocket, req: IncomingMessage, stats: TransportStats | null) {
+  constructor(ws: WebSocket, req: IncomingMessage, stats: TransportStats | null, live: Set<Socket> | null) {
     this.#ws = ws;
     this._stats = stats;
+    // Bytes are the socket's own counts (headers and framing included), read when the metrics
+    // are scraped and added up when the socket closes: nothing to count per frame.
+    if (stats !== null && live !== null) {
+      const socket = req.socket;
+      live.add(socket);
+      socket.once('close', () => {
+        live.delete(socket);
+        stats.bytesIn += socket.bytesRead;
+        stats.bytesOut += socket.bytesWritten;
+      });
+    }
     this.headers = req.headers;
     this.params = connectionParams(req.headers, req.url);
     this.remoteAddress = req.socket.remoteAddress;
@@ -97,10 +105,7 @@ class WebsocketConnection implements Connection {
   send(frame: string): void {
     if (this.#ws.readyState !== this.#ws.OPEN) return;
     const stats = this._stats;
-    if (stats !== null) {
-      stats.framesOut++;
-      stats.bytesOut += Buffer.byteLength(frame);
-    }
+    if (stats !== null) stats.framesOut++;
     this.#ws.send(frame);
   }
 
@@ -127,6 +132,8 @@ export class WebsocketTransport implements Transport {
   #wss: WebSocketServer | null = null;
   /** Frames and bytes in and out, once enableStats() was called (the server's metrics do). */
   stats: TransportStats | null = null;
+  /** Open sockets, while stats are kept: their bytes so far. */
+  #live: Set<Socket> | null = null;
 
   constructor(readonly options: WebsocketTransportOptions) {
     const hasPort = options.port !== undefined;
@@ -151,7 +158,9 @@ export class WebsocketTransport implements Transport {
         ? new WebSocketServer({ server, path, maxPayload })
         : new WebSocketServer({ port, host, path, maxPayload }, () => resolve());
       this.#wss = wss;
-      wss.on('connection', (ws, req) => onConnection(new WebsocketConnection(ws, req, this.stats)));
+      wss.on('connection', (ws, req) =>
+        onConnection(new WebsocketConnection(ws, req, this.stats, this.#live)),
+      );
       wss.on('error', reject);
       if (server) resolve();
     });
@@ -159,7 +168,20 @@ export class WebsocketTransport implements Transport {
 
   /** Starts counting frames and bytes (before listen: connections made earlier are not counted). */
   enableStats(): TransportStats {
-    this.stats ??= transportStats();
+    if (this.stats === null) {
+      const live = new Set<Socket>();
+      this.#live = live;
+      this.stats = transportStats();
+      this.stats.live = () => {
+        let bytesIn = 0;
+        let bytesOut = 0;
+        for (const s of live) {
+          bytesIn += s.bytesRead;
+          bytesOut += s.bytesWritten;
+        }
+        return { bytesIn, bytesOut };
+      };
+    }
     return this.stats;
   }
 
