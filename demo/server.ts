@@ -104,7 +104,6 @@ export async function startDemo(options: DemoOptions = {}) {
     metrics: true,
     ...(cluster ? { cluster } : {}),
   });
-  listening = server;
   inspector = new Inspector(server, options.adminToken === undefined ? {} : { token: options.adminToken });
   const canvas = await server.openScope({ name: 'Canvas', root: canvasRoot });
   const chatApi = await chatDownstream();
@@ -114,6 +113,7 @@ export async function startDemo(options: DemoOptions = {}) {
     root: chatRoot,
   });
   currentChat = chat;
+  listening = server; // ready (/readyz) once its scopes are loaded
   logger.info({ store: store.kind, cluster: cluster !== undefined }, 'scopes loaded');
   // The port may be taken: fail loudly. (ws re-emits the HTTP server's errors to its own
   // listener, so without this one an EADDRINUSE would leave the demo silently not listening.)

@@ -542,6 +542,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       this.#enqueue((i) => encodeScopeFetchReply(i, msg.index, e));
       return 0;
     }
+    this.#host.logger.debug({ session: this.id, scope: scope.name, bytes: state.json.length }, 'fetch');
     // Reply and state in one frame: both are queued in this turn. The state reflects every
     // change already broadcast, and later changes follow it in index order.
     this.#host.afterCommit((err) => {

@@ -47,6 +47,8 @@ test('session, changeset, denial and shutdown events: one line each, stable fiel
   const id = created.fields.session;
 
   const { state } = await client.fetch('Logged');
+  assert.equal(find('fetch')?.fields.scope, 'Logged');
+  assert.equal(find('fetch')?.fields.session, id);
   const root = state!.rootUUID as string;
   await client.sync(0, [{ type: 'change', uuid: root, clsName: 'Canvas', properties: { name: 'x' } }]);
   await client.sync(0, [{ type: 'change', uuid: root, clsName: 'Canvas', properties: { name: 5 } }]);
