@@ -105,7 +105,10 @@ interface Served {
   waiters: { version: number; done: () => void }[];
   /** A claim of the scope's lease in progress (see #claim). */
   claiming: Promise<void> | null;
-  /** Changesets forwarded and not answered yet: to whom, and how to give up on them. */
+  /**
+   * Requests to the owner not answered yet (forwarded changesets, version checks): to whom, and
+   * how to give up on them.
+   */
   forwards: Set<{ owner: string; abandon: (err: Error) => void }>;
   /** The owner as last read from Redis, and when (performance.now()): see #ownerOf. */
   knownOwner: { id: string | null; at: number } | null;
@@ -294,12 +297,7 @@ export class ClusterPersistence implements Persistence {
         type: ErrorType.storeFailed,
       });
     }
-    const mine: { target: string | null } = { target: null };
-    served.outgoing.push(mine);
-    return this.#forward(served, req, mine).finally(() => {
-      served.outgoing.splice(served.outgoing.indexOf(mine), 1);
-      this.#turnChanged(served);
-    });
+    return this.#forwardInTurn(served, req);
   }
 
   afterCommit(fn: CommitCallback): void {
@@ -391,12 +389,44 @@ export class ClusterPersistence implements Persistence {
     if (served === undefined || served.scope !== scope) return null;
     // An owner runs changesets at once, unless earlier ones are still on their way (#inTurn).
     if (this.owns(scope) && served.outgoing.length === 0) return null;
+    return this.#forwardInTurn(served, req);
+  }
+
+  /** #forward, in its place among this process's changesets of the scope (see #inTurn). */
+  #forwardInTurn(served: Served, req: ChangesetRequest): Promise<ChangesetResult> {
     const mine: { target: string | null } = { target: null };
     served.outgoing.push(mine); // in arrival order, before anything is awaited
     return this.#forward(served, req, mine).finally(() => {
       served.outgoing.splice(served.outgoing.indexOf(mine), 1);
       this.#turnChanged(served);
     });
+  }
+
+  /**
+   * Sends `body` to `owner`'s inbox and resolves with the answer. Given up early (rejects) when
+   * the watcher sees that `owner` lost the scope (it died), or when this process takes the scope
+   * over: waiting for the request's timeout would keep the client waiting longer than the
+   * take-over. `sent` runs once the request is on its way.
+   */
+  async #ask(
+    served: Served,
+    owner: string,
+    body: unknown,
+    timeoutMs: number,
+    sent?: () => void,
+  ): Promise<unknown> {
+    const waiting = { owner, abandon: (_err: Error) => {} };
+    const abandoned = new Promise<never>((_, reject) => {
+      waiting.abandon = reject;
+    });
+    served.forwards.add(waiting);
+    try {
+      const asked = this.#inbox.request(owner, body, Math.max(1, timeoutMs));
+      sent?.();
+      return await Promise.race([asked, abandoned]);
+    } finally {
+      served.forwards.delete(waiting);
+    }
   }
 
   async #forward(
@@ -448,22 +478,14 @@ export class ClusterPersistence implements Persistence {
         }
         await this.#inTurn(served, mine, owner);
         let answer: ForwardAnswer;
-        // Given up early when the watcher sees that `owner` lost the scope (it died): waiting
-        // for the request's timeout would keep the client waiting longer than the take-over.
-        const waiting = { owner, abandon: (_err: Error) => {} };
-        const abandoned = new Promise<never>((_, reject) => {
-          waiting.abandon = reject;
-        });
-        served.forwards.add(waiting);
         try {
-          const asked = this.#inbox.request(owner, request, Math.max(1, deadline - Date.now()));
-          this.#turnChanged(served); // sent: the next changesets for `owner` may follow it
-          answer = (await Promise.race([asked, abandoned])) as ForwardAnswer;
+          // Once sent, the next changesets for `owner` may follow it.
+          answer = (await this.#ask(served, owner, request, deadline - Date.now(), () =>
+            this.#turnChanged(served),
+          )) as ForwardAnswer;
         } catch (err) {
           if ((err as Error).message === NOT_OWNER) continue; // ownership moved: ask again
           throw err;
-        } finally {
-          served.forwards.delete(waiting);
         }
         if (answer.version > 0) await this.#shown(served, answer.version);
         this.#options.observeForward?.((performance.now() - started) / 1000, 'answered');
@@ -582,21 +604,9 @@ export class ClusterPersistence implements Persistence {
         }
         let answer: { version: number };
         try {
-          const waiting = { owner, abandon: (_err: Error) => {} };
-          const abandoned = new Promise<never>((_, reject) => {
-            waiting.abandon = reject;
-          });
-          served.forwards.add(waiting);
-          try {
-            const asked = this.#inbox.request(
-              owner,
-              { kind: 'version', scope: scope.name } satisfies VersionRequest,
-              Math.max(1, Math.min(deadline - Date.now(), this.#leases.ttlMs)),
-            );
-            answer = (await Promise.race([asked, abandoned])) as { version: number };
-          } finally {
-            served.forwards.delete(waiting);
-          }
+          const request: VersionRequest = { kind: 'version', scope: scope.name };
+          const timeoutMs = Math.min(deadline - Date.now(), this.#leases.ttlMs);
+          answer = (await this.#ask(served, owner, request, timeoutMs)) as { version: number };
         } catch {
           continue; // the owner is gone or moving: ask again
         }

@@ -182,20 +182,16 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
       gate: persistence,
       logger: this.logger,
     });
-    // With a store, broadcasts wait for the group commit of the changes they carry.
+    // With a store, broadcasts wait for the group commit of the changes they carry; the metrics
+    // time each change from here to its broadcast's write (fan-out lag).
     const metrics = this.metrics;
-    const sink: ChangeSink | null = persistence.durable
-      ? {
-          changes: (_scope, _fragments, _context, broadcast) => {
-            metrics?.accepted();
-            persistence.afterCommit((err) => !err && broadcast());
-          },
-        }
-      : metrics
+    const sink: ChangeSink | null =
+      persistence.durable || metrics
         ? {
             changes: (_scope, _fragments, _context, broadcast) => {
-              metrics.accepted();
-              broadcast();
+              metrics?.accepted();
+              if (persistence.durable) persistence.afterCommit((err) => !err && broadcast());
+              else broadcast();
             },
           }
         : null;
@@ -759,7 +755,6 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
 
 /** Closes a socket with 4096 and the reason as JSON, shortened to fit the close frame. */
 
-/** Creates a server and waits until it listens. */
 /** `server.readiness()`: what a readiness probe answers. */
 export interface Readiness {
   /** True when every check is `ok`. */
@@ -772,6 +767,7 @@ export interface Readiness {
   checks: { server: string; store?: string; cluster?: string };
 }
 
+/** Creates a server and waits until it listens. */
 export async function createServer(options: ServerOptions = {}): Promise<Server> {
   return new Server(options).listen();
 }
