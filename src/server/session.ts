@@ -459,9 +459,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     // session's later messages wait behind the fetch meanwhile, as they do for the state budget.
     const ready = this.#host.stateReady(scope);
     if (ready !== null && conn?.pauseReading && conn.resumeReading) {
-      this.#statesWaiting++;
-      conn.pauseReading();
-      this.#paused = true;
+      this.#holdForState(conn);
       void ready.then((ok) => {
         this.#statesWaiting--;
         if (ok && !this.expired) this.#answerFetch(msg, scope, readOnly);
@@ -501,10 +499,15 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     };
     if (!this.#host.options.stateBudget.request(send)) {
       queued = true;
-      this.#statesWaiting++;
-      conn.pauseReading();
-      this.#paused = true;
+      this.#holdForState(conn);
     }
+  }
+
+  /** A fetch waits: the session's later messages wait behind it, its socket unread (#stateSent ends it). */
+  #holdForState(conn: Connection): void {
+    this.#statesWaiting++;
+    conn.pauseReading?.();
+    this.#paused = true;
   }
 
   /** The fetches that waited were answered: the messages that waited behind them go on, in order. */
