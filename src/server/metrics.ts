@@ -255,9 +255,10 @@ export class ServerMetrics {
     this.changesetFragments.observe(fragments);
   }
 
-  /** A change was accepted now: its broadcast's lag is observed when the sockets are written. */
-  accepted(): void {
-    this.#accepted.push(performance.now());
+  /** A change accepted at `at` (performance.now()) is being broadcast: its lag is observed once written. */
+  accepted(at: number): void {
+    // Bounded: past this many in one turn, the rest of the turn's changes are not sampled.
+    if (this.#accepted.length < 10_000) this.#accepted.push(at);
   }
 
   /** Every session's frame of this turn is written: the changes accepted so far reached the sockets. */

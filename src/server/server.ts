@@ -188,10 +188,16 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
     const sink: ChangeSink | null =
       persistence.durable || metrics
         ? {
-            changes: (_scope, _fragments, _context, broadcast) => {
-              metrics?.accepted();
-              if (persistence.durable) persistence.afterCommit((err) => !err && broadcast());
-              else broadcast();
+            changes: (scope, _fragments, _context, broadcast) => {
+              // Timed only when some session will be sent it: the flush that ends the
+              // measurement runs only then.
+              const at = performance.now();
+              const send = () => {
+                if (metrics && this.hub.isHeld(scope)) metrics.accepted(at);
+                broadcast();
+              };
+              if (persistence.durable) persistence.afterCommit((err) => !err && send());
+              else send();
             },
           }
         : null;
