@@ -86,7 +86,8 @@ void runTarget(
         if (m.type !== 'owned') throw new Error(`server process ${i} sent ${m.type}`);
         ports.push(m.port);
       }
-      if (processes > 1) {
+      // BENCH_OWNED_ONLY (suite.ts): no replicas, every session is on its scope's owner.
+      if (processes > 1 && process.env.BENCH_OWNED_ONLY !== '1') {
         for (const n of nodes) n.send({ type: 'open-rest' });
         for (const [i, n] of nodes.entries()) await expect(n, 'opened', `server process ${i} replicas`);
       }

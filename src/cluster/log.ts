@@ -60,24 +60,30 @@ export class LogWriter {
   }
 
   /**
-   * Appends the entries of one scope, in version order, in one round trip. Rejects when Redis
-   * refuses one (a version already in the log, or Redis unreachable); entries before it stay.
+   * Appends the entries of one scope, in version order. Rejects when Redis refuses one (a
+   * version already in the log, or Redis unreachable); the others are still tried, as in a
+   * pipeline, and those before it stay.
+   *
+   * Plain commands, not a pipeline of their own: on the cluster's command connection (created
+   * with auto-pipelining, connect.ts) every scope appended to in one event-loop turn leaves in
+   * the same socket write. One explicit pipeline per scope cost one write system call each,
+   * which measured as the largest single cost of an owner under load (docs/cluster.md, "Costs").
    */
   async append(scope: string, entries: readonly LogEntry[]): Promise<void> {
     if (entries.length === 0) return;
     const key = this.#keys.log(scope);
-    const pipeline = this.#redis.pipeline();
     const at = String(Date.now());
+    const sent: Promise<unknown>[] = [];
     for (const e of entries) {
       const fields = ['e', String(e.epoch), 'f', e.fragments, 't', at];
       if (e.origin !== undefined) fields.push('o', e.origin);
-      pipeline.xadd(key, 'MAXLEN', '~', this.#maxEntries, `${e.version}-0`, ...fields);
+      sent.push(this.#redis.xadd(key, 'MAXLEN', '~', this.#maxEntries, `${e.version}-0`, ...fields));
     }
     const now = Date.now();
     const expiryDue = now - (this.#expirySetAt.get(key) ?? 0) > Math.min(60_000, this.#idleExpiryMs / 10);
-    if (expiryDue) pipeline.pexpire(key, this.#idleExpiryMs);
-    const results = (await pipeline.exec()) ?? [];
-    for (const [err] of results) if (err) throw err;
+    if (expiryDue) sent.push(this.#redis.pexpire(key, this.#idleExpiryMs));
+    const results = await Promise.allSettled(sent);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
     if (expiryDue) {
       if (this.#expirySetAt.size >= 10_000) this.#expirySetAt.clear(); // bounded: at worst refreshed early
       this.#expirySetAt.set(key, now);
@@ -204,8 +210,9 @@ export class LogReader {
       }
       this.#reading = false;
       if (reply === null) continue;
+      const scopeOf = new Map(keys.map((k, i) => [k, scopes[i]!]));
       for (const [key, raw] of reply) {
-        const scope = scopes[keys.indexOf(key)]!;
+        const scope = scopeOf.get(key)!;
         const follow = this.#follows.get(scope);
         if (!follow || raw.length === 0) continue;
         const entries = raw
