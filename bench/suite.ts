@@ -154,7 +154,9 @@ async function runOne(
       ...(s.spec.kind === 'abuse' ? { BENCH_SERVER_STATS: '1' } : {}),
       // Every session on its scope's owner: each process opens only the scopes it owns, as a
       // deployment that routes by scope would (docs/cluster.md, "Unloading and idle leases").
-      ...(s.spec.kind === 'flow' && s.spec.placement?.writers === 'owner' && s.spec.placement.readers === 'owner'
+      ...(s.spec.kind === 'flow' &&
+      s.spec.placement?.writers === 'owner' &&
+      s.spec.placement.readers === 'owner'
         ? { BENCH_OWNED_ONLY: '1' }
         : {}),
       // The durable targets profile each of their server processes (targets/cluster.ts).
