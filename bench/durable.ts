@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { WebSocket } from 'ws';
 import { type ServerProcess, spawnServer } from '../test/fixtures/crash-harness.js';
+import { cpuSeconds, cpuSecondsByName, cpuSecondsSince, idleBetween, machineTotals } from './lib/proc.js';
 import { randomSchemaName, startTestPostgres } from '../test/helpers/postgres.js';
 
 const { values: flags, positionals } = parseArgs({
@@ -39,6 +40,7 @@ const FRAGMENTS = flags.fragments.split(',').map(Number);
 const PROFILE_DIR = flags['cpu-prof'];
 const WARMUP_MS = 500;
 const ENTRIES = 9;
+const PG = ['postgres'];
 
 // biome-ignore lint/suspicious/noExplicitAny: wire messages
 type Msg = Record<string, any>;
@@ -133,6 +135,12 @@ interface Row {
   changesetsPerSec: number;
   fragmentsPerSec: number;
   failed: number;
+  /**
+   * CPU per acknowledged changeset over the window, in µs: the server process, PostgreSQL (all
+   * its processes), this load generator; and the share of the machine's cores that was idle.
+   * They tell a store that waits (idle cores) from one that runs out of CPU (none idle).
+   */
+  cpu: { server: number; postgres: number; load: number; idle: number };
 }
 
 /**
@@ -190,9 +198,20 @@ async function measure(round: number, store: string, args: string[], fragments: 
     await new Promise((r) => setTimeout(r, WARMUP_MS));
     const a0 = writers.reduce((n, w) => n + w.acked, 0);
     const t0 = process.hrtime.bigint();
+    const cpu0 = { server: cpuSeconds(server.child.pid!), pg: cpuSecondsByName(PG), load: process.cpuUsage() };
+    const machine0 = machineTotals();
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
     const a1 = writers.reduce((n, w) => n + w.acked, 0);
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const idle = idleBetween(machine0, machineTotals());
+    const load = process.cpuUsage(cpu0.load);
+    const perChangeset = (sec: number) => (sec / Math.max(1, a1 - a0)) * 1e6;
+    const cpu = {
+      server: perChangeset(cpuSeconds(server.child.pid!) - cpu0.server),
+      postgres: perChangeset(cpuSecondsSince(cpu0.pg, cpuSecondsByName(PG), PG).postgres ?? 0),
+      load: perChangeset((load.user + load.system) / 1e6),
+      idle,
+    };
     stop = true;
     await Promise.all(runs);
     const perSec = (a1 - a0) / seconds;
@@ -203,6 +222,7 @@ async function measure(round: number, store: string, args: string[], fragments: 
       changesetsPerSec: Math.round(perSec),
       fragmentsPerSec: Math.round(perSec * fragments),
       failed: writers.reduce((n, w) => n + w.failed, 0),
+      cpu,
     };
   } finally {
     for (const w of writers) w.close();
@@ -254,7 +274,9 @@ async function main(): Promise<void> {
     const mem = rows.find((m) => m.store === 'memory' && m.fragments === r.fragments && m.round === r.round);
     return mem === undefined ? undefined : r.changesetsPerSec / mem.changesetsPerSec;
   };
-  console.log('store     frags  changesets/s  fragments/s  vs memory  per round        failed');
+  console.log(
+    'store     frags  changesets/s  fragments/s  vs memory  per round        failed  CPU µs/changeset server · PostgreSQL · load  idle',
+  );
   for (const fragments of FRAGMENTS) {
     for (const store of STORES) {
       const cases = rows.filter((r) => r.store === store && r.fragments === fragments);
@@ -262,8 +284,10 @@ async function main(): Promise<void> {
       const ratios = cases.map(ratio).filter((x) => x !== undefined);
       const vs = ratios.length === 0 ? '-' : median(ratios).toFixed(2);
       const each = ratios.map((x) => x.toFixed(2)).join(' ');
+      const cpu = (k: 'server' | 'postgres' | 'load') => median(cases.map((r) => r.cpu[k])).toFixed(0);
+      const idle = `${(median(cases.map((r) => r.cpu.idle)) * 100).toFixed(0)} %`;
       console.log(
-        `${store.padEnd(9)} ${String(fragments).padStart(5)}  ${String(Math.round(perSec)).padStart(12)}  ${String(Math.round(perSec * fragments)).padStart(11)}  ${vs.padStart(9)}  ${each.padEnd(15)}  ${cases.reduce((n, r) => n + r.failed, 0)}`,
+        `${store.padEnd(9)} ${String(fragments).padStart(5)}  ${String(Math.round(perSec)).padStart(12)}  ${String(Math.round(perSec * fragments)).padStart(11)}  ${vs.padStart(9)}  ${each.padEnd(15)}  ${String(cases.reduce((n, r) => n + r.failed, 0)).padEnd(6)}  ${`${cpu('server')} · ${cpu('postgres')} · ${cpu('load')}`.padStart(32)}  ${idle}`,
       );
     }
   }
