@@ -169,7 +169,11 @@ if (require.main === module) {
     (err: Error & { code?: string }) => {
       // A configuration mistake (a bad DATABASE_URL, a busy port, a locked SQLite file) gets one
       // line that says what to fix; the stack only helps with something unexpected.
-      const expected = err.name === 'StoreError' || err.name === 'TypeError' || err.code === 'EADDRINUSE';
+      const expected =
+        err.name === 'StoreError' ||
+        err.name === 'MissingDependencyError' || // a driver to install (README, "Install")
+        err.name === 'TypeError' ||
+        err.code === 'EADDRINUSE';
       if (expected && process.env.LOG_LEVEL !== 'debug') console.error(`jetstream: ${err.message}`);
       else console.error(err);
       process.exit(1);

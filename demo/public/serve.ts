@@ -1,10 +1,14 @@
-// Serves the demo page from the demo server's HTTP handler: index.html, style.css, and app.js,
-// which esbuild bundles from app.ts in memory on first request (nothing is written to disk).
+// Serves the demo page from the demo server's HTTP handler: index.html, style.css, and app.js.
+// Two ways to run: from the sources (tsx, the tests), this file is demo/public/serve.ts and
+// esbuild bundles app.js from app.ts in memory on first request (nothing is written to disk); in
+// the compiled demo that `npm start` runs (demo/build/server.js, scripts/build.mjs), the page and
+// its prebuilt app.js are in demo/build/public/, and no devDependency is needed.
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 
-const dir = __dirname;
+const compiled = extname(__filename) !== '.ts';
+const dir = compiled ? join(__dirname, 'public') : __dirname;
 const STATIC: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
@@ -15,6 +19,7 @@ let bundle: Promise<string> | null = null;
 
 /** The page's script: app.ts and everything it imports, for browsers, no Node built-ins. */
 export function bundleApp(): Promise<string> {
+  if (compiled) bundle ??= readFile(join(dir, 'app.js'), 'utf8');
   bundle ??= import('esbuild')
     .then((esbuild) =>
       esbuild.build({

@@ -175,6 +175,7 @@ export async function main(argv: string[], io: Io): Promise<{ code: number; stop
       e instanceof CliError ||
       e.name === 'StoreError' ||
       e.name === 'StoreConflictError' ||
+      e.name === 'MissingDependencyError' || // a driver to install (README, "Install")
       e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ||
       e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ||
       e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' ||

@@ -2,9 +2,10 @@
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { ClusterOption } from '../server/options.js';
 import type { Logger } from '../util/logger.js';
+import { IOREDIS, loadOptional } from '../util/optional-module.js';
 
 export interface ClusterConnections {
   /** For commands (leases, log appends, requests). */
@@ -27,7 +28,8 @@ export function clusterConnections(option: ClusterOption, logger: Logger): Clust
     made.push(r);
     return r;
   };
-  const source = option.redis;
+  // A RedisClient (options.ts) is an ioredis client by contract; its type is only a shape.
+  const source = option.redis as string | Redis;
   // A command on this connection waits at most as long as a forwarded changeset may: while Redis
   // is away, ioredis would otherwise keep it queued until its reconnection attempts give up
   // (about 10 s, later about 40 s), and a client's changeset waiting on it (the owner lookup of
@@ -38,9 +40,10 @@ export function clusterConnections(option: ClusterOption, logger: Logger): Clust
   // scopes, forwarded changesets) leave in one write instead of one each.
   const redis =
     typeof source === 'string'
-      ? track(new Redis(source, { commandTimeout, enableAutoPipelining: true }))
+      ? track(new (loadOptional(IOREDIS).Redis)(source, { commandTimeout, enableAutoPipelining: true }))
       : source;
-  const connect = () => track(typeof source === 'string' ? new Redis(source) : source.duplicate());
+  const connect = () =>
+    track(typeof source === 'string' ? new (loadOptional(IOREDIS).Redis)(source) : source.duplicate());
   const processId = option.processId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   return {
     redis,

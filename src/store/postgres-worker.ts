@@ -5,7 +5,8 @@
 // store only posts the call.
 
 import { workerData } from 'node:worker_threads';
-import pg from 'pg';
+import type pg from 'pg';
+import { loadOptional, PG } from '../util/optional-module.js';
 import { foldStored } from './fold.js';
 import { checkCompactable, checkContiguous } from './records.js';
 import type { FoldSchema } from './types.js';
@@ -34,7 +35,7 @@ serve(() => {
     const old = client;
     client = null;
     await old?.end().catch(() => undefined);
-    const c = new pg.Client({
+    const c = new (loadOptional(PG).Client)({
       connectionString: data.connectionString,
       application_name: data.applicationName,
       connectionTimeoutMillis: data.connectionTimeoutMillis,

@@ -30,7 +30,8 @@
 // that are stored already and writes only the snapshot and changes up to its version, so the
 // appends that follow neither wait for it nor conflict with it (the worker's header says how).
 
-import pg from 'pg';
+import type pg from 'pg';
+import { loadOptional, PG } from '../util/optional-module.js';
 import { type StoreConflictError, StoreError, wrapStoreError } from './errors.js';
 import type { PostgresWorkerData } from './postgres-worker.js';
 import {
@@ -157,7 +158,7 @@ export class PostgresStore implements Store {
   }
 
   async #connect(): Promise<void> {
-    const pool = new pg.Pool({
+    const pool = new (loadOptional(PG).Pool)({
       connectionString: this.#options.connectionString,
       application_name: this.#options.applicationName ?? 'jetstream',
       max: this.#options.poolSize ?? 10,
@@ -304,7 +305,7 @@ export class PostgresStore implements Store {
   #appendConnection(): Promise<Appender> {
     const current = this.#appender;
     if (current !== null && !current.broken) return current.ready;
-    const client = new pg.Client({
+    const client = new (loadOptional(PG).Client)({
       connectionString: this.#options.connectionString,
       application_name: this.#options.applicationName ?? 'jetstream',
       connectionTimeoutMillis: this.#options.connectionTimeoutMillis ?? 10_000,

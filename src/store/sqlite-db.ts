@@ -4,7 +4,8 @@
 
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { BETTER_SQLITE3, loadOptional } from '../util/optional-module.js';
 import { foldStored } from './fold.js';
 import {
   appendConflict,
@@ -87,7 +88,7 @@ export class SqliteDb {
         mkdirSync(dirname(resolve(config.filename)), { recursive: true });
         if (options.writer && config.lock) lock = openLock(config);
       }
-      db = new Database(config.filename, { timeout: config.busyTimeoutMs });
+      db = new (loadOptional(BETTER_SQLITE3))(config.filename, { timeout: config.busyTimeoutMs });
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${config.synchronous}`);
       return new SqliteDb(db, config.tablePrefix, lock);
@@ -303,7 +304,7 @@ const BUSY = /SQLITE_BUSY|database is locked/i;
 function openLock(config: SqliteConfig): Database.Database {
   const path = `${config.filename}.${config.tablePrefix}lock`;
   // A process shutting down may hold it a moment longer: wait a little, not the full busy timeout.
-  const lock = new Database(path, { timeout: Math.min(config.busyTimeoutMs, 2000) });
+  const lock = new (loadOptional(BETTER_SQLITE3))(path, { timeout: Math.min(config.busyTimeoutMs, 2000) });
   try {
     lock.pragma('locking_mode = EXCLUSIVE');
     lock.exec('CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL, since TEXT NOT NULL)');

@@ -29,6 +29,7 @@
 // it compacts on it.
 
 import type { TransferListItem } from 'node:worker_threads';
+import { BETTER_SQLITE3, loadOptional } from '../util/optional-module.js';
 import { StoreError, wrapStoreError } from './errors.js';
 import {
   checkCompact,
@@ -114,6 +115,9 @@ export class SqliteStore implements Store {
   }
 
   async #start(): Promise<void> {
+    // The driver is loaded in the worker; loading it here first makes a missing one a
+    // MissingDependencyError that says what to install, not a worker's start-up failure.
+    loadOptional(BETTER_SQLITE3);
     let worker: StoreWorker;
     try {
       worker = await StoreWorker.start('sqlite-worker', { config: this.#config }, 'SQLite store');

@@ -2,7 +2,7 @@
 // configuration mistake is one clear line and exit code 1.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,9 +27,21 @@ test('startDemo rejects with EADDRINUSE when its port is taken', async () => {
   }
 });
 
-/** Runs `npm start`'s script in a child process until it exits; its exit code and stderr. */
+const root = join(__dirname, '..', '..');
+
+/**
+ * Runs what `npm start` runs (package.json's script: `node` and the compiled demo, built by
+ * `npm run build`, which `npm install` and `npm test` run) until it exits; its exit code and stderr.
+ */
 function runDemo(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../../demo/server.ts')], {
+  const start = (
+    JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }
+  ).scripts.start;
+  const [command, ...args] = start.split(' ');
+  assert.equal(command, 'node', `npm start runs node: ${start}`);
+  assert.ok(existsSync(join(root, args.at(-1)!)), `${args.at(-1)} is missing: run \`npm run build\``);
+  const child = spawn(process.execPath, args, {
+    cwd: root,
     env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
