@@ -1,6 +1,11 @@
 // The WebSocket transport, on `ws`. One `ws` server, either on its own port or attached to an
 // existing HTTP server (so the demo page and the sync endpoint share a port).
-import type { Server as HttpServer, IncomingMessage } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { connectionParams } from './params.js';
@@ -23,6 +28,11 @@ export interface WebsocketTransportOptions {
   path?: string;
   /** Largest frame accepted, in bytes; larger frames close the socket with 1009. Default 1 MiB + 1 KiB. */
   maxPayload?: number;
+  /**
+   * With `port`: answers the plain HTTP requests on that port (everything but WebSocket
+   * upgrades), e.g. the server option `static`. Default: 426 Upgrade Required.
+   */
+  requestHandler?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 const CONNECTION = Symbol('jetstream.connection');
@@ -130,6 +140,8 @@ function toBytes(data: RawData): Uint8Array {
 
 export class WebsocketTransport implements Transport {
   #wss: WebSocketServer | null = null;
+  /** The HTTP server this transport made for `requestHandler` (ws makes its own otherwise). */
+  #http: HttpServer | null = null;
   /** Frames and bytes in and out, once enableStats() was called (the server's metrics do). */
   stats: TransportStats | null = null;
   /** Open sockets, while stats are kept: their bytes so far. */
@@ -143,6 +155,10 @@ export class WebsocketTransport implements Transport {
     if (hasPort && (!Number.isInteger(options.port) || options.port! < 0 || options.port! > 65535)) {
       throw new TypeError(`Invalid port: ${String(options.port)}`);
     }
+    if (hasServer && options.requestHandler)
+      throw new TypeError(
+        'WebsocketTransport: requestHandler needs port (the given server answers its own requests)',
+      );
   }
 
   /** The original API: `WebsocketTransport.configure({port})`, handed to the server's `transports`. */
@@ -153,9 +169,20 @@ export class WebsocketTransport implements Transport {
   listen(onConnection: (connection: Connection) => void): Promise<void> {
     const { port, host, server, path } = this.options;
     const maxPayload = this.options.maxPayload ?? 1024 * 1024 + 1024;
+    const handler = this.options.requestHandler;
     return new Promise((resolve, reject) => {
-      const wss = server
-        ? new WebSocketServer({ server, path, maxPayload })
+      if (handler) {
+        const http = createHttpServer(handler);
+        this.#http = http;
+        http.once('error', reject);
+        http.listen(port, host, () => {
+          http.off('error', reject);
+          resolve();
+        });
+      }
+      const attachTo = server ?? this.#http;
+      const wss = attachTo
+        ? new WebSocketServer({ server: attachTo, path, maxPayload })
         : new WebSocketServer({ port, host, path, maxPayload }, () => resolve());
       this.#wss = wss;
       wss.on('connection', (ws, req) =>
@@ -189,7 +216,8 @@ export class WebsocketTransport implements Transport {
   get port(): number | undefined {
     const wss = this.#wss;
     if (!wss) return undefined;
-    if (this.options.server) return (this.options.server.address() as AddressInfo | null)?.port;
+    const http = this.options.server ?? this.#http;
+    if (http) return (http.address() as AddressInfo | null)?.port;
     return (wss.address() as AddressInfo).port;
   }
 
@@ -219,5 +247,13 @@ export class WebsocketTransport implements Transport {
     clearTimeout(grace);
     for (const ws of wss.clients) ws.terminate();
     await stopped;
+    const http = this.#http;
+    this.#http = null;
+    if (http) {
+      // Like ws's own server: stop listening, and drop idle keep-alive connections of the page.
+      const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeAllConnections();
+      await closed;
+    }
   }
 }
