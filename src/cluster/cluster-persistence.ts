@@ -18,7 +18,15 @@ import type { CommitCallback, OpenScopeOptions, Persistence, PersistenceHost } f
 import type { ChangesetRequest } from '../pipeline/pipeline.js';
 import { encodeFragments, encodeFragmentsOnce } from '../protocol/codec.js';
 import type { Scope } from '../scope/scope.js';
-import type { AppliedFragment, ChangeContext, ChangesetResult, Fragment } from '../scope/types.js';
+import type { AppliedFragment, ChangeContext, ChangesetResult, Fragment, ListBase } from '../scope/types.js';
+import {
+  ForwardedListBase,
+  listBaseToWire,
+  listWritesFromWire,
+  listWritesToWire,
+  type WireListBase,
+  type WireListWrite,
+} from '../server/seen-collections.js';
 import type { Store } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
 import { FencedStore } from './fenced-store.js';
@@ -71,6 +79,8 @@ interface ForwardRequest {
   procedure?: string;
   /** Names the change in the log: `<processId>:<n>`. */
   origin: string;
+  /** What the sending client last saw of the collections (docs/protocol.md §7.10). */
+  listBase?: WireListBase;
 }
 
 /** A process about to send a scope's state asks its owner how far the scope is stored. */
@@ -83,6 +93,8 @@ interface VersionRequest {
 interface ForwardAnswer {
   results: (WireError | null)[];
   version: number;
+  /** The collections it set, and where the merge made them differ from what was sent. */
+  lists?: WireListWrite[];
 }
 
 interface Served {
@@ -447,6 +459,8 @@ export class ClusterPersistence implements Persistence {
       ...(req.atomic === undefined ? {} : { atomic: req.atomic }),
       ...(req.procedure === undefined ? {} : { procedure: req.procedure }),
     };
+    const listBase = listBaseToWire((req as { listBase?: ListBase }).listBase);
+    if (listBase !== undefined) request.listBase = listBase;
     this.#forwarded.set(origin, req.origin);
     const deadline = Date.now() + this.#forwardTimeoutMs;
     const started = performance.now();
@@ -489,7 +503,10 @@ export class ClusterPersistence implements Persistence {
         }
         if (answer.version > 0) await this.#shown(served, answer.version);
         this.#options.observeForward?.((performance.now() - started) / 1000, 'answered');
-        return { results: answer.results, applied: [] };
+        if (answer.version <= 0) return { results: answer.results, applied: [] };
+        const result: ChangesetResult = { results: answer.results, applied: [], version: answer.version };
+        if (answer.lists !== undefined) result.lists = listWritesFromWire(served.scope, answer.lists);
+        return result;
       }
     } catch (err) {
       this.#options.observeForward?.((performance.now() - started) / 1000, 'unknown');
@@ -664,7 +681,8 @@ export class ClusterPersistence implements Persistence {
       atomic: req.atomic,
       procedure: req.procedure,
       origin: req.origin,
-    });
+      ...(req.listBase === undefined ? {} : { listBase: new ForwardedListBase(served.scope, req.listBase) }),
+    } as ChangesetRequest);
     if (lostMeanwhile(result)) throw new Error(NOT_OWNER); // lost while it waited: ask the next owner
     const version = this.#originVersions.get(req.origin) ?? 0;
     this.#originVersions.delete(req.origin);
@@ -681,7 +699,10 @@ export class ClusterPersistence implements Persistence {
         return { results: result.results.map((r) => r ?? failed), version: 0 };
       }
     }
-    return { results: result.results, version };
+    const lists = listWritesToWire(result.lists);
+    return lists === undefined
+      ? { results: result.results, version }
+      : { results: result.results, version, lists };
   }
 
   // ---- the log -----------------------------------------------------------------------------------

@@ -33,8 +33,11 @@ export interface ScopeLink {
   get(uuid: string): ModelObject | null;
   /** `child` became reachable from an object of this scope: index it (and its subtree; see joinTree). */
   _join(child: ModelObject): void;
-  /** A property of an object in the scope was assigned by code (not by a fragment). */
-  _propertyChanged(obj: ModelObject, prop: Property): void;
+  /**
+   * A property of an object in the scope was assigned by code (not by a fragment). For a
+   * collection, `previous` is its items array before the change.
+   */
+  _propertyChanged(obj: ModelObject, prop: Property, previous?: readonly unknown[]): void;
   /** An object of the scope lost a parent link; it may now be an orphan. */
   _lostParent(obj: ModelObject): void;
 }
@@ -405,7 +408,7 @@ export class ModelObject {
   /** @internal Called by Collection after a mutation. */
   _collectionDidChange(prop: Property, previous: unknown[], next: unknown[]): void {
     if (prop.kind === Kind.Model) this._relinkCollection(prop, previous, next);
-    if (this._scope) this._scope._propertyChanged(this, prop);
+    if (this._scope) this._scope._propertyChanged(this, prop, previous);
   }
 
   private _relinkCollection(prop: Property, previous: unknown[], next: unknown[]): void {

@@ -14,13 +14,17 @@
 // - A change may target an object added by the same changeset.
 // - An add must end up with a parent: it is accepted only when the batch's final reference
 //   values connect it to an object already in the scope (directly or through other adds).
+// - With the sender's base (a ListBase), a collection change of an existing object is merged with
+//   the collection's current value instead of replacing it (docs/protocol.md §7.10): the merged
+//   list is what is validated, applied and forwarded.
 import { ErrorType, type WireError } from '../errors.js';
 import { isClassNamed, reachableClasses } from '../model/classes.js';
 import type { ModelClass, ModelObject } from '../model/model-object.js';
 import { INVALID, Kind, type Property } from '../model/property.js';
 import { isUUID } from '../model/uuid.js';
-import { encodeValue } from '../model/wire.js';
-import type { AppliedFragment, Fragment } from './types.js';
+import { encodeItems, encodeValue } from '../model/wire.js';
+import { type ListKey, listKeys, mergeLists } from './list-merge.js';
+import type { AppliedFragment, Fragment, ListBase, ListWrite } from './types.js';
 
 // Where persistence/ imports it from; it lives with the other class-graph questions in model/.
 
@@ -34,6 +38,11 @@ interface Decoded {
   prop: Property;
   /** Scalar: the decoded value. Reference: uuid or null. Collection: array of either. */
   value: unknown;
+  /**
+   * A collection of an existing object, with a ListBase: the sender's list as keys, and the wire
+   * value of the merged list when the merge changed it (then `value` is the merged list).
+   */
+  list?: { mine: readonly ListKey[]; wire: readonly unknown[] | null };
 }
 
 interface Entry {
@@ -68,7 +77,11 @@ function err(message: string): WireError {
 
 // ---- plan ------------------------------------------------------------------------------------
 
-export function plan(scope: EngineScope, fragments: readonly Fragment[]): Plan {
+export function plan(
+  scope: EngineScope,
+  fragments: readonly Fragment[],
+  listBase: ListBase | null = null,
+): Plan {
   const root = scope.root!;
   const index = scope._index;
   const classes = reachableClasses(root.constructor as ModelClass);
@@ -172,7 +185,7 @@ export function plan(scope: EngineScope, fragments: readonly Fragment[]): Plan {
       continue;
     }
     e.cls = cls;
-    if (!decode(e, cls, lookup, adds)) failed++;
+    if (!decode(e, cls, lookup, adds, listBase)) failed++;
   }
 
   // Step 4: every add must end up with a parent.
@@ -186,6 +199,7 @@ function decode(
   cls: ModelClass,
   lookup: (uuid: string) => ModelClass | undefined,
   adds: Map<string, Entry>,
+  listBase: ListBase | null = null,
 ): boolean {
   const props = e.frag.properties ?? EMPTY;
   const map = cls.$propMap;
@@ -197,6 +211,8 @@ function decode(
     }
     const raw = props[key];
     let value: unknown;
+    /** The sender's base of this collection, once looked up (docs/protocol.md §7.10). */
+    let base: readonly ListKey[] | null | undefined;
     if (prop.isCollection) {
       if (!Array.isArray(raw)) {
         e.error = err(`Collection type without array value at '${key}'`);
@@ -226,8 +242,13 @@ function decode(
           } else if (adds.has(u)) (e.refsToAdds ??= []).push(u);
         }
         if (missing.length) {
-          e.error = err(`No such ModelObjects '${JSON.stringify(missing)}' at '${key}'`);
-          return false;
+          // Objects removed from the scope since the sender's view are no error when the list is
+          // merged: the merge drops them (docs/protocol.md §7.10).
+          base = listBase !== null && e.target !== null ? listBase.base(e.target, prop) : null;
+          if (base === null || !allIn(missing, base)) {
+            e.error = err(`No such ModelObjects '${JSON.stringify(missing)}' at '${key}'`);
+            return false;
+          }
         }
         value = uuids;
       } else {
@@ -241,6 +262,11 @@ function decode(
           out[j] = v;
         }
         value = out;
+      }
+      if (listBase !== null && e.target !== null) {
+        const d = mergeWithBase(e, e.target, prop, value as unknown[], base ?? listBase.base(e.target, prop));
+        e.decoded.push(d);
+        continue;
       }
     } else if (raw === null) {
       value = null;
@@ -272,6 +298,38 @@ function decode(
     e.decoded.push({ prop, value });
   }
   return true;
+}
+
+/** True when every element of `items` is in `list`. */
+function allIn(items: readonly string[], list: readonly ListKey[]): boolean {
+  if (items.length <= 8) return items.every((u) => list.includes(u));
+  const set = new Set(list);
+  return items.every((u) => set.has(u));
+}
+
+/**
+ * A collection change of `target` merged with what its sender last saw (docs/protocol.md §7.10):
+ * the list the sender sent (`value`, decoded and validated) against the sender's base and the
+ * collection's current items. Without a known base, the sender's list as it is (replace).
+ */
+function mergeWithBase(
+  e: Entry,
+  target: ModelObject,
+  prop: Property,
+  value: unknown[],
+  base: readonly ListKey[] | null,
+): Decoded {
+  const isModel = prop.kind === Kind.Model;
+  // References are decoded as lowercased uuids: their own keys.
+  const mine: readonly ListKey[] = isModel ? (value as string[]) : listKeys(value);
+  if (base === null) return { prop, value, list: { mine, wire: null } };
+  const merged = mergeLists(base, mine, listKeys(target._collection(prop)._items));
+  if (merged === mine) return { prop, value, list: { mine, wire: null } };
+  // The merged list is forwarded instead of the sender's (encodeApplied).
+  e.rewrite = true;
+  if (isModel) return { prop, value: merged, list: { mine, wire: merged } };
+  const decoded = prop.kind === Kind.Date ? merged.map((ms) => new Date(ms as number)) : merged.slice();
+  return { prop, value: decoded, list: { mine, wire: encodeItems(prop, decoded) } };
 }
 
 /**
@@ -398,11 +456,20 @@ function dependentError(e: Entry, adds: Map<string, Entry>): WireError {
 
 // ---- commit ----------------------------------------------------------------------------------
 
+/** What a commit reports about collections, when asked (see commit). */
+export interface CommitLog {
+  /** Each collection of an existing object that changed, with its items before and after. */
+  collections: { obj: ModelObject; prop: Property; before: readonly unknown[]; after: readonly unknown[] }[];
+  /** Planned with a ListBase: each collection of an existing object an accepted fragment set. */
+  lists: ListWrite[];
+}
+
 /**
  * Applies the accepted entries of a plan. The caller has switched the scope's change capture
- * off and sweeps orphans afterwards. Returns the accepted fragments, wire-encoded, in order.
+ * off and sweeps orphans afterwards. Returns the accepted fragments, wire-encoded, in order;
+ * with a `log`, also reports there the collections of existing objects it set.
  */
-export function commit(scope: EngineScope, p: Plan): AppliedFragment[] {
+export function commit(scope: EngineScope, p: Plan, log: CommitLog | null = null): AppliedFragment[] {
   const index = scope._index;
   const resolve = (uuid: string): ModelObject => (index.get(uuid) ?? p.adds.get(uuid)!.obj)!;
 
@@ -417,7 +484,8 @@ export function commit(scope: EngineScope, p: Plan): AppliedFragment[] {
     if (e.error !== null) continue;
     if (e.frag.type === 'change') {
       const target = e.target ?? p.adds.get(e.uuid)!.obj!;
-      setDecoded(target, e.decoded, resolve);
+      if (log !== null && e.target !== null) setLogged(target, e.decoded, resolve, log);
+      else setDecoded(target, e.decoded, resolve);
     }
     applied.push(encodeApplied(e));
   }
@@ -438,6 +506,32 @@ function setDecoded(obj: ModelObject, decoded: Decoded[], resolve: (uuid: string
   }
 }
 
+/** setDecoded on an existing object, reporting its collections in `log`. */
+function setLogged(
+  obj: ModelObject,
+  decoded: Decoded[],
+  resolve: (uuid: string) => ModelObject,
+  log: CommitLog,
+): void {
+  let before: (readonly unknown[] | null)[] | null = null;
+  for (let i = 0; i < decoded.length; i++) {
+    const prop = decoded[i]!.prop;
+    if (!prop.isCollection) continue;
+    before ??= new Array(decoded.length).fill(null);
+    before[i] = obj._collection(prop)._items;
+  }
+  setDecoded(obj, decoded, resolve);
+  if (before === null) return;
+  for (let i = 0; i < decoded.length; i++) {
+    const d = decoded[i]!;
+    const was = before[i];
+    if (was === null || was === undefined) continue;
+    const now = obj._collection(d.prop)._items;
+    if (now !== was) log.collections.push({ obj, prop: d.prop, before: was, after: now });
+    if (d.list !== undefined) log.lists.push({ obj, prop: d.prop, mine: d.list.mine, merged: d.list.wire });
+  }
+}
+
 /** The fragment as forwarded: Dates re-encoded as seconds (clients may send ISO strings). */
 function encodeApplied(e: Entry): AppliedFragment {
   const f = e.frag;
@@ -455,7 +549,9 @@ function encodeApplied(e: Entry): AppliedFragment {
   const out: Record<string, unknown> = {};
   for (const d of e.decoded) {
     const v = d.value;
-    if (d.prop.kind === Kind.Date) {
+    if (d.list !== undefined && d.list.wire !== null) {
+      out[d.prop.name] = d.list.wire; // merged (docs/protocol.md §7.10)
+    } else if (d.prop.kind === Kind.Date) {
       out[d.prop.name] = encodeValue(d.prop, v);
     } else if (d.prop.kind === Kind.Model) {
       out[d.prop.name] = v; // the lowercased uuid(s), or null

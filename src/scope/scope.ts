@@ -19,7 +19,8 @@ import type { Property } from '../model/property.js';
 import { uuidv4 } from '../model/uuid.js';
 import { encodeProperties } from '../model/wire.js';
 import { Emitter } from '../util/emitter.js';
-import { commit, plan } from './changeset.js';
+import { type CommitLog, commit, plan } from './changeset.js';
+import { CollectionHistory } from './collection-history.js';
 import type { AppliedFragment, ApplyOptions, ChangeContext, ChangesetResult, Fragment } from './types.js';
 import { type QueryResult, type UpdateOptions, type UpdateQuery, type UpdateSpec, update } from './update.js';
 
@@ -70,11 +71,18 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
   #root: ModelObject | null = null;
   /** @internal uuid → object, for every object in the scope. */
   readonly _index = new Map<string, ModelObject>();
+  /**
+   * @internal Past values of the collections, by version: the bases that collection changes are
+   * merged against (docs/protocol.md §7.10).
+   */
+  readonly _lists = new CollectionHistory();
 
   // Server-side edit capture (§7.9).
   #capturing = true;
   #pendingAdds = new Set<ModelObject>();
   #pendingChanges = new Map<ModelObject, Set<Property>>();
+  /** The items of each pending collection change before it: for the history (§7.10). */
+  #pendingBefore = new Map<ModelObject, Map<Property, readonly unknown[]>>();
   #orphans = new Set<ModelObject>();
   #flushScheduled = false;
 
@@ -203,24 +211,37 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
       return { results: fragments.map(() => error), applied: [] };
     }
     this.flush();
-    const p = plan(this, fragments);
+    const listBase = options.listBase ?? null;
+    const p = plan(this, fragments, listBase);
     const results: (WireError | null)[] = new Array(fragments.length);
     if (options.atomic === true && p.failed > 0) {
       for (let i = 0; i < p.entries.length; i++) results[i] = p.entries[i]!.error ?? ATOMIC_REJECTED;
       return { results, applied: [] };
     }
     let applied: AppliedFragment[] = [];
+    // A replay rebuilds a state that starts the history afresh (see CollectionHistory).
+    const log: CommitLog | null = options.replay === true ? null : { collections: [], lists: [] };
     if (p.failed < fragments.length) {
       this.#capturing = false;
       try {
-        applied = commit(this, p);
+        applied = commit(this, p, log);
         this.#sweepOrphans();
       } finally {
         this.#capturing = true;
       }
     }
     for (let i = 0; i < p.entries.length; i++) results[i] = p.entries[i]!.error;
-    if (applied.length) this.#emitChanges(applied, contextOf(options));
+    if (applied.length) {
+      // Recorded under the version the change is emitted with, before any listener can start
+      // another change.
+      if (log !== null) {
+        for (const c of log.collections)
+          this._lists.record(this.version + 1, c.obj, c.prop, c.before, c.after);
+      }
+      this.#emitChanges(applied, contextOf(options));
+    }
+    if (listBase !== null && log !== null && log.lists.length > 0)
+      return { results, applied, lists: log.lists };
     return { results, applied };
   }
 
@@ -287,6 +308,7 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
     for (const obj of this.#pendingAdds) {
       if (obj._scope === this) fragments.push(obj.getAddSyncFragment());
     }
+    const lists: [ModelObject, Property][] = [];
     for (const [obj, props] of this.#pendingChanges) {
       if (obj._scope !== this || this.#pendingAdds.has(obj)) continue;
       fragments.push({
@@ -295,10 +317,19 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
         clsName: obj.typeName,
         properties: encodeProps(obj, props),
       });
+      for (const prop of props) if (prop.isCollection) lists.push([obj, prop]);
     }
+    const before = this.#pendingBefore;
     this.#pendingAdds.clear();
     this.#pendingChanges.clear();
-    if (fragments.length) this.#emitChanges(fragments, {});
+    if (before.size > 0) this.#pendingBefore = new Map();
+    if (fragments.length) {
+      const version = this.version + 1;
+      for (const [obj, prop] of lists) {
+        this._lists.record(version, obj, prop, before.get(obj)?.get(prop), obj._collection(prop)._items);
+      }
+      this.#emitChanges(fragments, {});
+    }
   }
 
   /**
@@ -307,10 +338,12 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
    */
   _reset(): void {
     this._generation++;
+    this._lists.reset();
     for (const o of this._index.values()) o._scope = null;
     this._index.clear();
     this.#pendingAdds.clear();
     this.#pendingChanges.clear();
+    this.#pendingBefore.clear();
     this.#orphans.clear();
     this.#root = null;
   }
@@ -327,11 +360,16 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
   }
 
   /** @internal */
-  _propertyChanged(obj: ModelObject, prop: Property): void {
+  _propertyChanged(obj: ModelObject, prop: Property, previous?: readonly unknown[]): void {
     this.#checkOpen();
     if (!this.#capturing || this.#pendingAdds.has(obj)) return;
     let set = this.#pendingChanges.get(obj);
     if (!set) this.#pendingChanges.set(obj, (set = new Set()));
+    if (previous !== undefined && !set.has(prop)) {
+      let before = this.#pendingBefore.get(obj);
+      if (!before) this.#pendingBefore.set(obj, (before = new Map()));
+      before.set(prop, previous);
+    }
     set.add(prop);
     this.#scheduleFlush();
   }
@@ -435,6 +473,9 @@ export class Scope extends Emitter<ScopeEvents> implements ScopeLink {
   }
 
   #emitChanges(fragments: AppliedFragment[], context: ChangeContext): void {
+    // A replay rebuilds what a store holds, unrecorded: the history starts after it.
+    if (context.replay === true) this._lists.reset();
+    else this._lists.begin(this.version);
     this.version++;
     this.emit('changes', fragments, context);
   }

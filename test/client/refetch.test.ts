@@ -35,7 +35,11 @@ test('a fetch answered store-failed after a new session is asked again; the wait
     received.push(got);
     let fetches = 0;
     ws.on('message', (data) => {
-      const m = JSON.parse(String(data)) as Msg;
+      // A frame holds a message, or several (the SDK sends a ScopeSync with a Ping in front).
+      const parsed = JSON.parse(String(data)) as Msg | Msg[];
+      for (const m of Array.isArray(parsed) ? parsed : [parsed]) answer(m);
+    });
+    const answer = (m: Msg) => {
       got.push(m);
       const send = (...msgs: unknown[]) => ws.send(JSON.stringify(msgs));
       if (m.type === 'SessionCreate') send({ type: 'SessionCreateReply', index: 0, sessionToken: `t${n}` });
@@ -55,7 +59,7 @@ test('a fetch answered store-failed after a new session is asked again; the wait
         const fragmentReplies = (m.fragments as Msg[]).map(() => ({}));
         send({ type: 'ScopeSyncReply', index: 4, replyTo: m.index, fragmentReplies });
       }
-    });
+    };
   });
   await listening;
   const port = (wss.address() as { port: number }).port;

@@ -428,6 +428,7 @@ describe('objects outside the tree while a local change is unanswered', () => {
     root.shapes.remove(s1);
     scope.flush();
     host.answer();
+    await tick(); // a later frame: objects held outside the tree are let go once the reply's frame is read
     // The server re-adds an object with that uuid: it is a new object with the fragment's values.
     scope._applySync([
       { type: 'change', uuid: ROOT, clsName: 'Canvas', properties: { shapes: [S2, S1] } },

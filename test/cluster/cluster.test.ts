@@ -13,7 +13,7 @@ import { PostgresStore } from '../../src/store/index.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { useServices } from '../helpers/services.js';
 import { waitFor } from '../helpers/wait.js';
-import { type Msg, TestClient } from '../helpers/ws-client.js';
+import { type Msg, TestClient, uuid } from '../helpers/ws-client.js';
 
 const services = useServices();
 
@@ -110,6 +110,65 @@ describe('cluster', () => {
       const loaded = await store.load('room');
       await store.close();
       assert.equal(loaded!.version, a.scope.version);
+      await Promise.all([ca.close(), cb.close()]);
+    } finally {
+      await stop(nodes);
+    }
+  });
+
+  test('concurrent appends to one collection from both processes both survive (a forward carries its base)', async () => {
+    const nodes = await cluster(2);
+    try {
+      const [a, b] = nodes as [Node, Node];
+      // Whichever process owns the scope, one of the two clients' changesets is forwarded.
+      const ca = await TestClient.session(a.port);
+      const cb = await TestClient.session(b.port);
+      const { state: sa } = await ca.fetch('room');
+      await cb.fetch('room');
+      const root = sa!.rootUUID as string;
+      const base = ((sa!.fragments as Msg[]).find((f) => f.uuid === root)!.properties as { shapes: string[] })
+        .shapes;
+      const add = (id: string): Msg => ({
+        type: 'add',
+        uuid: id,
+        clsName: 'Shape',
+        properties: { x: 1, y: 1, width: 5, height: 5, type: 0 },
+      });
+      const setShapes = (shapes: string[]): Msg => ({
+        type: 'change',
+        uuid: root,
+        clsName: 'Canvas',
+        properties: { shapes },
+      });
+      // Each edit is made on the list both clients fetched, acknowledged in the same frame (as
+      // the SDK sends it): B's changeset reaches the scope after A's, against the older base.
+      const sync = (c: TestClient, ack: number, fragments: Msg[]) => {
+        const index = c.nextIndex++;
+        c.send([
+          { type: 'Ping', index: 0, ack, resendMissing: false },
+          { type: 'ScopeSync', index, scopeIndex: 0, atomic: false, fragments },
+        ]);
+        return c.waitFor((m) => m.type === 'ScopeSyncReply' && m.replyTo === index);
+      };
+      const x = uuid();
+      const y = uuid();
+      const ackB = cb.highestIndex();
+      const ra = await sync(ca, ca.highestIndex(), [add(x), setShapes([...base, x])]);
+      assert.deepEqual(ra.fragmentReplies, [{}, {}]);
+      const rb = await sync(cb, ackB, [add(y), setShapes([...base, y])]);
+      assert.deepEqual(rb.fragmentReplies, [{}, {}]);
+      const merged = [...base, x, y];
+      const shapes = (s: Scope) =>
+        (s.getState().fragments.find((f) => f.uuid === root)!.properties as { shapes: string[] }).shapes;
+      await waitFor(() => a.scope.version === b.scope.version, { message: 'the replica catches up' });
+      assert.deepEqual(shapes(a.scope), merged);
+      assert.deepEqual(shapes(b.scope), merged);
+      // B, whose list the owner merged into another, gets the merged list right after its reply.
+      const correction = await cb.waitFor((m) => m.index === rb.index + 1);
+      assert.equal(correction.type, 'ScopeSync');
+      assert.deepEqual(correction.fragments, [
+        { type: 'change', uuid: root, clsName: 'Canvas', properties: { shapes: merged } },
+      ]);
       await Promise.all([ca.close(), cb.close()]);
     } finally {
       await stop(nodes);
