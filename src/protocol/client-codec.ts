@@ -1,5 +1,5 @@
 // The client side of the codec: encoders for client → server messages, and decodeServerFrame,
-// which validates the six server → client message types.
+// which validates the six server → client message types and the presence extension's message.
 //
 // The server validates inbound messages with compiled TypeBox schemas (messages.ts). The
 // client checks the server's messages by hand instead, so the browser bundle leaves TypeBox
@@ -24,11 +24,14 @@ import type {
   Fragment,
   FragmentReply,
   Ping,
+  PresenceEntry,
+  RequestedExtensions,
   ScopeFetchReply,
   ScopeState,
   ScopeSyncReply,
   ServerMessage,
   ServerMessageType,
+  ServerPresence,
   SessionCreateReply,
 } from './messages.js';
 import { checkFragments, checkProperties, type ProtocolLimits, quote } from './validate.js';
@@ -53,9 +56,34 @@ export const serverFrameLimits: ProtocolLimits = Object.freeze({
 // ---------------------------------------------------------------------------------------------
 // Encoding, client → server
 
-/** `SessionCreate` (index 0). */
-export function encodeSessionCreate(version: string, params: Record<string, unknown> = {}): string {
-  return JSON.stringify({ type: 'SessionCreate', index: 0, version, params });
+/**
+ * `SessionCreate` (index 0). `extensions`: the protocol extensions asked for (docs/protocol.md
+ * §17); the key is sent only when given.
+ */
+export function encodeSessionCreate(
+  version: string,
+  params: Record<string, unknown> = {},
+  extensions?: RequestedExtensions,
+): string {
+  return JSON.stringify(
+    extensions === undefined
+      ? { type: 'SessionCreate', index: 0, version, params }
+      : { type: 'SessionCreate', index: 0, version, params, extensions },
+  );
+}
+
+/**
+ * `Presence` (index 0, docs/protocol.md §17) around a state already encoded as JSON (an object,
+ * or `null` for none). Only to a server that granted the extension.
+ */
+export function encodeClientPresence(scopeIndex: number, stateJson: string): string {
+  return (
+    '{"type":"Presence","index":0,"scopeIndex":' +
+    uint(scopeIndex, 'scopeIndex') +
+    ',"state":' +
+    stateJson +
+    '}'
+  );
 }
 
 /** `ScopeFetch`. */
@@ -173,6 +201,12 @@ const serverMessageFields: Readonly<Record<ServerMessageType, readonly Field[]>>
       error: () => 'Invalid sessionToken: must be a string',
     },
     errorField,
+    {
+      name: 'extensions',
+      required: false,
+      valid: isRecord,
+      error: () => 'Invalid extensions: must be an object',
+    },
   ],
   ScopeFetchReply: [indexField, uintField('replyTo'), uintField('scopeIndex', false), errorField],
   ScopeState: [
@@ -238,8 +272,12 @@ export function checkServerMessage(
 // Decoding, server → client
 
 export type ServerDecodeResult =
-  /** Valid messages in frame order; `dropped` = why the other elements were dropped. */
-  { ok: true; messages: ServerMessage[]; dropped: WireError[] } | { ok: false; error: WireError };
+  /**
+   * Valid messages in frame order; `dropped` = why the other elements were dropped. A
+   * `ServerPresence` comes only to a client that negotiated presence (docs/protocol.md §17).
+   */
+  | { ok: true; messages: (ServerMessage | ServerPresence)[]; dropped: WireError[] }
+  | { ok: false; error: WireError };
 
 const knownServerTypes: ReadonlySet<string> = new Set(Object.keys(serverMessageFields));
 
@@ -257,7 +295,7 @@ export function decodeServerFrame(
   const value = parsed.value;
   const list: unknown[] | undefined = Array.isArray(value) ? value : isRecord(value) ? [value] : undefined;
   if (list === undefined) return frameError(NOT_A_FRAME);
-  const messages: ServerMessage[] = [];
+  const messages: (ServerMessage | ServerPresence)[] = [];
   const dropped: WireError[] = [];
   for (const item of list) {
     const result = decodeServerMessage(item, limits);
@@ -267,10 +305,14 @@ export function decodeServerFrame(
   return { ok: true, messages, dropped };
 }
 
-function decodeServerMessage(value: unknown, limits: ProtocolLimits): ServerMessage | string {
+function decodeServerMessage(
+  value: unknown,
+  limits: ProtocolLimits,
+): ServerMessage | ServerPresence | string {
   if (!isRecord(value)) return 'A message must be an object';
   const type = value.type;
   if (typeof type !== 'string') return 'Requires type: a message must have a string type';
+  if (type === 'Presence') return decodePresence(value);
   if (!knownServerTypes.has(type)) return `Unknown message type ${quote(type)}`;
   const t = type as ServerMessageType;
   const failure = checkServerMessage(t, value);
@@ -282,6 +324,7 @@ function decodeServerMessage(value: unknown, limits: ProtocolLimits): ServerMess
       if (value.sessionToken !== undefined) message.sessionToken = value.sessionToken as string;
       else if (value.error !== undefined) message.error = copyError(value.error as WireError);
       else return 'SessionCreateReply: requires sessionToken or error';
+      if (value.extensions !== undefined) message.extensions = value.extensions as Record<string, unknown>;
       return message;
     }
     case 'ScopeFetchReply': {
@@ -336,6 +379,33 @@ function decodeServerMessage(value: unknown, limits: ProtocolLimits): ServerMess
       return message;
     }
   }
+}
+
+/**
+ * A server `Presence` (docs/protocol.md §17): `scopeIndex`, `entries` of `{session, state}` with
+ * a string session and an object or `null` state, an optional boolean `snapshot`.
+ */
+function decodePresence(value: Record<string, unknown>): ServerPresence | string {
+  if (value.index !== 0) return 'Presence: Invalid index: a Presence message has index 0';
+  if (!isUint(value.scopeIndex)) return 'Presence: Invalid scopeIndex: must be an unsigned integer';
+  if (value.snapshot !== undefined && typeof value.snapshot !== 'boolean')
+    return 'Presence: Invalid snapshot: must be a boolean';
+  const raw = value.entries;
+  if (!Array.isArray(raw)) return 'Presence: Invalid entries: must be an array';
+  const entries = new Array<PresenceEntry>(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const e: unknown = raw[i];
+    if (!isRecord(e) || typeof e.session !== 'string' || (e.state !== null && !isRecord(e.state)))
+      return `Presence: Invalid entries[${i}]: must be {session: string, state: object or null}`;
+    entries[i] = { session: e.session, state: e.state as Record<string, unknown> | null };
+  }
+  return {
+    type: 'Presence',
+    index: 0,
+    scopeIndex: value.scopeIndex,
+    snapshot: value.snapshot === true,
+    entries,
+  };
 }
 
 /** `{message, type?}` only: the server's object may carry other keys, which are not kept. */

@@ -22,6 +22,8 @@ import {
   clientMessageChecks,
   describeFailure,
   type FragmentReply,
+  type GrantedExtensions,
+  type RequestedExtensions,
   type ScopeSync,
   type SessionCreate,
 } from './messages.js';
@@ -32,6 +34,7 @@ import { checkFragments, type ProtocolLimits, quote, sanitizeParams } from './va
 // re-exported here so server code and the package index see one codec.
 export {
   decodeServerFrame,
+  encodeClientPresence,
   encodeClientScopeSync,
   encodeScopeFetch,
   encodeSessionCreate,
@@ -224,7 +227,22 @@ function decodeMessage(value: unknown, limits: ProtocolLimits): DecodedItem {
         version: value.version as string,
         params,
       };
+      const extensions = decodeExtensions(value.extensions);
+      if (extensions !== undefined) message.extensions = extensions;
       return { kind: 'message', message };
+    }
+    case 'Presence': {
+      // A state is application data, like `params`: the same depth, string, array and key rules.
+      const state = value.state as Record<string, unknown> | null;
+      if (state !== null) {
+        const error = sanitizeParams(state, limits);
+        if (error !== undefined)
+          return reject(t, value, limits, error.replace(/^Invalid params/, 'Invalid state'));
+      }
+      return {
+        kind: 'message',
+        message: { type: 'Presence', index: 0, scopeIndex: value.scopeIndex as number, state },
+      };
     }
     case 'Reply':
       return {
@@ -234,6 +252,17 @@ function decodeMessage(value: unknown, limits: ProtocolLimits): DecodedItem {
     default:
       return { kind: 'message', message: { type: t, index: value.index as number } };
   }
+}
+
+/**
+ * The extensions this server knows, from `SessionCreate.extensions` (docs/protocol.md §17): a
+ * name it does not know, or a version that is not a positive integer, is not asked for.
+ */
+function decodeExtensions(raw: unknown): RequestedExtensions | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const presence = (raw as Record<string, unknown>).presence;
+  if (!Object.hasOwn(raw as object, 'presence') || !isUint(presence) || presence < 1) return undefined;
+  return { presence };
 }
 
 /** `params` checked and sanitized, `{}` when absent or null; or an error message. */
@@ -276,13 +305,23 @@ export function encodeError(error: WireError): string {
     : '{"message":' + message + '}';
 }
 
-/** `SessionCreateReply`: a token on accept, an error on deny. No `replyTo`. */
-export function encodeSessionCreateReply(index: number, result: string | WireError): string {
+/**
+ * `SessionCreateReply`: a token on accept, an error on deny. No `replyTo`. `extensions`: what
+ * was granted to a client that asked (docs/protocol.md §17), on accept only.
+ */
+export function encodeSessionCreateReply(
+  index: number,
+  result: string | WireError,
+  extensions?: GrantedExtensions,
+): string {
   return (
     '{"type":"SessionCreateReply","index":' +
     uint(index, 'index') +
     (typeof result === 'string'
-      ? ',"sessionToken":' + JSON.stringify(result) + '}'
+      ? ',"sessionToken":' +
+        JSON.stringify(result) +
+        (extensions === undefined ? '' : ',"extensions":' + JSON.stringify(extensions)) +
+        '}'
       : ',"error":' + encodeError(result) + '}')
   );
 }

@@ -57,6 +57,30 @@ export interface SessionCreate {
   version: string;
   /** Application data for authentication; `{}` when the client sent none. */
   params: Record<string, unknown>;
+  /**
+   * The protocol extensions the client asks for (docs/protocol.md §17), only those this server
+   * knows, with the version asked; absent when the client asked for none.
+   */
+  extensions?: RequestedExtensions;
+}
+
+/** Extensions a client may ask for in `SessionCreate.extensions`, by name: the version asked. */
+export interface RequestedExtensions {
+  presence?: number;
+}
+
+/** What the server granted in `SessionCreateReply.extensions` (docs/protocol.md §17). */
+export interface GrantedExtensions {
+  presence?: PresenceGrant;
+}
+
+/** The presence extension as granted: its version and the server's limits for it. */
+export interface PresenceGrant {
+  version: number;
+  /** Largest presence state the server accepts, in UTF-8 bytes of its JSON. */
+  maxStateBytes: number;
+  /** How many times a second, at most, the server sends a scope's presence changes. */
+  rate: number;
 }
 
 export interface SessionCreateReply {
@@ -64,6 +88,8 @@ export interface SessionCreateReply {
   index: number;
   sessionToken?: string;
   error?: WireError;
+  /** Only to a client that asked for extensions, and only those granted. */
+  extensions?: Record<string, unknown>;
 }
 
 export interface ScopeFetch {
@@ -124,6 +150,40 @@ export interface Reply {
 }
 
 /**
+ * A presence state (docs/protocol.md §17): any JSON object, `null` for none. Never stored, never
+ * acknowledged; only sessions that negotiated the extension send or receive it.
+ */
+export type PresenceState = Record<string, unknown>;
+
+/** `Presence`, client → server: this session's state in one scope (`null`: none). Index 0. */
+export interface ClientPresence {
+  type: 'Presence';
+  index: 0;
+  scopeIndex: number;
+  state: PresenceState | null;
+}
+
+/** One session's presence in a server `Presence` message: `state: null` = it left. */
+export interface PresenceEntry {
+  /** The session's id (`Session.id`): short, unique per process, no secret. */
+  session: string;
+  state: PresenceState | null;
+}
+
+/**
+ * `Presence`, server → client (docs/protocol.md §17): other sessions' presence in one scope.
+ * Index 0, outside the indexed stream. `snapshot: true` = the whole set, replacing what the client
+ * holds; otherwise changes, in order.
+ */
+export interface ServerPresence {
+  type: 'Presence';
+  index: 0;
+  scopeIndex: number;
+  snapshot: boolean;
+  entries: PresenceEntry[];
+}
+
+/**
  * A message type the original server's parser knew but that a server never acts on when a
  * client sends it. Only `type` and `index` are kept.
  */
@@ -133,10 +193,20 @@ export interface IgnoredMessage {
 }
 
 /** What the server accepts from a client (docs/protocol.md §2.6, "Message types each parser knows"). */
-export type ClientMessage = SessionCreate | ScopeFetch | ScopeSync | Ping | Reply | IgnoredMessage;
+export type ClientMessage =
+  | SessionCreate
+  | ScopeFetch
+  | ScopeSync
+  | Ping
+  | Reply
+  | IgnoredMessage
+  | ClientPresence;
 export type ClientMessageType = ClientMessage['type'];
 
-/** What a client accepts from the server. */
+/**
+ * What a client accepts from the server: the v1 messages. The presence extension's message
+ * (`ServerPresence`) is apart: only a client that negotiated it gets one.
+ */
 export type ServerMessage =
   | SessionCreateReply
   | ScopeFetchReply
@@ -183,6 +253,8 @@ export const SessionCreateSchema = Type.Object({
   index: Uint,
   version: Type.String({ maxLength: MAX_VERSION_LENGTH, pattern: SEMVER_SOURCE }),
   params: Params,
+  /** docs/protocol.md §17: optional; `null` counts as absent; unknown names are ignored. */
+  extensions: Type.Optional(Type.Union([Type.Object({}), Type.Null()])),
 });
 
 export const ScopeFetchSchema = Type.Object({
@@ -214,6 +286,14 @@ export const ReplySchema = Type.Object({
   replyTo: Uint,
 });
 
+/** The presence extension's message (docs/protocol.md §17): index 0, a state object or null. */
+export const PresenceSchema = Type.Object({
+  type: Type.Literal('Presence'),
+  index: Type.Literal(0),
+  scopeIndex: Uint,
+  state: Type.Union([Type.Object({}), Type.Null()]),
+});
+
 /** SessionCreateReply and ScopeState sent by a client: known, ignored, only the index checked. */
 export const IgnoredMessageSchema = Type.Object({
   type: Type.Union([Type.Literal('SessionCreateReply'), Type.Literal('ScopeState')]),
@@ -229,6 +309,7 @@ export const SessionCreateReplySchema = Type.Object({
   index: Uint,
   sessionToken: Type.Optional(Type.String()),
   error: Type.Optional(ErrorSchema),
+  extensions: Type.Optional(Type.Object({})),
 });
 
 export const ScopeFetchReplySchema = Type.Object({
@@ -311,6 +392,7 @@ export const clientMessageChecks: Readonly<Record<ClientMessageType, MessageChec
   SessionCreate: compile(SessionCreateSchema, {
     version: (v) => (typeof v === 'string' ? 'Requires valid version' : 'Requires version'),
     params: paramsError,
+    extensions: () => 'Invalid extensions: must be an object',
   }),
   ScopeFetch: compile(ScopeFetchSchema, {
     name: (v) => (v === undefined ? 'Requires name' : 'Invalid name: must be a string'),
@@ -330,6 +412,11 @@ export const clientMessageChecks: Readonly<Record<ClientMessageType, MessageChec
     resendMissing: () => 'Invalid resendMissing: must be a boolean',
   }),
   Reply: compile(ReplySchema, { replyTo: uintField('replyTo') }),
+  Presence: compile(PresenceSchema, {
+    index: (v) => (v === undefined ? 'Requires index' : 'Invalid index: a Presence message has index 0'),
+    scopeIndex: uintField('scopeIndex'),
+    state: (v) => (v === undefined ? 'Requires state' : 'Invalid state: must be an object or null'),
+  }),
   SessionCreateReply: compile(IgnoredMessageSchema, {}),
   ScopeState: compile(IgnoredMessageSchema, {}),
 };

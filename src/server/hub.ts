@@ -9,6 +9,7 @@ import { encodeFragments, encodeFragmentsOnce } from '../protocol/codec.js';
 import type { Scope } from '../scope/scope.js';
 import type { AppliedFragment, ChangeContext } from '../scope/types.js';
 import { type LogChunk, newLogChunk } from './outbox.js';
+import type { PresenceHub } from './presence.js';
 
 /**
  * A scope's broadcast log is cut into chunks of at most this many entries or bytes. A session's
@@ -24,9 +25,10 @@ export interface Subscriber {
   /**
    * A broadcast: its fragment list is `chunk.texts[pos]` of the scope's log (shared, never
    * changed). A subscriber gets every position of the log from its subscription on but those
-   * whose `chunk.origins[pos]` is itself, in order.
+   * whose `chunk.origins[pos]` is itself, in order. `version` is the scope version of the change
+   * (what a session's client saw of the scope once it had it: docs/protocol.md §7.10).
    */
-  enqueueScopeSync(scopeIndex: number, chunk: LogChunk, pos: number): void;
+  enqueueScopeSync(scopeIndex: number, chunk: LogChunk, pos: number, version: number): void;
   /** Sends the scope's whole state again (after it was rebuilt from the store). */
   _sendState(scope: Scope): void;
 }
@@ -57,6 +59,12 @@ export class ScopeHub {
 
   readonly #onIdle: ((scope: Scope) => void) | null;
 
+  /**
+   * The presence rooms (docs/protocol.md §17), made by the first session that negotiates presence:
+   * apart from the changes' fan-out, which never looks at them.
+   */
+  presence: PresenceHub | null = null;
+
   /** `onIdle` is called when the last session holding a scope lets go of it. */
   constructor(sink: ChangeSink | null = null, onIdle: ((scope: Scope) => void) | null = null) {
     this.#sink = sink;
@@ -74,9 +82,12 @@ export class ScopeHub {
         parts: null,
         listener: (fragments, context) => {
           e.parts?.changed(scope, fragments);
+          const version = scope.version; // this change's: the broadcast may wait for the store
           if (this.#sink)
-            this.#sink.changes(scope, fragments, context, () => this.#broadcast(e, fragments, context));
-          else this.#broadcast(e, fragments, context);
+            this.#sink.changes(scope, fragments, context, () =>
+              this.#broadcast(e, fragments, context, version),
+            );
+          else this.#broadcast(e, fragments, context, version);
         },
       };
       entry = e;
@@ -133,9 +144,10 @@ export class ScopeHub {
   close(): void {
     for (const [scope, entry] of this.#entries) scope.off('changes', entry.listener);
     this.#entries.clear();
+    this.presence?.close();
   }
 
-  #broadcast(entry: Entry, fragments: AppliedFragment[], context: ChangeContext): void {
+  #broadcast(entry: Entry, fragments: AppliedFragment[], context: ChangeContext, version: number): void {
     if (entry.sessions.size === 0 || context.replay) return;
     const origin = context.origin;
     if (entry.sessions.size === 1 && entry.sessions.has(origin as Subscriber)) return;
@@ -152,7 +164,7 @@ export class ScopeHub {
     chunk.origins.push(origin);
     entry.chunkBytes += json.length;
     for (const [session, scopeIndex] of entry.sessions) {
-      if (session !== origin) session.enqueueScopeSync(scopeIndex, chunk, pos);
+      if (session !== origin) session.enqueueScopeSync(scopeIndex, chunk, pos, version);
     }
   }
 }

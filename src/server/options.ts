@@ -7,6 +7,7 @@ import type { Store } from '../store/types.js';
 import type { Transport } from '../transport/types.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import type { MetricsOption } from './metrics.js';
+import { type PresenceOptions, resolvePresenceOptions } from './presence.js';
 import { RateLimiter, type RateLimitOptions, StateBudget } from './rate-limit.js';
 
 export type { Logger };
@@ -19,6 +20,13 @@ export interface ServerOptions {
   port?: number;
   /** HTTP server to attach the default WebSocket transport to (instead of `port`). */
   server?: HttpServer;
+  /**
+   * A folder whose files the default transport serves over plain HTTP on `port`, next to the
+   * WebSocket endpoint (GET / answers its index.html): a small app's page, as in the to-do
+   * tutorial (docs/client.md). Relative to the working directory. Not with `server` or
+   * `transports`. Dot files and paths leaving the folder answer 404 (docs/server.md).
+   */
+  static?: string;
   /**
    * Scopes served to every session by name when the application installs no `fetch` handler:
    * the shortest way to a working server.
@@ -94,6 +102,11 @@ export interface ServerOptions {
    * elsewhere. Read them at `server.metrics.registry`. Default off.
    */
   metrics?: MetricsOption;
+  /**
+   * The presence extension (docs/protocol.md §17): `{rate, maxStateBytes}` (defaults 20 sends a
+   * second per scope, 4096 bytes per state), or `false` to refuse it to every client.
+   */
+  presence?: false | Partial<PresenceOptions>;
 }
 
 /** `createServer({cluster})`: how this process joins the others. */
@@ -115,8 +128,18 @@ export interface ClusterOption {
   releaseIdleAfterMs?: number;
 }
 
-/** The part of an ioredis client the option accepts (any ioredis `Redis`). */
-export type RedisClient = import('ioredis').Redis;
+/**
+ * An ioredis client (a `Redis` of the ioredis package, version 5). Described by shape rather than
+ * imported from ioredis, so that the declarations of a project that never installs ioredis (it
+ * is an optional peer dependency, README "Install") still type-check.
+ */
+export interface RedisClient {
+  duplicate(...args: never[]): unknown;
+  xadd(...args: never[]): unknown;
+  xread(...args: never[]): unknown;
+  set(...args: never[]): unknown;
+  quit(...args: never[]): unknown;
+}
 
 /** A rate: a bucket of `burst` at once, refilled at `perSecond`. */
 export interface Rate {
@@ -211,6 +234,8 @@ export interface ResolvedOptions {
   flushInterval: number;
   limits: ProtocolLimits;
   logger: Logger;
+  /** The presence extension's options; null when it is off. */
+  presence: Readonly<PresenceOptions> | null;
 }
 
 function positive(name: string, value: unknown, fallback: number): number {
@@ -263,6 +288,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     logger: options.logger ?? silentLogger,
     clock,
     sessionLimits: resolveSessionLimits(options.sessionLimits),
+    presence: resolvePresenceOptions(options.presence),
   };
 }
 

@@ -40,6 +40,7 @@ import { type ChangeSink, ScopeHub } from './hub.js';
 import { ServerMetrics } from './metrics.js';
 import { type Logger, type ResolvedOptions, resolveOptions, type ServerOptions } from './options.js';
 import { Session, type SessionHost } from './session.js';
+import { staticFiles } from './static-files.js';
 import { createToken } from './token.js';
 
 const CLOSE_DENIED = 4096;
@@ -114,6 +115,12 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
   constructor(options: ServerOptions = {}) {
     super();
     this.options = resolveOptions(options);
+    // Checked before anything is opened (the cluster's connections below), like every option.
+    if (options.static !== undefined && (options.server || options.transports?.length))
+      throw new TypeError(
+        "Server option static serves files on the default transport's own port: it cannot be combined with server or transports",
+      );
+    const requestHandler = options.static !== undefined ? staticFiles(options.static) : undefined;
     this.logger = this.options.logger;
     this.#store = options.store ?? null;
     this.metrics = options.metrics
@@ -213,7 +220,11 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
       this.transports = [
         options.server
           ? new WebsocketTransport({ server: options.server, maxPayload })
-          : new WebsocketTransport({ port: options.port ?? 3000, maxPayload }),
+          : new WebsocketTransport({
+              port: options.port ?? 3000,
+              maxPayload,
+              ...(requestHandler ? { requestHandler } : {}),
+            }),
       ];
     }
     if (this.metrics) {
@@ -695,7 +706,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
         return this.#deny(conn, { message: 'Unrecognized handshake', type: ErrorType.unrecognizedHandshake });
       }
       const create = item.message as SessionCreate;
-      const session = new Session(this, createToken(), create.params, create.version);
+      const session = new Session(this, createToken(), create.params, create.version, create.extensions);
       const denial = await this.#runSessionHooks(session, incoming, create.params);
       if (closed || this.#closed) return;
       if (denial) {
@@ -711,7 +722,7 @@ export class Server extends Emitter<ServerEvents> implements SessionHost {
       cleanup();
       session._attach(conn, false);
       conn.releaseHandshake();
-      session._sendNow(encodeSessionCreateReply(0, session.token));
+      session._sendNow(encodeSessionCreateReply(0, session.token, session.extensions));
       for (const f of frames) session._receive(f);
     } catch (err) {
       this.logger.error({ err }, 'handshake failed');

@@ -19,14 +19,23 @@ import type { ChangesetRequest } from '../pipeline/pipeline.js';
 import {
   type DecodedItem,
   decodeFrame,
+  encodeFragments,
   encodePing,
   encodeScopeFetchReply,
   encodeScopeState,
+  encodeScopeSync,
   encodeScopeSyncReply,
 } from '../protocol/codec.js';
-import type { ClientMessage, FragmentReply, ScopeFetch, ScopeSync } from '../protocol/messages.js';
+import type {
+  ClientMessage,
+  FragmentReply,
+  GrantedExtensions,
+  RequestedExtensions,
+  ScopeFetch,
+  ScopeSync,
+} from '../protocol/messages.js';
 import { Scope } from '../scope/scope.js';
-import type { ChangesetResult } from '../scope/types.js';
+import type { ApplyOptions, ChangesetResult, ListWrite } from '../scope/types.js';
 import type { Connection, ConnectionHandler, InboundData } from '../transport/types.js';
 import { Emitter } from '../util/emitter.js';
 import { closeReason } from './close-reason.js';
@@ -36,6 +45,8 @@ import type { ScopeHub, Subscriber } from './hub.js';
 import type { ServerMetrics } from './metrics.js';
 import type { Logger, ResolvedOptions, SessionLimitOptions } from './options.js';
 import { type LogChunk, Outbox } from './outbox.js';
+import { PresenceHub, type PresenceMember } from './presence.js';
+import { mergeCorrections, type Own, SeenCollections } from './seen-collections.js';
 
 /** What a session needs from its server. */
 export interface SessionHost {
@@ -88,6 +99,11 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
   readonly params: Record<string, unknown>;
   /** The SessionCreate `version`. */
   readonly version: string;
+  /**
+   * The protocol extensions granted to this session (docs/protocol.md §17), as its
+   * SessionCreateReply tells them; undefined when it asked for none this server grants.
+   */
+  readonly extensions: GrantedExtensions | undefined;
   /** Scopes this session fetched; the position is the `scopeIndex`. */
   readonly scopes: Scope[] = [];
   /** Free for the application (user id, roles…). */
@@ -132,8 +148,18 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
    */
   #statesWaiting = 0;
   #rest: DecodedItem[] | null = null;
+  /** What the client saw of each scope: the bases its collection changes merge against (§7.10). */
+  readonly #seen = new SeenCollections();
+  /** Presence (docs/protocol.md §17): only for a session that negotiated it, else null. */
+  #presence: PresenceMember | null = null;
 
-  constructor(host: SessionHost, token: string, params: Record<string, unknown>, version: string) {
+  constructor(
+    host: SessionHost,
+    token: string,
+    params: Record<string, unknown>,
+    version: string,
+    extensions?: RequestedExtensions,
+  ) {
     super();
     this.#host = host;
     this.#lastActivity = host.options.clock.now();
@@ -143,6 +169,12 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     this.createdAt = this.#lastActivity;
     this.params = params;
     this.version = version;
+    const presence = host.options.presence;
+    if (presence !== null && extensions?.presence !== undefined) {
+      host.hub.presence ??= new PresenceHub(presence);
+      this.#presence = host.hub.presence.member(this.id, () => this.#wake());
+      this.extensions = { presence: host.hub.presence.grant };
+    }
   }
 
   /** Messages sent and not yet acknowledged (for tests and metrics). */
@@ -175,6 +207,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     this.#resendRequested = false;
     this.#hold = resumed;
     this.#schedulePing(this.#host.options.clock.now());
+    this.#presence?.attached();
   }
 
   /** @internal ConnectionHandler: a frame from the attached socket. */
@@ -188,6 +221,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     conn.setHandler(null);
     this.connection = null;
     this.#nextPingAt = 0;
+    this.#presence?.detached();
   }
 
   /** Ends the session: closes the socket with 4097 and forgets the token. */
@@ -199,6 +233,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     this.expired = true;
     this.#nextPingAt = 0;
     for (const scope of this.scopes) this.#host.hub.unsubscribe(scope, this);
+    this.#presence?.leaveAll();
     const conn = this.connection;
     conn?.setHandler(null);
     this.connection = null;
@@ -293,6 +328,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     this.#host.metrics?.messageIn(msg.type);
     if (msg.type === 'Ping') {
       this.#outbox.acknowledge(msg.ack);
+      this.#seen.acknowledged(msg.ack);
       this.lastAckAt = now;
       if (msg.resendMissing) {
         if (!this.#rates.resend(now)) {
@@ -301,6 +337,15 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
         }
         this.#resend();
       }
+      return;
+    }
+    if (msg.type === 'Presence') {
+      // Index 0, outside the indexed stream; refused input is counted like any garbage (§17).
+      const refused =
+        this.#presence === null
+          ? 'Presence was not negotiated for this session'
+          : this.#presence.set(this.scopes[msg.scopeIndex], msg.state);
+      if (refused !== null) this.#garbage({ message: refused, type: ErrorType.invalidMessage });
       return;
     }
     if (msg.type !== 'ScopeSync' && msg.type !== 'ScopeFetch') {
@@ -545,6 +590,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       this.#enqueue((i) => encodeScopeFetchReply(i, msg.index, e));
       return 0;
     }
+    const version = scope.version; // what the state shows (hub.state flushed pending edits)
     this.#host.logger.debug({ session: this.id, scope: scope.name, bytes: state.json.length }, 'fetch');
     // Reply and state in one frame: both are queued in this turn. The state reflects every
     // change already broadcast, and later changes follow it in index order.
@@ -558,7 +604,10 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
         return;
       }
       this.#enqueue((i) => encodeScopeFetchReply(i, msg.index, scopeIndex));
-      this.#enqueue((i) => encodeScopeState(i, scopeIndex, state.rootUUID, state.json));
+      const at = this.#enqueue((i) => encodeScopeState(i, scopeIndex, state.rootUUID, state.json));
+      if (at >= 0) this.#seen.stateSent(scopeIndex, scope, at, version);
+      // The others' presence follows the reply, in its frame or a later one (§17).
+      this.#presence?.join(scope, scopeIndex);
     });
     return state.json.length;
   }
@@ -612,7 +661,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       this.#enqueue((i) => encodeScopeSyncReply(i, msg.index, []));
       return;
     }
-    const req: ChangesetRequest = {
+    const req: ChangesetRequest & Pick<ApplyOptions, 'listBase'> = {
       fragments: msg.fragments,
       atomic: msg.atomic,
       procedure: msg.procedure,
@@ -630,6 +679,8 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       return;
     }
     if (this.listenerCount('sync') > 0) req.authorize = (s) => this.#authorize(s, msg);
+    // Collections the changeset sets are merged against what the client last saw (§7.10).
+    req.listBase = this.#seen.baseFor(msg.scopeIndex, scope);
     let result: ChangesetResult | Promise<ChangesetResult>;
     try {
       result = this.#host.submit(scope, req);
@@ -644,7 +695,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       result.then(
         (r) => {
           this.#queued--;
-          this.#reply(msg.index, r);
+          this.#reply(msg.index, r, scope, msg.scopeIndex);
         },
         (err: unknown) => {
           this.#queued--;
@@ -652,7 +703,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
           else this.#syncFailed(msg.index, n, scope, err);
         },
       );
-    } else this.#reply(msg.index, result);
+    } else this.#reply(msg.index, result, scope, msg.scopeIndex);
   }
 
   /**
@@ -692,13 +743,18 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     this.#enqueue((i) => encodeScopeSyncReply(i, replyTo, new Array(n).fill(e)));
   }
 
-  #reply(replyTo: number, result: ChangesetResult): void {
+  #reply(replyTo: number, result: ChangesetResult, scope: Scope, scopeIndex: number): void {
     const results = result.results;
     const replies: FragmentReply[] = new Array(results.length);
     for (let i = 0; i < results.length; i++) {
       const e = results[i];
       replies[i] = e ? { error: e } : ACCEPTED;
     }
+    // The version this changeset made, and the lists it set: the client's view once answered.
+    const applied = result.applied.length > 0 || result.version !== undefined;
+    const version = result.version ?? scope.version;
+    const lists = result.lists;
+    const owns = lists === undefined ? null : this.#seen.accepted(scopeIndex, scope, lists);
     this.#host.afterCommit((err) => {
       if (err instanceof OutcomeUnknownError) {
         this.#outcomeUnknown(err); // a cluster process lost its scope before storing
@@ -713,12 +769,37 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
           },
         };
         for (let i = 0; i < replies.length; i++) if (replies[i] === ACCEPTED) replies[i] = e;
+        this.#seen.failed(owns);
       }
       let accepted = true;
       for (let i = 0; i < replies.length && accepted; i++) accepted = replies[i] === ACCEPTED;
-      if (accepted) this.#enqueueAccepted(replyTo, replies.length);
-      else this.#enqueue((i) => encodeScopeSyncReply(i, replyTo, replies));
+      const at = accepted
+        ? this.#enqueueAccepted(replyTo, replies.length)
+        : this.#enqueue((i) => encodeScopeSyncReply(i, replyTo, replies));
+      if (!err && applied && at >= 0) this.#answered(scope, scopeIndex, lists, owns, at, version);
     });
+  }
+
+  /**
+   * After the reply to an accepted changeset (message `at`): where the server merged a
+   * collection into something else than the client sent, a ScopeSync with the merged value,
+   * right after the reply (the SDK keeps its own value until the reply); then the client's view
+   * is recorded (docs/protocol.md §7.10).
+   */
+  #answered(
+    scope: Scope,
+    scopeIndex: number,
+    lists: readonly ListWrite[] | undefined,
+    owns: Own[] | null,
+    at: number,
+    version: number,
+  ): void {
+    const corrections = lists === undefined ? null : mergeCorrections(lists);
+    if (corrections !== null) {
+      at = this.#enqueue((i) => encodeScopeSync(i, scopeIndex, encodeFragments(corrections)));
+      if (at < 0) return;
+    }
+    this.#seen.answered(scopeIndex, scope, at, version, owns);
   }
 
   /** @internal Sends a fresh ScopeState for a scope this session holds (after a restore). */
@@ -726,17 +807,23 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     const scopeIndex = this.scopes.indexOf(scope);
     if (scopeIndex < 0 || this.expired) return;
     const state = this.#host.hub.state(scope);
-    this.#enqueue((i) => encodeScopeState(i, scopeIndex, state.rootUUID, state.json));
+    const at = this.#enqueue((i) => encodeScopeState(i, scopeIndex, state.rootUUID, state.json));
+    if (at >= 0) this.#seen.stateSent(scopeIndex, scope, at, scope.version);
   }
 
   // ---- outbound --------------------------------------------------------------------------------
 
-  /** @internal The hub's fan-out path: no allocation beyond the outbox's array slots. */
-  enqueueScopeSync(scopeIndex: number, chunk: LogChunk, pos: number): void {
+  /**
+   * @internal The hub's fan-out path: no allocation beyond the outbox's array slots. `version`:
+   * the scope version of the change (what the client then saw of the scope, §7.10).
+   */
+  enqueueScopeSync(scopeIndex: number, chunk: LogChunk, pos: number, version?: number): void {
     if (this.expired) return;
     const metrics = this.#host.metrics;
     if (metrics !== null) metrics.scopeSyncsOut++;
-    this.#outbox.addScopeSync(this.#outbox.take(), scopeIndex, chunk, pos);
+    const index = this.#outbox.take();
+    this.#outbox.addScopeSync(index, scopeIndex, chunk, pos);
+    if (version !== undefined) this.#seen.delivered(scopeIndex, this.scopes[scopeIndex]!, index, version);
     if (this.#outbox.bytes > this.#host.options.sessionLimits.maxPendingBytes) {
       this.#slowConsumer();
       return;
@@ -744,8 +831,9 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     this.#wake();
   }
 
-  #enqueue(build: (index: number) => string): void {
-    if (this.expired) return;
+  /** Queues a message; its index, or -1 when the session is over. */
+  #enqueue(build: (index: number) => string): number {
+    if (this.expired) return -1;
     const index = this.#outbox.take();
     const text = build(index);
     this.#outbox.addText(index, text);
@@ -754,25 +842,28 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
     if (metrics !== null) metrics.messageOut(text.slice(9, text.indexOf('"', 9)));
     if (this.#outbox.bytes > this.#host.options.sessionLimits.maxPendingBytes) {
       this.#slowConsumer();
-      return;
+      return -1;
     }
     this.#wake();
+    return index;
   }
 
   /**
    * Queues a ScopeSyncReply accepting all `n` fragments of `replyTo`: the outbox keeps it as
    * numbers (a writer holds one per changeset until its client acknowledges).
    */
-  #enqueueAccepted(replyTo: number, n: number): void {
-    if (this.expired) return;
+  #enqueueAccepted(replyTo: number, n: number): number {
+    if (this.expired) return -1;
     const metrics = this.#host.metrics;
     if (metrics !== null) metrics.acceptedRepliesOut++;
-    this.#outbox.addAcceptedReply(this.#outbox.take(), replyTo, n);
+    const index = this.#outbox.take();
+    this.#outbox.addAcceptedReply(index, replyTo, n);
     if (this.#outbox.bytes > this.#host.options.sessionLimits.maxPendingBytes) {
       this.#slowConsumer();
-      return;
+      return -1;
     }
     this.#wake();
+    return index;
   }
 
   /** The client neither reads nor acknowledges what it is sent: the session cannot keep it all. */
@@ -808,6 +899,9 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       frame = this.#outbox.takeFrame(this.#ping);
       this.#ping = null;
     }
+    // Presence messages end the frame, after its indexed messages (docs/protocol.md §17).
+    const presence = this.#presence?.take() ?? null;
+    if (presence !== null) frame = frame === null ? `[${presence}]` : `${frame.slice(0, -1)},${presence}]`;
     if (frame !== null) conn.send(frame);
   }
 
