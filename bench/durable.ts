@@ -20,8 +20,8 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { WebSocket } from 'ws';
 import { type ServerProcess, spawnServer } from '../test/fixtures/crash-harness.js';
-import { cpuSeconds, cpuSecondsByName, cpuSecondsSince, idleBetween, machineTotals } from './lib/proc.js';
 import { randomSchemaName, startTestPostgres } from '../test/helpers/postgres.js';
+import { cpuSeconds, cpuSecondsByName, cpuSecondsSince, idleBetween, machineTotals } from './lib/proc.js';
 
 const { values: flags, positionals } = parseArgs({
   allowPositionals: true,
@@ -198,7 +198,11 @@ async function measure(round: number, store: string, args: string[], fragments: 
     await new Promise((r) => setTimeout(r, WARMUP_MS));
     const a0 = writers.reduce((n, w) => n + w.acked, 0);
     const t0 = process.hrtime.bigint();
-    const cpu0 = { server: cpuSeconds(server.child.pid!), pg: cpuSecondsByName(PG), load: process.cpuUsage() };
+    const cpu0 = {
+      server: cpuSeconds(server.child.pid!),
+      pg: cpuSecondsByName(PG),
+      load: process.cpuUsage(),
+    };
     const machine0 = machineTotals();
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
     const a1 = writers.reduce((n, w) => n + w.acked, 0);

@@ -11,6 +11,7 @@ export {
   ErrorType,
   type ErrorTypeName,
   JetstreamError,
+  MissingDependencyError,
   OutcomeUnknownError,
   QueryError,
   ScopeError,
@@ -25,6 +26,7 @@ export { Collection } from './model/collection.js';
 export {
   defineModel,
   type Instance,
+  type ModelInit,
   type PropertySpec,
   type Schema,
   type TypedModelClass,
@@ -80,7 +82,8 @@ export type {
   SessionHookWithConnection,
   SyncHook,
 } from './server/events.js';
-export type { Clock, ClusterOption, ServerOptions } from './server/options.js';
+export type { Clock, ClusterOption, RedisClient, ServerOptions } from './server/options.js';
+export type { PresenceOptions } from './server/presence.js';
 export { handleProbe } from './server/probes.js'; // docs/operations.md
 export { createServer, IncomingConnection, type Readiness, Server } from './server/server.js';
 export { Session } from './server/session.js';

@@ -32,6 +32,7 @@ export const ErrorType = {
   // Raised by the client SDK itself, never sent by the server.
   clientClosed: 'client-closed',
   connectTimeout: 'connect-timeout',
+  schemaMismatch: 'schema-mismatch',
   invalidReply: 'invalid-reply',
 } as const;
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
@@ -95,11 +96,23 @@ export const ErrorCode = {
   CLIENT_CLOSED: 'JS_ERR_CLIENT_CLOSED',
   /** Client SDK: no session was established within `connectTimeout`. */
   CLIENT_CONNECT_TIMEOUT: 'JS_ERR_CLIENT_CONNECT_TIMEOUT',
+  /** Client SDK: the offline store (docs/client.md, "Offline edits") could not load or save the record. */
+  CLIENT_OFFLINE_STORE: 'JS_ERR_CLIENT_OFFLINE_STORE',
+  /**
+   * Client SDK: the server sent a class, property or value the client's models cannot hold
+   * (docs/client.md, "Schema checks"): rejects a fetch, or is emitted as `error` later.
+   */
+  CLIENT_SCHEMA_MISMATCH: 'JS_ERR_CLIENT_SCHEMA_MISMATCH',
   /**
    * Cluster: a changeset was forwarded to its scope's owner, which did not answer; whether it
    * was applied is unknown, so the session is closed (docs/cluster.md).
    */
   OUTCOME_UNKNOWN: 'JS_ERR_OUTCOME_UNKNOWN',
+  /**
+   * An optional package a feature needs is not installed, or cannot be loaded (a native driver
+   * not built): better-sqlite3 for the SQLite store, pg for PostgreSQL, ioredis for a cluster.
+   */
+  MISSING_DEPENDENCY: 'JS_ERR_MISSING_DEPENDENCY',
 } as const;
 export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -177,6 +190,26 @@ export class OutcomeUnknownError extends JetstreamError {
   constructor(message: string) {
     super(ErrorCode.OUTCOME_UNKNOWN, message, ErrorType.outcomeUnknown);
     this.name = 'OutcomeUnknownError';
+  }
+}
+
+/**
+ * A feature needs an optional package that is missing or cannot be loaded: the drivers are
+ * optional peer dependencies, loaded on first use (README, "Install"). The message says what to
+ * install; `packageName` and `versionRange` say it to programs.
+ */
+export class MissingDependencyError extends JetstreamError {
+  /** The npm package to install, e.g. `better-sqlite3`. */
+  readonly packageName: string;
+  /** The version range this package supports, e.g. `^12.11.1` (its peerDependencies). */
+  readonly versionRange: string;
+
+  constructor(packageName: string, versionRange: string, message: string, cause?: unknown) {
+    super(ErrorCode.MISSING_DEPENDENCY, message);
+    this.name = 'MissingDependencyError';
+    this.packageName = packageName;
+    this.versionRange = versionRange;
+    if (cause !== undefined) this.cause = cause;
   }
 }
 

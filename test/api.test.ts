@@ -21,6 +21,7 @@ const PUBLIC = [
   'JetstreamError',
   'MemoryStore',
   'MemoryTransport',
+  'MissingDependencyError',
   'ModelObject',
   'OutcomeUnknownError',
   'PostgresStore',

@@ -23,6 +23,28 @@ export {
   type WebSocketConstructor,
   type WebSocketLike,
 } from './client.js';
+export { DEFAULT_CONNECT_TIMEOUT } from './connect-timeout.js';
+export type { FetchedScope } from './fetched-scope.js';
+export { FileOfflineStore, type FileOfflineStoreOptions, type FileStoreFs } from './file-store.js';
+export { IndexedDBOfflineStore, type IndexedDBOfflineStoreOptions } from './indexeddb-store.js';
+export type { OfflineOptions } from './offline.js';
+export {
+  MemoryOfflineStore,
+  type OfflineChangeset,
+  type OfflineClaim,
+  type OfflineRecord,
+  type OfflineScope,
+  type OfflineSession,
+  type OfflineState,
+  type OfflineStore,
+} from './offline-store.js';
+export {
+  type PresenceEvents,
+  type PresencePeer,
+  type PresenceState,
+  ScopePresence,
+} from './presence.js';
+export { SchemaMismatchError } from './schema-check.js';
 export {
   type ChangeSource,
   ClientScope,
@@ -32,3 +54,4 @@ export {
   type SyncOptions,
   type SyncResult,
 } from './scope.js';
+export { UndoManager, type UndoManagerEvents, type UndoManagerOptions } from './undo.js';

@@ -22,14 +22,25 @@
 //   update them, so that a rollback that brings them back restores them as the server has them.
 // - Edits of an object that leaves the tree in the same changeset are not sent (the server
 //   removes the object anyway); they are undone when it is sealed, for the same reason.
+// - Offline persistence (docs/client.md, "Offline edits"): the client saves what
+//   `_offlineExport` gives (the state the server confirmed, and the unanswered changesets), and
+//   a page after a reload shows it again with `_offlineRestore`.
 import { ErrorType } from '../errors.js';
 import { isClassNamed, reachableClasses } from '../model/classes.js';
 import { sameValue } from '../model/collection.js';
 import { joinTree, type ModelClass, type ModelObject, type ScopeLink } from '../model/model-object.js';
 import { INVALID, Kind, type Property } from '../model/property.js';
 import { encodeValue } from '../model/wire.js';
-import type { Fragment, FragmentReply, InboundFragment, WireError } from '../protocol/messages.js';
+import type {
+  Fragment,
+  FragmentReply,
+  InboundFragment,
+  PresenceGrant,
+  WireError,
+} from '../protocol/messages.js';
 import { Emitter } from '../util/emitter.js';
+import type { OfflineChangeset, OfflineScope, OfflineState } from './offline-store.js';
+import { type PresenceState, ScopePresence } from './presence.js';
 
 /** What caused a change event. */
 export type ChangeSource = 'local' | 'remote' | 'rollback' | 'modification';
@@ -78,15 +89,36 @@ export interface ClientScopeEvents {
 /** What a scope needs from its client. */
 export interface ScopeHost {
   _sendSync(
-    scope: ClientScope,
+    scope: ClientScope<ModelObject, object>,
     fragments: Fragment[],
     options: SyncOptions,
     onReply: (replies: FragmentReply[] | null) => void,
+    /** Called with the ScopeSync's client index once it has one (offline persistence). */
+    onIndex?: (index: number) => void,
+    /** The server index the edits were made on (see `_ackIndex`): acknowledged with the ScopeSync. */
+    ack?: number,
   ): void;
   _pendingChanged(): void;
+  /**
+   * The highest server index received: what the server merges a collection change against once
+   * acknowledged (docs/protocol.md §7.10). A batch takes it when it opens.
+   */
+  _ackIndex?(): number;
+  /** Presence (docs/protocol.md §17): what the server granted; absent or null = no presence. */
+  _presenceGrant?(): PresenceGrant | null;
+  /** Writes a Presence message; false when the session is not live. */
+  _sendPresence?(scopeIndex: number, stateJson: string): boolean;
 }
 
 type Raw = unknown; // a stored value: scalar, model object, or a collection's items array
+
+/** One property a local changeset set: its stored values before and after (undo.ts). */
+export interface LocalEdit {
+  obj: ModelObject;
+  prop: Property;
+  prev: unknown;
+  next: unknown;
+}
 
 interface Touch {
   prev: Raw;
@@ -100,12 +132,18 @@ interface Batch {
   /** Previous value of each touched property, from the batch's first touch. */
   changes: Map<ModelObject, Map<Property, Raw>>;
   waiters: ((r: SyncResult) => void)[];
+  /** Added objects the server cannot have yet: created here, not re-attached after a removal. */
+  fresh: Set<ModelObject>;
+  /** An edit-by-edit batch: the server index its first edit was made on (see `_ackIndex`). */
+  ack?: number;
 }
 
 interface Record_ {
   obj: ModelObject;
   type: 'add' | 'change';
   props: Map<Property, Touch>;
+  /** An `add` of an object new to the server: seeing it in a state proves the changeset applied. */
+  fresh?: boolean;
 }
 
 interface Sealed {
@@ -115,13 +153,23 @@ interface Sealed {
   waiters: ((r: SyncResult) => void)[];
   dispatched: boolean;
   done: Promise<SyncResult>;
+  /** The client index of its ScopeSync in the current session, once it has one. */
+  index?: number;
+  /** The server index its edits were made on (see `_ackIndex`). */
+  ack?: number;
+  /**
+   * A changeset a stored record had in flight (`_offlineRestore`): the server answers its
+   * original fragments, which `records` (re-applied to the stored state) need not match one
+   * for one.
+   */
+  original?: OfflineChangeset;
 }
 
 type Listener = (properties: string[], source: ChangeSource) => void;
 
 const schedule: (fn: () => void) => void = (fn) => setTimeout(fn, 0);
 
-export class ClientScope<T extends ModelObject = ModelObject>
+export class ClientScope<T extends ModelObject = ModelObject, P extends object = PresenceState>
   extends Emitter<ClientScopeEvents>
   implements ScopeLink
 {
@@ -130,6 +178,11 @@ export class ClientScope<T extends ModelObject = ModelObject>
   readonly rootClass: ModelClass<T>;
   /** The position of the scope in the session (null until fetched, and during recovery). */
   scopeIndex: number | null = null;
+  /**
+   * This client's ephemeral state in the scope and the other sessions' (cursors, selections,
+   * names): never stored (docs/client.md, "Presence"). `P` is the state's type.
+   */
+  readonly presence: ScopePresence<P>;
 
   #root: T | null = null;
   readonly #index = new Map<string, ModelObject>();
@@ -150,6 +203,12 @@ export class ClientScope<T extends ModelObject = ModelObject>
   #sealed: Sealed[] = [];
   #orphans = new Set<ModelObject>();
   #flushScheduled = false;
+  /** A release of `#detached` is due at the end of the current frame (see #releaseDetached). */
+  #releaseQueued = false;
+  /** Stored changesets waiting for the first state (a record kept without state). */
+  #restoredPending: OfflineChangeset[] | null = null;
+  /** Told of every changeset of local edits (not of the scope's own re-applications): undo.ts. */
+  #undoHook: ((edits: LocalEdit[]) => void) | null = null;
   #observers = new Map<ModelObject, Set<{ prop: string | null; fn: Listener }>>();
   // Events collected while applying remote changes, emitted once the tree is consistent.
   #events: {
@@ -169,6 +228,11 @@ export class ClientScope<T extends ModelObject = ModelObject>
     this.rootClass = rootClass;
     this.params = params;
     this.#host = host;
+    this.presence = new ScopePresence<P>({
+      scopeIndex: () => this.scopeIndex,
+      grant: () => this.#host?._presenceGrant?.() ?? null,
+      send: (scopeIndex, json) => this.#host?._sendPresence?.(scopeIndex, json) ?? false,
+    });
   }
 
   /** The root object (null until the first state arrived). */
@@ -264,13 +328,14 @@ export class ClientScope<T extends ModelObject = ModelObject>
   _join(obj: ModelObject): void {
     joinTree(this, this.#index, obj, (o) => {
       this.#shadow.set(o, snapshot(o));
-      this.#detached.delete(o.uuid);
+      const rejoined = this.#detached.delete(o.uuid);
       this.#orphans.delete(o);
       if (this.#remote === 0) {
         const b = this.#batch();
         if (!b.addSet.has(o)) {
           b.addSet.add(o);
           b.adds.push(o);
+          if (!rejoined) b.fresh.add(o);
         }
         this.emit('add', o, 'local');
       } else if (this.#events) {
@@ -335,7 +400,11 @@ export class ClientScope<T extends ModelObject = ModelObject>
   _suspend(): void {
     this.scopeIndex = null;
     this.#seal();
-    for (const s of this.#sealed) s.dispatched = false;
+    for (const s of this.#sealed) {
+      s.dispatched = false;
+      delete s.index;
+    }
+    if (this.#restoredPending) for (const pc of this.#restoredPending) pc.index = null;
   }
 
   /**
@@ -349,13 +418,24 @@ export class ClientScope<T extends ModelObject = ModelObject>
     // The current values are the user's intent; the state is about to overwrite them.
     this._applyState(rootUUID, fragments);
     this.scopeIndex = scopeIndex;
+    const fresh = new Set<ModelObject>();
+    for (const s of unanswered) for (const rec of s.records) if (rec.fresh) fresh.add(rec.obj);
     for (const s of unanswered) {
+      // In flight in this session (a stored record's, after a resume): the server processed it
+      // before the fetch this state answers (docs/protocol.md §3.1), so the state shows it.
+      // An object it created is on the server: the server applied it, and the reply was lost.
+      // Either way, sending it again would apply it twice.
+      if (s.dispatched || s.records.some((r) => r.fresh && this.#index.has(r.obj.uuid))) {
+        this.#settleFromState(s);
+        continue;
+      }
       const batch: Batch = { ...newBatch(s.options), waiters: s.waiters };
       this.#current = batch;
       for (const rec of s.records) {
-        if (rec.type === 'change') for (const [prop, t] of rec.props) this.#reapply(rec.obj, prop, t);
+        if (rec.type !== 'change') continue;
+        for (const [prop, t] of rec.props) this.#reapply(rec.obj, prop, t.next, uuidsOf(prop, t.prev));
       }
-      this.#seal(batch, true);
+      this.#sealFresh(batch, (o) => fresh.has(o));
     }
     this.#transmit();
   }
@@ -363,12 +443,18 @@ export class ClientScope<T extends ModelObject = ModelObject>
   /** @internal The scope can be sent to now. */
   _fetched(scopeIndex: number): void {
     this.scopeIndex = scopeIndex;
+    this.#replayRestored();
     this.#transmit();
   }
 
   /** @internal */
   _setHost(host: ScopeHost): void {
     this.#host = host;
+  }
+
+  /** @internal The UndoManager of this scope (null: none). */
+  _setUndoHook(hook: ((edits: LocalEdit[]) => void) | null): void {
+    this.#undoHook = hook;
   }
 
   /** @internal Every unanswered changeset fails (the client closed, or the fetch failed for good). */
@@ -380,8 +466,217 @@ export class ClientScope<T extends ModelObject = ModelObject>
     for (const s of all)
       this.#settle(
         s,
-        s.fragments.map(() => ({ error })),
+        wireOf(s).map(() => ({ error })),
       );
+  }
+
+  // ---- offline persistence (docs/client.md, "Offline edits") ---------------------------------
+
+  /**
+   * @internal What a stored record keeps of this scope: the state the server last confirmed
+   * (with `withState`) and the unanswered changesets. Null while there is nothing to keep.
+   */
+  _offlineExport(withState: boolean): Pick<OfflineScope, 'state' | 'pending'> | null {
+    // This turn's edits too (a save may run in the turn that made them: close(), persisted()).
+    if (!this.#inTransaction) this.#seal();
+    const pending = [...(this.#restoredPending ?? []), ...this.#sealed.map((s) => this.#exportSealed(s))];
+    if (!this.#root) return pending.length ? { state: null, pending } : null;
+    return { state: withState ? this.#confirmedState() : null, pending };
+  }
+
+  /**
+   * @internal Shows what a stored record kept of this scope, before the server answers: its
+   * state with the pending changesets applied on top as local edits. Returns the reply handlers
+   * of the changesets that were in flight in the stored session, by client index.
+   */
+  _offlineRestore(
+    stored: Pick<OfflineScope, 'state' | 'pending'>,
+  ): Map<number, (r: FragmentReply[] | null) => void> {
+    const handlers = new Map<number, (r: FragmentReply[] | null) => void>();
+    if (!stored.state) {
+      // Nothing to show them on: they wait for the first state (`_fetched`).
+      const list = stored.pending.slice();
+      this.#restoredPending = list;
+      for (const pc of list) {
+        if (pc.index === null) continue;
+        handlers.set(pc.index, () => {
+          const i = this.#restoredPending?.indexOf(pc) ?? -1;
+          if (i >= 0) this.#restoredPending!.splice(i, 1);
+        });
+      }
+      return handlers;
+    }
+    this._applyState(stored.state.rootUUID, stored.state.fragments as InboundFragment[]);
+    for (const pc of stored.pending) {
+      const s = this.#replay(pc);
+      if (!s || pc.index === null) continue;
+      s.dispatched = true;
+      s.index = pc.index;
+      s.original = pc;
+      handlers.set(pc.index, (replies) => this.#onReply(s, replies));
+    }
+    this.#host?._pendingChanged();
+    return handlers;
+  }
+
+  #exportSealed(s: Sealed): OfflineChangeset {
+    const index = s.dispatched && s.index !== undefined ? s.index : null;
+    if (s.original) return { ...s.original, index };
+    const prev: Record<string, Record<string, unknown>> = {};
+    const created: string[] = [];
+    for (const rec of s.records) {
+      if (rec.type === 'add') {
+        if (rec.fresh) created.push(rec.obj.uuid);
+        continue;
+      }
+      const values: Record<string, unknown> = (prev[rec.obj.uuid] = {});
+      for (const [prop, t] of rec.props) values[prop.name] = encodeValue(prop, t.prev);
+    }
+    const out: OfflineChangeset = { index, fragments: s.fragments, prev, created };
+    if (s.options.atomic !== undefined) out.atomic = s.options.atomic;
+    if (s.options.procedure !== undefined) out.procedure = s.options.procedure;
+    return out;
+  }
+
+  /**
+   * The tree as the server last confirmed it: every property a pending change touches at the
+   * value before the first of them (which `#resetBase` keeps up to date with remote values),
+   * walked from the root, so objects added by pending changes are left out and objects they
+   * removed are in.
+   */
+  #confirmedState(): OfflineState {
+    const base = new Map<ModelObject, Map<Property, Raw>>();
+    const note = (obj: ModelObject, prop: Property, value: Raw) => {
+      let m = base.get(obj);
+      if (!m) base.set(obj, (m = new Map()));
+      if (!m.has(prop)) m.set(prop, value);
+    };
+    for (const s of this.#sealed)
+      for (const rec of s.records) for (const [p, t] of rec.props) note(rec.obj, p, t.prev);
+    if (this.#current)
+      for (const [obj, props] of this.#current.changes) for (const [p, v] of props) note(obj, p, v);
+    const root = this.#root!;
+    const fragments: Fragment[] = [];
+    const seen = new Set<ModelObject>([root]);
+    const stack: ModelObject[] = [root];
+    while (stack.length) {
+      const obj = stack.pop()!;
+      const properties: Record<string, unknown> = {};
+      const children: ModelObject[] = [];
+      for (const p of obj.getProperties()) {
+        const m = base.get(obj);
+        const v = m?.has(p) ? m.get(p) : raw(obj, p);
+        if (p.kind === Kind.Model) {
+          if (p.isCollection) children.push(...(v as ModelObject[]));
+          else if (v) children.push(v as ModelObject);
+          else continue; // a null reference is left out, as in a ScopeState
+        }
+        properties[p.name] = encodeValue(p, v);
+      }
+      const type = obj === root ? 'change' : 'add';
+      fragments.push({ type, uuid: obj.uuid, clsName: obj.typeName, properties });
+      for (let k = children.length - 1; k >= 0; k--) {
+        const c = children[k]!;
+        if (!seen.has(c)) {
+          seen.add(c);
+          stack.push(c);
+        }
+      }
+    }
+    return { rootUUID: root.uuid, fragments };
+  }
+
+  /**
+   * Applies a stored changeset to the tree as a local edit, as `_recover` re-applies one: the
+   * objects it adds are created, collections get its insertions and removals, other properties
+   * its values. Returns the changeset this makes (none when nothing differs).
+   */
+  #replay(pc: OfflineChangeset): Sealed | null {
+    this.#seal();
+    const classes = reachableClasses(this.rootClass);
+    const created = new Map<string, ModelObject>();
+    for (const f of pc.fragments) {
+      if (f.type !== 'add' || this.#index.has(f.uuid) || created.has(f.uuid)) continue;
+      const cls = classes.get(f.clsName);
+      if (cls) created.set(f.uuid, this.#detached.get(f.uuid) ?? new cls({ uuid: f.uuid }));
+    }
+    const resolve = (uuid: string) =>
+      this.#index.get(uuid) ?? created.get(uuid) ?? this.#detached.get(uuid) ?? null;
+    const options: SyncOptions = {};
+    if (pc.atomic !== undefined) options.atomic = pc.atomic;
+    if (pc.procedure !== undefined) options.procedure = pc.procedure;
+    const batch = newBatch(options);
+    this.#current = batch;
+    for (const f of pc.fragments) {
+      const obj = resolve(f.uuid);
+      if (!obj || !isClassNamed(obj.constructor as ModelClass, f.clsName)) continue;
+      const isNew = created.get(f.uuid) === obj;
+      for (const [name, wire] of Object.entries(f.properties ?? {})) {
+        const prop = obj.getProperty(name);
+        if (!prop) continue;
+        const next = this.#decode(prop, wire, resolve);
+        if (next === INVALID) continue;
+        if (!isNew) this.#reapply(obj, prop, next, wireUUIDs(prop, pc.prev[f.uuid]?.[name]));
+        else {
+          try {
+            obj._set(prop, next);
+          } catch {
+            // The value no longer fits (a reference to an object of another scope): leave it.
+          }
+        }
+      }
+    }
+    const before = this.#sealed.length;
+    const made = new Set(pc.created);
+    this.#sealFresh(batch, (o) => made.has(o.uuid));
+    return this.#sealed.length > before ? this.#sealed[this.#sealed.length - 1]! : null;
+  }
+
+  /** Seals a re-applied batch quietly; `fresh` says which of its added objects are new to the server. */
+  #sealFresh(batch: Batch, fresh: (obj: ModelObject) => boolean): void {
+    const before = this.#sealed.length;
+    this.#seal(batch, true);
+    if (this.#sealed.length === before) return;
+    for (const rec of this.#sealed[this.#sealed.length - 1]!.records)
+      if (rec.type === 'add') rec.fresh = fresh(rec.obj);
+  }
+
+  /** Re-applies the stored changesets that waited for the first state (`_offlineRestore` without state). */
+  #replayRestored(): void {
+    const list = this.#restoredPending;
+    if (!list) return;
+    this.#restoredPending = null;
+    for (const pc of list) {
+      // In flight in this session, or applied (an object it created is on the server): the
+      // state shows it, as in `_recover`.
+      if (pc.index !== null || pc.created.some((u) => this.#index.has(u))) continue;
+      this.#replay(pc);
+    }
+    this.#host?._pendingChanged();
+  }
+
+  /**
+   * Settles a changeset whose reply will never come, though the server processed it (see
+   * `_recover`), from the state just applied: a fragment whose effect the state shows counts as
+   * accepted, any other gets `outcome-unknown` (rejected, or changed again since by someone).
+   */
+  #settleFromState(s: Sealed): void {
+    const error = {
+      message: 'The reply was lost; the server state does not show this change',
+      type: ErrorType.outcomeUnknown,
+    };
+    const list = wireOf(s).map((f): FragmentReply => {
+      const obj = this.#index.get(f.uuid);
+      if (!obj) return { error };
+      if (f.type === 'add') return {};
+      for (const [name, wire] of Object.entries(f.properties ?? {})) {
+        const prop = obj.getProperty(name);
+        if (prop && JSON.stringify(encodeValue(prop, raw(obj, prop))) !== JSON.stringify(wire))
+          return { error };
+      }
+      return {};
+    });
+    this.#settle(s, list);
   }
 
   // ---- batching -------------------------------------------------------------------------------
@@ -389,6 +684,8 @@ export class ClientScope<T extends ModelObject = ModelObject>
   #batch(): Batch {
     if (this.#current) return this.#current;
     const b = newBatch({});
+    // Remote changes that arrive before it is sealed do not reach what its edits are made on.
+    b.ack = this.#host?._ackIndex?.();
     this.#current = b;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -411,7 +708,7 @@ export class ClientScope<T extends ModelObject = ModelObject>
     for (const obj of batch.adds) {
       if (obj._scope !== this) continue;
       fragments.push(obj.getAddSyncFragment());
-      records.push({ obj, type: 'add', props: new Map() });
+      records.push({ obj, type: 'add', props: new Map(), fresh: batch.fresh.has(obj) });
     }
     for (const [obj, props] of batch.changes) {
       if (obj._scope !== this) {
@@ -451,7 +748,14 @@ export class ClientScope<T extends ModelObject = ModelObject>
       waiters: [...batch.waiters, resolveDone],
       dispatched: false,
       done,
+      ack: batch.ack ?? this.#host?._ackIndex?.(),
     });
+    if (!quiet && this.#undoHook) {
+      const edits: LocalEdit[] = [];
+      for (const r of records)
+        for (const [prop, t] of r.props) edits.push({ obj: r.obj, prop, prev: t.prev, next: t.next });
+      this.#undoHook(edits);
+    }
     if (!quiet) this.#transmit();
     this.#host?._pendingChanged();
   }
@@ -461,7 +765,16 @@ export class ClientScope<T extends ModelObject = ModelObject>
     for (const s of this.#sealed) {
       if (s.dispatched) continue;
       s.dispatched = true;
-      this.#host._sendSync(this, s.fragments, s.options, (replies) => this.#onReply(s, replies));
+      this.#host._sendSync(
+        this,
+        s.fragments,
+        s.options,
+        (replies) => this.#onReply(s, replies),
+        (index) => {
+          s.index = index;
+        },
+        s.ack,
+      );
     }
   }
 
@@ -480,20 +793,22 @@ export class ClientScope<T extends ModelObject = ModelObject>
     const i = this.#sealed.indexOf(sent);
     if (i < 0) return;
     this.#sealed.splice(i, 1);
+    const wire = wireOf(sent);
     let list: FragmentReply[];
-    if (!replies || replies.length !== sent.fragments.length) {
+    if (!replies || replies.length !== wire.length) {
       const error = { message: 'The server did not answer every fragment', type: ErrorType.invalidReply };
-      list = sent.fragments.map(() => ({ error }));
+      list = wire.map(() => ({ error }));
     } else if (sent.options.atomic && replies.some((r) => r.error)) {
       const error = { message: 'Atomic changeset rejected', type: ErrorType.atomicRejected };
       list = replies.map((r) => (r.error ? r : { error }));
     } else {
       list = replies;
     }
+    const perRecord = sent.original ? alignReplies(wire, list, sent.records) : list;
     this.#applyRemote(() => {
       for (let k = 0; k < sent.records.length; k++) {
         const rec = sent.records[k]!;
-        const reply = list[k]!;
+        const reply = perRecord[k]!;
         if (reply.error) {
           for (const [prop, t] of rec.props) this.#resetBase(rec.obj, prop, t.prev, 'rollback', i);
         } else if (reply.modifications) {
@@ -511,7 +826,7 @@ export class ClientScope<T extends ModelObject = ModelObject>
   }
 
   #settle(sent: Sealed, list: FragmentReply[]): void {
-    const fragments: FragmentOutcome[] = sent.fragments.map((f, k) => {
+    const fragments: FragmentOutcome[] = wireOf(sent).map((f, k) => {
       const o: FragmentOutcome = { type: f.type, uuid: f.uuid, clsName: f.clsName };
       const e = list[k]?.error;
       if (e) o.error = e;
@@ -634,9 +949,19 @@ export class ClientScope<T extends ModelObject = ModelObject>
     return this.#index.get(uuid) ?? this.#detached.get(uuid) ?? null;
   }
 
-  /** With no local change pending, the tree is the server's: nothing outside it needs keeping. */
+  /**
+   * With no local change pending, the tree is the server's: nothing outside it needs keeping.
+   * Decided once the frame being read is done: the server follows the reply to a changeset whose
+   * list it merged with the merged list, in the reply's frame, and that list may name objects
+   * held here (docs/protocol.md §7.10).
+   */
   #releaseDetached(): void {
-    if (this.#current === null && this.#sealed.length === 0) this.#detached.clear();
+    if (this.#releaseQueued || this.#detached.size === 0) return;
+    this.#releaseQueued = true;
+    queueMicrotask(() => {
+      this.#releaseQueued = false;
+      if (this.#current === null && this.#sealed.length === 0) this.#detached.clear();
+    });
   }
 
   /** Stores a value without reporting it as a local edit; records the change event. */
@@ -686,23 +1011,27 @@ export class ClientScope<T extends ModelObject = ModelObject>
     return one(wire);
   }
 
-  /** Re-applies one touched property of an unanswered changeset on top of a fresh state. */
-  #reapply(obj: ModelObject, prop: Property, t: Touch): void {
+  /**
+   * Re-applies one touched property of an unanswered changeset on top of a fresh state: `next`
+   * is the value it set; for a collection of objects, `before` holds the uuids it had before
+   * (what it removed and added is re-applied, not the whole list; null: set the whole list).
+   */
+  #reapply(obj: ModelObject, prop: Property, next: Raw, before: Set<string> | null): void {
     const canonical = (o: unknown) => (o ? (this.#index.get((o as ModelObject).uuid) ?? o) : o);
     let value: unknown;
-    if (prop.isCollection && prop.kind === Kind.Model) {
-      const uuids = (list: unknown) => new Set((list as ModelObject[]).map((o) => o.uuid));
-      const before = uuids(t.prev);
-      const after = uuids(t.next);
+    if (prop.isCollection && prop.kind === Kind.Model && before) {
+      const after = new Set((next as ModelObject[]).map((o) => o.uuid));
       const current = (raw(obj, prop) as ModelObject[]).filter(
         (o) => !before.has(o.uuid) || after.has(o.uuid),
       );
       const present = new Set(current.map((o) => o.uuid));
-      for (const o of t.next as ModelObject[])
+      for (const o of next as ModelObject[])
         if (!before.has(o.uuid) && !present.has(o.uuid)) current.push(canonical(o) as ModelObject);
       value = current;
+    } else if (prop.isCollection && prop.kind === Kind.Model) {
+      value = (next as ModelObject[]).map(canonical);
     } else {
-      value = prop.kind === Kind.Model ? canonical(t.next) : t.next;
+      value = prop.kind === Kind.Model ? canonical(next) : next;
     }
     try {
       obj._set(prop, value);
@@ -760,7 +1089,34 @@ export class ClientScope<T extends ModelObject = ModelObject>
 // ---- helpers ------------------------------------------------------------------------------------
 
 function newBatch(options: SyncOptions): Batch {
-  return { options, adds: [], addSet: new Set(), changes: new Map(), waiters: [] };
+  return { options, adds: [], addSet: new Set(), changes: new Map(), waiters: [], fresh: new Set() };
+}
+
+/** The fragments the server answers for a changeset: a restored one's original fragments. */
+function wireOf(s: Sealed): Fragment[] {
+  return s.original?.fragments ?? s.fragments;
+}
+
+/** For a collection of objects, the uuids of a stored value; otherwise null. */
+function uuidsOf(prop: Property, value: Raw): Set<string> | null {
+  if (!prop.isCollection || prop.kind !== Kind.Model) return null;
+  return new Set((value as ModelObject[]).map((o) => o.uuid));
+}
+
+/** For a collection of objects, the uuids of a wire value; otherwise null. */
+function wireUUIDs(prop: Property, wire: unknown): Set<string> | null {
+  if (!prop.isCollection || prop.kind !== Kind.Model || !Array.isArray(wire)) return null;
+  return new Set(wire.map((u) => String(u).toLowerCase()));
+}
+
+/**
+ * The replies of a restored changeset's original fragments, for the records re-applying it:
+ * matched by type and uuid (a changeset has one fragment per object and type); a record with no
+ * original fragment counts as accepted.
+ */
+function alignReplies(wire: Fragment[], list: FragmentReply[], records: Record_[]): FragmentReply[] {
+  const byKey = new Map(wire.map((f, k) => [`${f.type} ${f.uuid}`, list[k]!] as const));
+  return records.map((r) => byKey.get(`${r.type} ${r.obj.uuid}`) ?? {});
 }
 
 function promiseOf(batch: Batch): Promise<SyncResult> {

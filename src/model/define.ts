@@ -43,9 +43,26 @@ export type Instance<S extends Schema, Base extends ModelObject = ModelObject> =
   -readonly [K in keyof S]: ValueOf<S[K]>;
 };
 
-export interface TypedModelClass<I extends ModelObject> extends ModelClass<I> {
-  new (init?: { uuid?: string } & Partial<Record<keyof I, unknown>>): I;
-}
+/** The declared properties of an instance type: its own keys, minus ModelObject's and methods. */
+type PropertyKeys<I> = {
+  [K in Exclude<keyof I, keyof ModelObject>]: I[K] extends (...args: never[]) => unknown ? never : K;
+}[Exclude<keyof I, keyof ModelObject>];
+
+/**
+ * What the constructor of a typed model takes: a uuid, and any of the declared properties, each
+ * with the type an assignment takes (a collection takes an array of its elements). Checked by
+ * the compiler, so `new Shape({ x: 'a' })` does not compile; the run-time rules are the same
+ * (docs/client.md, "Values: one rule").
+ */
+export type ModelInit<I extends ModelObject> = { uuid?: string } & {
+  [K in PropertyKeys<I>]?: I[K] extends Collection<infer E> ? readonly E[] | Collection<E> : I[K];
+};
+
+/** A model class defined with {@link defineModel}: its constructor and instances are typed. */
+export type TypedModelClass<I extends ModelObject> = {
+  new (init?: ModelInit<I>): I;
+  readonly prototype: I;
+} & Omit<ModelClass<I>, 'prototype'>;
 
 /**
  * Defines a model from a schema object. Property order is the object's key order. Use

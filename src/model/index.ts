@@ -5,6 +5,7 @@ export { Collection } from './collection.js';
 export {
   defineModel,
   type Instance,
+  type ModelInit,
   type PropertySpec,
   type Schema,
   type TypedModelClass,

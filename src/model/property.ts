@@ -91,7 +91,12 @@ export class PropertyOf<E extends PropertyElement = PropertyElement> {
 
   // ---- from JavaScript ---------------------------------------------------------------------
 
-  /** Validates one element assigned from code; returns the value to store or throws. */
+  /**
+   * Validates one element assigned from code; returns the value to store or throws. Nothing is
+   * converted: a String takes a string, a Number a finite number, a Boolean a boolean, a Date a
+   * valid Date object, an enumeration one of its values, a reference an instance of its model
+   * (docs/client.md, "Values: one rule"). Wire values go through decodeScalar instead.
+   */
   coerceElement(this: Property, value: unknown): unknown {
     switch (this.kind) {
       case Kind.String:
@@ -103,11 +108,11 @@ export class PropertyOf<E extends PropertyElement = PropertyElement> {
       case Kind.Boolean:
         if (typeof value === 'boolean') return value;
         break;
-      case Kind.Date: {
-        const d = toDate(value, 1);
-        if (d !== INVALID) return d;
+      case Kind.Date:
+        // A Date object only: no number (ms in code, seconds on the wire) or string is guessed
+        // at (docs/client.md, "Values: one rule").
+        if (value instanceof Date && !Number.isNaN(value.getTime())) return value;
         break;
-      }
       case Kind.Enum:
         if (this.type.has(value)) return value;
         break;

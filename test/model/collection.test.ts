@@ -44,7 +44,7 @@ describe('Collection', () => {
     n.nums = [1, 2] as unknown as Collection<number>;
     n.strs.setAsArray(['a']);
     n.bools.push(true, false);
-    n.dates.push(new Date(1), '1970-01-01T00:00:00.002Z' as unknown as Date);
+    n.dates.push(new Date(1), new Date(2));
     assert.deepEqual(n.nums.slice(), [1, 2]);
     assert.deepEqual(n.strs.toArray(), ['a']);
     assert.deepEqual([...n.bools], [true, false]);

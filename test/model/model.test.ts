@@ -178,6 +178,14 @@ describe('model()', () => {
         }),
       /invalid default value for 'ns'/,
     );
+    // A Date default is a Date object, as an assignment takes (docs/client.md, "Values: one rule").
+    assert.throws(
+      () =>
+        model('Thing', function () {
+          this.has('d', Date, { defaultValue: '2020-01-02' });
+        }),
+      /invalid default value for 'd'.*expected Date, got string/,
+    );
     const Other = model('Other');
     assert.throws(
       () =>
@@ -188,7 +196,7 @@ describe('model()', () => {
     );
     const Ok = model('Ok', function () {
       this.has('n', Number, { defaultValue: 3 });
-      this.has('d', Date, { defaultValue: '2020-01-02T03:04:05.678Z' });
+      this.has('d', Date, { defaultValue: new Date('2020-01-02T03:04:05.678Z') });
       this.has('ns', [Number], { defaultValue: [1, 2] });
       this.has('s', String, { defaultValue: null });
     });

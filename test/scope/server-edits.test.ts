@@ -244,7 +244,7 @@ describe('server-side edits', () => {
   test('Date collections and enumerations are wire-encoded in change fragments', async () => {
     const { scope, root } = rootedScope();
     const events = recordChanges(scope);
-    root.when = '2000-01-01T00:00:00.250Z' as unknown as Date;
+    root.when = new Date('2000-01-01T00:00:00.250Z');
     await nextTurn();
     assert.equal(events[0]!.fragments[0]!.properties.when, 946_684_800.25);
   });
