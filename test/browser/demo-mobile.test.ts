@@ -4,16 +4,11 @@
 // own input pipeline (CDP Input.dispatchTouchEvent), so panning and touch-action are real. Fails
 // (never skips) when chromium is not installed. Screenshots go to test-results/ (not committed).
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, type CDPSession, chromium, type Page } from 'playwright-core';
-import { startDemo } from '../../demo/server.js';
-import { MemoryStore } from '../../src/store/index.js';
+import type { CDPSession, Page } from 'playwright-core';
+import { type DemoBrowser, launchDemoBrowser, RESULTS } from '../helpers/demo-browser.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const RESULTS = join(__dirname, '..', '..', 'test-results');
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
 const PHONE = { width: 390, height: 844 };
 
 interface Point {
@@ -158,8 +153,7 @@ const drawnAt = (page: Page, uuid: string, size: { width: number; height: number
   );
 
 describe('demo page on a 390 px phone screen, in chromium', { timeout: 120_000 }, () => {
-  let demo: Awaited<ReturnType<typeof startDemo>>;
-  let browser: Browser;
+  let env: DemoBrowser;
   let desk: Page;
   let phone: Page;
   let touch: CDPSession;
@@ -167,39 +161,17 @@ describe('demo page on a 390 px phone screen, in chromium', { timeout: 120_000 }
   let uuid: string;
 
   before(async () => {
-    assert.ok(
-      existsSync(CHROMIUM),
-      `${CHROMIUM} is missing: apt-get install -y chromium (or set CHROMIUM_PATH)`,
-    );
-    demo = await startDemo({ port: 0, host: '127.0.0.1', logger: silent as never, store: new MemoryStore() });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
-    const deskContext = await browser.newContext({ viewport: { width: 1100, height: 720 } });
-    const phoneContext = await browser.newContext({
-      viewport: PHONE,
-      deviceScaleFactor: 3,
-      isMobile: true,
-      hasTouch: true,
-    });
-    const open = async (page: Page) => {
-      page.on('pageerror', (err) => console.error('page error:', err));
-      await page.goto(`http://127.0.0.1:${demo.port}/`);
-      await page.waitForSelector('body[data-ready="true"]');
-      return page;
-    };
-    [desk, phone] = await Promise.all([
-      open(await deskContext.newPage()),
-      open(await phoneContext.newPage()),
+    env = await launchDemoBrowser();
+    const [d, p] = await Promise.all([
+      env.open(),
+      env.open({ viewport: PHONE, deviceScaleFactor: 3, isMobile: true, hasTouch: true }),
     ]);
-    touch = await phoneContext.newCDPSession(phone);
-    mkdirSync(RESULTS, { recursive: true });
+    [desk, phone] = [d.page, p.page];
+    touch = await p.context.newCDPSession(phone);
   });
 
   after(async () => {
-    await browser?.close();
-    await demo?.close();
+    await env?.close();
   });
 
   test('at 390 px the header, toolbar and canvas fit the width, the status badge whole', async () => {

@@ -2,48 +2,23 @@
 // the canvas and the chat room. Fails (never skips) when chromium is not installed: install it
 // with `apt-get install -y chromium` (.ci/run does). Screenshots go to test-results/ (not committed).
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { startDemo } from '../../demo/server.js';
-import { MemoryStore } from '../../src/store/index.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const RESULTS = join(__dirname, '..', '..', 'test-results');
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
+import type { Page } from 'playwright-core';
+import { type DemoBrowser, launchDemoBrowser, RESULTS } from '../helpers/demo-browser.js';
 
 describe('demo page in chromium', { timeout: 90_000 }, () => {
-  let demo: Awaited<ReturnType<typeof startDemo>>;
-  let browser: Browser;
+  let env: DemoBrowser;
   let one: Page;
   let two: Page;
 
   before(async () => {
-    assert.ok(
-      existsSync(CHROMIUM),
-      `${CHROMIUM} is missing: apt-get install -y chromium (or set CHROMIUM_PATH)`,
-    );
-    demo = await startDemo({ port: 0, host: '127.0.0.1', logger: silent as never, store: new MemoryStore() });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
-    const open = async () => {
-      const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
-      const page = await context.newPage();
-      page.on('pageerror', (err) => console.error('page error:', err));
-      await page.goto(`http://127.0.0.1:${demo.port}/`);
-      await page.waitForSelector('body[data-ready="true"]');
-      return page;
-    };
-    [one, two] = await Promise.all([open(), open()]);
-    mkdirSync(RESULTS, { recursive: true });
+    env = await launchDemoBrowser();
+    [one, two] = (await Promise.all([env.open(), env.open()])).map((o) => o.page) as [Page, Page];
   });
 
   after(async () => {
-    await browser?.close();
-    await demo?.close();
+    await env?.close();
   });
 
   /** Waits until every local change of the page is acknowledged. */
@@ -93,11 +68,11 @@ describe('demo page in chromium', { timeout: 90_000 }, () => {
     await two.click('.tab[data-view="chat"]');
     await one.fill('#chat-name', 'Ada');
     await one.fill('#chat-text', 'Hello from page one');
-    const before = demo.chatApi.requests.length;
+    const before = env.demo.chatApi.requests.length;
     await one.click('#chat-send');
     await two.waitForSelector('.message:has-text("Hello from page one")');
     // Posted through the ChatRoom.postMessage procedure: its downstream saw the message.
-    const posted = demo.chatApi.requests.slice(before).find((r) => /\/messages$/.test(r.url));
+    const posted = env.demo.chatApi.requests.slice(before).find((r) => /\/messages$/.test(r.url));
     assert.ok(posted, 'the downstream service received POST /room/:id/messages');
     assert.equal(posted.method, 'POST');
     assert.equal((posted.body as { text?: string }).text, 'Hello from page one');

@@ -3,51 +3,25 @@
 // and colour, and the chat lists who is online now, dropping a page that goes away. Fails (never
 // skips) when chromium is not installed. Screenshots go to test-results/ (not committed).
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { startDemo } from '../../demo/server.js';
-import { MemoryStore } from '../../src/store/index.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const RESULTS = join(__dirname, '..', '..', 'test-results');
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
+import type { BrowserContext, Page } from 'playwright-core';
+import { type DemoBrowser, launchDemoBrowser, RESULTS } from '../helpers/demo-browser.js';
 
 describe('presence in the demo page, in chromium', { timeout: 90_000 }, () => {
-  let demo: Awaited<ReturnType<typeof startDemo>>;
-  let browser: Browser;
+  let env: DemoBrowser;
   let one: Page;
   let two: Page;
   let oneContext: BrowserContext;
 
   before(async () => {
-    assert.ok(
-      existsSync(CHROMIUM),
-      `${CHROMIUM} is missing: apt-get install -y chromium (or set CHROMIUM_PATH)`,
-    );
-    demo = await startDemo({ port: 0, host: '127.0.0.1', logger: silent as never, store: new MemoryStore() });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
-    // One context per page: separate storage, separate sessions, as two people would have.
-    const open = async () => {
-      const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
-      const page = await context.newPage();
-      page.on('pageerror', (err) => console.error('page error:', err));
-      await page.goto(`http://127.0.0.1:${demo.port}/`);
-      await page.waitForSelector('body[data-ready="true"]');
-      return { context, page };
-    };
-    const [a, b] = await Promise.all([open(), open()]);
+    env = await launchDemoBrowser();
+    const [a, b] = await Promise.all([env.open(), env.open()]);
     [one, two, oneContext] = [a.page, b.page, a.context];
-    mkdirSync(RESULTS, { recursive: true });
   });
 
   after(async () => {
-    await browser?.close();
-    await demo?.close();
+    await env?.close();
   });
 
   /** Page one names itself in the chat's name field (its presence name in both scopes). */
