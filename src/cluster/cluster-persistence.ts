@@ -18,7 +18,7 @@ import type { CommitCallback, OpenScopeOptions, Persistence, PersistenceHost } f
 import type { ChangesetRequest } from '../pipeline/pipeline.js';
 import { encodeFragments, encodeFragmentsOnce } from '../protocol/codec.js';
 import type { Scope } from '../scope/scope.js';
-import type { AppliedFragment, ChangeContext, ChangesetResult, Fragment, ListBase } from '../scope/types.js';
+import type { AppliedFragment, ChangeContext, ChangesetResult, Fragment } from '../scope/types.js';
 import {
   ForwardedListBase,
   listBaseToWire,
@@ -459,7 +459,7 @@ export class ClusterPersistence implements Persistence {
       ...(req.atomic === undefined ? {} : { atomic: req.atomic }),
       ...(req.procedure === undefined ? {} : { procedure: req.procedure }),
     };
-    const listBase = listBaseToWire((req as { listBase?: ListBase }).listBase);
+    const listBase = listBaseToWire(req.listBase);
     if (listBase !== undefined) request.listBase = listBase;
     this.#forwarded.set(origin, req.origin);
     const deadline = Date.now() + this.#forwardTimeoutMs;
@@ -682,7 +682,7 @@ export class ClusterPersistence implements Persistence {
       procedure: req.procedure,
       origin: req.origin,
       ...(req.listBase === undefined ? {} : { listBase: new ForwardedListBase(served.scope, req.listBase) }),
-    } as ChangesetRequest);
+    });
     if (lostMeanwhile(result)) throw new Error(NOT_OWNER); // lost while it waited: ask the next owner
     const version = this.#originVersions.get(req.origin) ?? 0;
     this.#originVersions.delete(req.origin);

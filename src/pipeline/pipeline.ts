@@ -26,7 +26,7 @@
 import { ErrorCode, ErrorType, SyncError, type WireError } from '../errors.js';
 import type { ProcedureUpdate } from '../procedures/types.js';
 import type { Scope } from '../scope/scope.js';
-import type { ChangesetResult, Fragment } from '../scope/types.js';
+import type { ChangesetResult, Fragment, ListBase } from '../scope/types.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 
 /** A client's changeset, as the session hands it over. */
@@ -43,6 +43,11 @@ export interface ChangesetRequest {
    * an error rejects every fragment with it.
    */
   authorize?: (scope: Scope) => Promise<WireError | null>;
+  /**
+   * What the sender last saw of the collections (docs/protocol.md §7.10): the engine merges a
+   * collection change against it, and a procedure's array constraints compare with it.
+   */
+  listBase?: ListBase;
 }
 
 /** Step 3: runs named procedures. procedures/ implements it (`ProcedureRunner`). */
@@ -52,7 +57,12 @@ export interface ProcedureStep {
    * current state. Resolves with the updates to apply after the changeset; rejects (with a
    * JetstreamError whose message the client may read) to reject the whole changeset.
    */
-  run(scope: Scope, name: string, fragments: readonly Fragment[]): Promise<ProcedureUpdate[]>;
+  run(
+    scope: Scope,
+    name: string,
+    fragments: readonly Fragment[],
+    listBase?: ListBase | null,
+  ): Promise<ProcedureUpdate[]>;
 }
 
 /** Step 2: whether a scope accepts writes now. persistence/ implements it. */
@@ -152,7 +162,7 @@ export class ChangesetPipeline {
     if (name === undefined) return this.#apply(scope, req);
     let updates: ProcedureUpdate[];
     try {
-      updates = await this.#procedures.run(scope, name, req.fragments);
+      updates = await this.#procedures.run(scope, name, req.fragments, req.listBase ?? null);
     } catch (e) {
       const error =
         e instanceof SyncError

@@ -3,7 +3,7 @@
 import { DefinitionError } from '../errors.js';
 import type { Collection } from '../model/collection.js';
 import type { ModelClass, ModelObject } from '../model/model-object.js';
-import type { Fragment } from '../scope/types.js';
+import type { Fragment, ListBase } from '../scope/types.js';
 
 /** Constraint value: the fragment only has to carry the key (any value, null included). */
 export class HasNewValuePropertyConstraint {
@@ -124,7 +124,12 @@ export class Constraint {
    * True when `fragment` satisfies this constraint. `classes` resolves class names (the scope
    * root's reachable classes); `scope` supplies current collections for array constraints.
    */
-  matches(fragment: Fragment, classes: ReadonlyMap<string, ModelClass>, scope: ConstraintScope): boolean {
+  matches(
+    fragment: Fragment,
+    classes: ReadonlyMap<string, ModelClass>,
+    scope: ConstraintScope,
+    listBase: ListBase | null = null,
+  ): boolean {
     if (fragment.type !== this.type || fragment.clsName !== this.clsName) return false;
     const props = fragment.properties ?? EMPTY;
     const keys = this.#keys;
@@ -147,7 +152,11 @@ export class Constraint {
         }
         if (target === undefined) target = scope.get(fragment.uuid);
         if (!target) return false;
-        const current = (target.get(key) as Collection).length;
+        // Grows or shrinks relative to the list the sender saw, when the server knows it: the
+        // list is merged against that base (docs/protocol.md §7.10), so a client whose list is
+        // behind by someone else's insert still inserts.
+        const base = listBase === null ? null : listBase.base(target, prop);
+        const current = base !== null ? base.length : (target.get(key) as Collection).length;
         if (expected.type === 'insert' ? value.length <= current : value.length >= current) return false;
         continue;
       }
@@ -171,10 +180,11 @@ export function firstUnmatched(
   fragments: readonly Fragment[],
   classes: ReadonlyMap<string, ModelClass>,
   scope: ConstraintScope,
+  listBase: ListBase | null = null,
 ): number {
   outer: for (let i = 0; i < fragments.length; i++) {
     const f = fragments[i]!;
-    for (const c of constraints) if (c.matches(f, classes, scope)) continue outer;
+    for (const c of constraints) if (c.matches(f, classes, scope, listBase)) continue outer;
     return i;
   }
   return -1;

@@ -7,7 +7,7 @@ import { DefinitionError, ErrorCode, SyncError } from '../errors.js';
 import { reachableClasses } from '../model/classes.js';
 import { type ModelClass, ModelObject } from '../model/model-object.js';
 import type { Scope } from '../scope/scope.js';
-import type { Fragment } from '../scope/types.js';
+import type { Fragment, ListBase } from '../scope/types.js';
 import { Constraint, type ConstraintSpec, firstUnmatched } from './constraints.js';
 import { type HttpRemoteOptions, RemoteHttpProcedure } from './http.js';
 import type {
@@ -88,12 +88,12 @@ export class SyncProcedure {
   }
 
   /** Null when every fragment matches a constraint, else the error (unless the scope disables it). */
-  verify(scope: Scope, fragments: readonly Fragment[]): SyncError | null {
+  verify(scope: Scope, fragments: readonly Fragment[], listBase: ListBase | null = null): SyncError | null {
     if (scope.disableProcedureConstraints) return null;
     const root = scope.root;
     if (!root) return new SyncError('No root model set', ErrorCode.NO_ROOT);
     const classes = reachableClasses(root.constructor as ModelClass);
-    return firstUnmatched(this.constraints, fragments, classes, scope) < 0
+    return firstUnmatched(this.constraints, fragments, classes, scope, listBase) < 0
       ? null
       : new SyncError(CONSTRAINTS_NOT_MET, ErrorCode.PROCEDURE_CONSTRAINTS);
   }
@@ -117,9 +117,13 @@ export class SyncProcedure {
     return { updates: normalizeOutcome(outcome, this.fullName) };
   }
 
-  /** verify, then execute. */
-  verifyAndExecute(scope: Scope, fragments: readonly Fragment[]): Promise<ProcedureResult> {
-    const error = this.verify(scope, fragments);
+  /** verify, then execute. `listBase`: what the sender last saw (see Constraint.matches). */
+  verifyAndExecute(
+    scope: Scope,
+    fragments: readonly Fragment[],
+    listBase: ListBase | null = null,
+  ): Promise<ProcedureResult> {
+    const error = this.verify(scope, fragments, listBase);
     return error ? Promise.reject(error) : this.execute(scope, fragments);
   }
 }

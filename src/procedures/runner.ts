@@ -3,7 +3,7 @@
 // remote step, and logs what the client must not see (a downstream's address and status).
 import type { ProcedureStep } from '../pipeline/pipeline.js';
 import type { Scope } from '../scope/scope.js';
-import type { Fragment } from '../scope/types.js';
+import type { Fragment, ListBase } from '../scope/types.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { DownstreamError } from './http.js';
 import { resolveProcedure } from './procedure.js';
@@ -19,11 +19,16 @@ export class ProcedureRunner implements ProcedureStep {
     this.#logger = logger;
   }
 
-  async run(scope: Scope, name: string, fragments: readonly Fragment[]): Promise<ProcedureUpdate[]> {
+  async run(
+    scope: Scope,
+    name: string,
+    fragments: readonly Fragment[],
+    listBase: ListBase | null = null,
+  ): Promise<ProcedureUpdate[]> {
     const procedure = resolveProcedure(scope, name);
     const started = performance.now();
     try {
-      const { updates } = await procedure.verifyAndExecute(scope, fragments);
+      const { updates } = await procedure.verifyAndExecute(scope, fragments, listBase);
       // The scope's later changesets wait behind this one: a slow downstream service is worth knowing.
       const durationMs = Math.round(performance.now() - started);
       if (durationMs >= SLOW_PROCEDURE_MS)

@@ -35,7 +35,7 @@ import type {
   ScopeSync,
 } from '../protocol/messages.js';
 import { Scope } from '../scope/scope.js';
-import type { ApplyOptions, ChangesetResult, ListWrite } from '../scope/types.js';
+import type { ChangesetResult, ListWrite } from '../scope/types.js';
 import type { Connection, ConnectionHandler, InboundData } from '../transport/types.js';
 import { Emitter } from '../util/emitter.js';
 import { closeReason } from './close-reason.js';
@@ -661,7 +661,7 @@ export class Session extends Emitter<SessionEvents> implements Subscriber, Conne
       this.#enqueue((i) => encodeScopeSyncReply(i, msg.index, []));
       return;
     }
-    const req: ChangesetRequest & Pick<ApplyOptions, 'listBase'> = {
+    const req: ChangesetRequest = {
       fragments: msg.fragments,
       atomic: msg.atomic,
       procedure: msg.procedure,

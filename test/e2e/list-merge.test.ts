@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Canvas, Shape } from '../../demo/models.js';
 import type { ModelObject } from '../../src/model/index.js';
+import { arrayPropertyConstraint, defineProcedure } from '../../src/procedures/index.js';
 import { createServer } from '../../src/server/server.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { withTwoClients } from '../helpers/two-clients.js';
@@ -50,6 +51,16 @@ function syncAcked(c: TestClient, ack: number, fragments: Msg[]): Promise<Msg> {
   c.send([
     { type: 'Ping', index: 0, ack, resendMissing: false },
     { type: 'ScopeSync', index, scopeIndex: 0, atomic: false, fragments },
+  ]);
+  return c.waitFor((m) => m.type === 'ScopeSyncReply' && m.replyTo === index);
+}
+
+/** syncAcked with a procedure named. */
+function procedureAcked(c: TestClient, ack: number, procedure: string, fragments: Msg[]): Promise<Msg> {
+  const index = c.nextIndex++;
+  c.send([
+    { type: 'Ping', index: 0, ack, resendMissing: false },
+    { type: 'ScopeSync', index, scopeIndex: 0, atomic: true, procedure, fragments },
   ]);
   return c.waitFor((m) => m.type === 'ScopeSyncReply' && m.replyTo === index);
 }
@@ -224,6 +235,50 @@ describe('concurrent edits of one collection, raw v1 clients', () => {
         // Acknowledged, the same removal applies.
         assert.ok(accepted(await syncAcked(b, b.highestIndex(), [setShapes(root, base)])));
         assert.deepEqual(serverShapes(canvas as CanvasObj), base);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('an insert constraint compares with the list the sender saw: a stale list that adds one still inserts', async () => {
+    // A procedure that only lets a changeset add shapes (as the demo's chat posts messages).
+    defineProcedure(Canvas, 'mergeTestAddShape', {
+      constraints: [
+        {
+          type: 'change',
+          clsName: 'Canvas',
+          properties: { shapes: arrayPropertyConstraint({ type: 'insert' }) },
+        },
+        { type: 'add', clsName: 'Shape', allowAdditionalProperties: true },
+      ],
+    });
+    const { server, port, canvas } = await startServer();
+    try {
+      await withTwoClients(port, async ({ a, b, stateA }) => {
+        const root = stateA.rootUUID as string;
+        const base = shapesIn(stateA, root)!;
+        const x = uuid();
+        const y = uuid();
+        const ackB = b.highestIndex();
+        const ra = await procedureAcked(a, a.highestIndex(), 'Canvas.mergeTestAddShape', [
+          addShape(x),
+          setShapes(root, [...base, x]),
+        ]);
+        assert.ok(accepted(ra), JSON.stringify(ra));
+        // B's list is as long as the server's now, but one longer than what B saw: an insert.
+        const rb = await procedureAcked(b, ackB, 'Canvas.mergeTestAddShape', [
+          addShape(y),
+          setShapes(root, [...base, y]),
+        ]);
+        assert.ok(accepted(rb), JSON.stringify(rb));
+        assert.deepEqual(serverShapes(canvas as CanvasObj), [...base, x, y]);
+        // A list that does not grow relative to what its sender saw is still refused.
+        await a.waitFor((m) => m.type === 'ScopeSync' && shapesIn(m, root)?.includes(y) === true);
+        const rc = await procedureAcked(a, a.highestIndex(), 'Canvas.mergeTestAddShape', [
+          setShapes(root, [...base, x, y]),
+        ]);
+        assert.match(rc.fragmentReplies[0].error?.message ?? '', /do not match the procedure constraints/);
       });
     } finally {
       await server.close();
