@@ -8,6 +8,7 @@
 // - The others' states arrive as snapshots (on fetch and after every reconnect: they replace
 //   what is held) and changes (`state: null` = that session left).
 import { ErrorCode, JetstreamError } from '../errors.js';
+import { utf8Length } from '../protocol/frame.js';
 import type { PresenceGrant, ServerPresence } from '../protocol/messages.js';
 import { Emitter } from '../util/emitter.js';
 
@@ -226,19 +227,4 @@ export class ScopePresence<P extends object = PresenceState> extends Emitter<Pre
     this.#sent = this.#json;
     this.#lastSentAt = Date.now();
   }
-}
-
-/** UTF-8 bytes of a string, as the server counts a state. */
-function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
 }

@@ -29,10 +29,8 @@ export function frameError(
   return { ok: false, error: { message, type } };
 }
 
-/** UTF-8 byte length of a string, computed only when its UTF-16 length leaves it in doubt. */
-export function exceedsBytes(text: string, max: number): boolean {
-  if (text.length > max) return true; // every UTF-16 code unit is at least one UTF-8 byte
-  if (text.length * 3 <= max) return false; // and at most three
+/** UTF-8 bytes of a string (a lone surrogate counts 3, as its U+FFFD replacement). */
+export function utf8Length(text: string): number {
   let bytes = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -42,9 +40,15 @@ export function exceedsBytes(text: string, max: number): boolean {
       bytes += 4; // a surrogate pair: 4 bytes for 2 code units
       i++;
     } else bytes += 3;
-    if (bytes > max) return true;
   }
-  return false;
+  return bytes;
+}
+
+/** More than `max` UTF-8 bytes; counted only when the UTF-16 length leaves it in doubt. */
+export function exceedsBytes(text: string, max: number): boolean {
+  if (text.length > max) return true; // every UTF-16 code unit is at least one UTF-8 byte
+  if (text.length * 3 <= max) return false; // and at most three
+  return utf8Length(text) > max;
 }
 
 /**
