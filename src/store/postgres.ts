@@ -92,6 +92,8 @@ export class PostgresStore implements Store {
   #opening: Promise<void> | null = null;
   /** Per scope, the last call touching it. */
   readonly #tails = new Map<string, Tail>();
+  /** Appends written on the append connection and not answered yet, in the order written. */
+  readonly #written: ScopeBatch[][] = [];
   /** The append connection (see the header), opened on first use and replaced once it failed. */
   #appender: Appender | null = null;
   /** The compaction worker, started when needed. */
@@ -278,6 +280,7 @@ export class PostgresStore implements Store {
           appender = await this.#appendConnection();
           query = appender.client.query({ name: this.#appendName, text: this.#appendSql, values: params });
           appender.pending++;
+          this.#written.push(batches);
         } catch (err) {
           throw wrapStoreError('PostgreSQL store: cannot append', err);
         } finally {
@@ -287,11 +290,15 @@ export class PostgresStore implements Store {
           await query;
         } catch (err) {
           if (!isAppendConflict(err)) throw wrapStoreError('PostgreSQL store: cannot append', err);
-          throw await this.#conflict(pool, batches).catch((e: unknown) => {
+          // Taken now: the appends written after this one have not been answered yet.
+          const later = this.#written.slice(this.#written.indexOf(batches) + 1).flat();
+          throw await this.#conflict(pool, batches, later).catch((e: unknown) => {
             throw wrapStoreError('PostgreSQL store: cannot append', e);
           });
         } finally {
           appender.pending--;
+          const at = this.#written.indexOf(batches);
+          if (at >= 0) this.#written.splice(at, 1);
         }
       },
       true,
@@ -340,14 +347,21 @@ export class PostgresStore implements Store {
     return appender.ready;
   }
 
-  /** The conflict of a rejected append: the first of its scopes whose head was not as expected. */
-  async #conflict(pool: pg.Pool, batches: ScopeBatch[]): Promise<StoreConflictError> {
+  /**
+   * The conflict of a rejected append: the first of its scopes whose head was not as expected.
+   * The heads are read after the failure, when this store's appends written behind it (`later`)
+   * may have moved some of them: a head that one of those set is not the conflict.
+   */
+  async #conflict(pool: pg.Pool, batches: ScopeBatch[], later: ScopeBatch[]): Promise<StoreConflictError> {
     const { rows } = await pool.query<HeadRow>(
       `SELECT name, version FROM ${this.#t.scopes} WHERE name = ANY($1::text[])`,
       [batches.map((b) => b.scope)],
     );
     const heads = new Map(rows.map((r) => [r.name, Number(r.version)]));
-    const failed = batches.find((b) => (heads.get(b.scope) ?? 0) !== b.expectedVersion) ?? batches[0]!;
+    const moved = (b: ScopeBatch) => (heads.get(b.scope) ?? 0) !== b.expectedVersion;
+    const ours = (b: ScopeBatch) =>
+      later.some((l) => l.scope === b.scope && l.lastVersion === heads.get(b.scope));
+    const failed = batches.find((b) => moved(b) && !ours(b)) ?? batches.find(moved) ?? batches[0]!;
     return appendConflict(failed, heads.get(failed.scope) ?? 0);
   }
 
