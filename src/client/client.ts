@@ -550,13 +550,14 @@ export class Client extends Emitter<ClientEvents> implements ScopeHost {
   // ---- receiving ------------------------------------------------------------------------------
 
   #receive(data: unknown): void {
-    // Whatever the frame holds (acks, replies, states) changes the record: save it, soon.
-    this.#keeper?.changed(false);
     const frame = decodeServerFrame(data as string);
     if (!frame.ok) {
       this.emit('error', new JetstreamClientError(frame.error, ErrorCode.CLIENT_PROTOCOL));
       return;
     }
+    // Whatever else the frame holds (acks, replies, states) changes the record: save it, soon.
+    // Presence is not in the record: a frame of presence alone (up to 20 a second) saves nothing.
+    if (this.#keeper && frame.messages.some((m) => m.type !== 'Presence')) this.#keeper.changed(false);
     // A message the decoder dropped still used an index: tolerate the gap it leaves.
     const tolerateGap = frame.dropped.length > 0;
     for (const msg of frame.messages) {
