@@ -17,7 +17,7 @@
 //   forgotten first).
 // A client sends a changeset only for a scope whose ScopeFetchReply it received, and that reply
 // arrives in the frame of the scope's first ScopeState: so the client saw at least that state.
-import type { ModelObject } from '../model/model-object.js';
+import type { ModelClass, ModelObject } from '../model/model-object.js';
 import type { Property } from '../model/property.js';
 import { type ListKey, listKeys } from '../scope/list-merge.js';
 import type { Scope } from '../scope/scope.js';
@@ -335,11 +335,9 @@ export function listWritesFromWire(scope: Scope, wire: readonly WireListWrite[])
   const out: ListWrite[] = [];
   for (const w of wire) {
     const obj = scope.get(w.uuid);
-    const prop =
-      obj === null
-        ? undefined
-        : (obj.constructor as { $propMap?: Record<string, Property> }).$propMap?.[w.prop];
-    if (obj === null || prop === undefined) continue;
+    if (obj === null) continue;
+    const prop = (obj.constructor as ModelClass).$propMap[w.prop];
+    if (prop === undefined) continue;
     out.push({ obj, prop, mine: w.mine, merged: w.merged });
   }
   return out;
